@@ -1,0 +1,24 @@
+"""minigrad: reverse-mode autograd on NumPy, PyTorch-shaped, written to be read.
+
+Reading order: engine.py (the graph and backward) -> tensor.py (what a Tensor is) ->
+ops/ (each primitive op, forward beside backward) -> functional/ (fused ops with
+hand-derived gradients, each beside its composed twin) -> nn/ -> optim/.
+"""
+import numpy as np
+
+from minigrad.engine import enable_grad, is_grad_enabled, no_grad
+from minigrad.tensor import Tensor
+from minigrad.ops import cat, stack
+from minigrad.creation import arange, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from minigrad.random import manual_seed
+from minigrad.tools.gradcheck import GradcheckError, gradcheck
+
+float32 = np.float32
+float64 = np.float64
+
+__all__ = [
+    "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "cat", "stack", "manual_seed",
+    "gradcheck", "GradcheckError", "tensor", "zeros", "ones", "zeros_like", "ones_like",
+    "randn", "rand", "arange", "float32", "float64",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,202 @@
+"""The autograd engine: how an op records itself, and how backward() walks the graph.
+
+Read this file top to bottom; it is the whole of reverse-mode autodiff in minigrad.
+
+1. An op is a `Function` subclass with two static methods side by side:
+       forward(ctx, *arrays, **kwargs) -> array       (NumPy in, NumPy out)
+       backward(ctx, grad) -> one gradient per input   (dL/d input, given dL/d output)
+2. `Function.apply(*tensors)` runs forward and, if any input needs a gradient, stores a
+   `Context` on the output tensor: the op, its input tensors, and what forward saved.
+   Those contexts, linked through their inputs, *are* the computation graph.
+3. `backward(root)` sorts the graph topologically (iteratively: deep graphs are fine),
+   then visits nodes from the root back to the leaves, calling each op's backward and
+   adding (+=, never =) the results into its inputs' gradients.
+
+Which tensors keep `.grad`: leaves that require grad (parameters and inputs you created with
+requires_grad=True), plus any non-leaf on which you called `.retain_grad()`. Gradients of
+intermediate tensors are freed as soon as they have been passed on, and, unless
+`retain_graph=True`, so is the graph itself (the contexts and every array they saved).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from minigrad.tensor import Tensor
+
+# ----------------------------------------------------------------------------------------------
+# Recording on/off
+# ----------------------------------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block nothing is recorded: outputs have no graph and never require grad."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+# ----------------------------------------------------------------------------------------------
+# A node of the graph, and the op base class
+# ----------------------------------------------------------------------------------------------
+
+
+class Context:
+    """What one op call remembers for its backward: the op, its inputs, and saved arrays."""
+
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "released", "__dict__")
+
+    def __init__(self, fn: type[Function], inputs: tuple[Tensor, ...]):
+        self.fn = fn  # the Function subclass, e.g. Mul
+        self.inputs = inputs  # the input Tensors (the edges of the graph)
+        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.saved_tensors: tuple = ()
+        self.released = False  # set once backward has freed this node
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved_tensors = arrays
+
+    def release(self) -> None:
+        """Drop everything this node holds, so its arrays can be freed."""
+        self.inputs = ()
+        self.saved_tensors = ()
+        self.__dict__.clear()
+        self.released = True
+
+
+class Function:
+    """Base class of every op. Subclasses define `forward` and `backward` as static methods."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
+        """Run forward on the inputs' arrays; record a graph node if a gradient is needed."""
+        from minigrad.tensor import Tensor
+
+        ctx = Context(cls, inputs)
+        out = cls.forward(ctx, *(t.data for t in inputs), **kwargs)
+        needs_grad = _grad_enabled and any(ctx.needs_input_grad) and out.dtype.kind == "f"
+        result = Tensor._from_op(out, requires_grad=needs_grad)
+        if needs_grad:
+            result._ctx = ctx
+        return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Broadcasting, undone once for every op
+# ----------------------------------------------------------------------------------------------
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` down to `shape`: the reverse of NumPy broadcasting `shape` up to grad.shape."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)  # dimensions that broadcasting prepended
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# backward(): topological sort + reverse loop
+# ----------------------------------------------------------------------------------------------
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor that `root` depends on (and that requires grad), inputs before outputs.
+
+    An iterative depth-first search: a tensor is appended only after all of its inputs,
+    so a chain of 100,000 ops needs no recursion.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))  # revisit after its inputs
+        if tensor._ctx is not None:
+            for parent in tensor._ctx.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate d(root)/d(root) = `grad` back to every leaf, accumulating into `.grad`."""
+    grads: dict[int, np.ndarray] = {id(root): grad}  # gradient waiting at each tensor
+    owned: set[int] = set()  # grads[i] is a buffer we allocated, safe to add into in place
+    for tensor in reversed(topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:  # nothing flowed here (e.g. the op returned None for this input)
+            continue
+        ctx = tensor._ctx
+        if ctx is None or tensor._retains_grad:
+            _accumulate_into_grad(tensor, g)
+        if ctx is None:  # a leaf: nothing further back
+            continue
+        if ctx.released:
+            raise RuntimeError(
+                f"backward: the graph through {ctx.fn.__name__} was already freed by an earlier "
+                "backward(); call backward(retain_graph=True) the first time to go through it twice"
+            )
+        input_grads = ctx.fn.backward(ctx, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, needs, pg in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
+            if not needs or pg is None:
+                continue
+            pg = unbroadcast(pg, parent.data.shape)
+            key = id(parent)
+            if key not in grads:
+                grads[key] = pg  # may be shared with another input: do not write into it
+            elif key in owned:
+                grads[key] += pg
+            else:
+                grads[key] = grads[key] + pg  # a fresh buffer, ours from now on
+                owned.add(key)
+        if not retain_graph:
+            ctx.release()  # the node stays (so a second backward can explain itself), empty
+
+
+def _accumulate_into_grad(tensor: Tensor, g: np.ndarray) -> None:
+    if tensor.grad is None:
+        tensor.grad = np.array(g, dtype=tensor.data.dtype, copy=True)  # never alias upstream
+    else:
+        tensor.grad += g

@@ -1,0 +1,18 @@
+"""Every differentiable primitive op, each a `Function` with its forward beside its backward."""
+from minigrad.ops.elementwise import (
+    Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh,
+)
+from minigrad.ops.matmul import MatMul
+from minigrad.ops.movement import (
+    Cat, Expand, GetItem, Permute, Reshape, Stack,
+    cat, chunk, flatten, index_arg, shape_arg, split, squeeze, stack, transpose, unsqueeze,
+)
+from minigrad.ops.reduce import Max, Mean, Sum, normalize_dim, normalize_dims
+
+__all__ = [
+    "Abs", "Add", "Cast", "Div", "Exp", "Log", "Mul", "Neg", "Pow", "PowScalar", "Relu",
+    "Sigmoid", "Sqrt", "Sub", "Tanh", "MatMul", "Cat", "Expand", "GetItem", "Permute",
+    "Reshape", "Stack", "Max", "Mean", "Sum", "cat", "chunk", "flatten", "index_arg",
+    "shape_arg", "split", "squeeze", "stack", "transpose", "unsqueeze", "normalize_dim",
+    "normalize_dims",
+]

@@ -1,0 +1,67 @@
+"""Finite-difference gradient check: does an op's backward agree with its forward?"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from minigrad.engine import no_grad
+from minigrad.tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """Raised when an analytic gradient disagrees with central differences."""
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """Compare backward with central differences of <fn(inputs), v> for a random direction v.
+
+    Every input that requires grad must be float64: float32 differences are too coarse to see
+    a real bug. Raises GradcheckError naming the input and its worst element.
+    """
+    inputs = list(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; use float64 (.double())")
+        inputs[i].grad = None
+
+    out = fn(*inputs)
+    v = np.random.default_rng(seed).standard_normal(out.shape)  # a random upstream gradient
+    (out * Tensor(v)).sum().backward()
+
+    def objective() -> float:
+        with no_grad():
+            return float((fn(*inputs).data * v).sum())
+
+    for i in checked:
+        x = inputs[i].data
+        analytic = inputs[i].grad if inputs[i].grad is not None else np.zeros_like(x)
+        numeric = np.zeros_like(x)
+        flat, num_flat = x.reshape(-1), numeric.reshape(-1)  # views into x and numeric
+        for j in range(flat.size):
+            saved = flat[j]
+            flat[j] = saved + eps
+            plus = objective()
+            flat[j] = saved - eps
+            minus = objective()
+            flat[j] = saved
+            num_flat[j] = (plus - minus) / (2 * eps)
+        excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        if excess.size and excess.max() > 0:
+            k = np.unravel_index(np.argmax(excess), x.shape)
+            raise GradcheckError(
+                f"gradcheck: gradient of input {i} (shape {x.shape}) is wrong at index {tuple(int(n) for n in k)}: "
+                f"backward gives {analytic[k]:.8g}, finite differences give {numeric[k]:.8g} "
+                f"(atol={atol}, rtol={rtol}, eps={eps})"
+            )
+    return True
