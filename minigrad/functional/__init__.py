@@ -1,0 +1,21 @@
+"""minigrad.functional: the ops a model is built from (PyTorch's torch.nn.functional names).
+
+Each fused op (a Function with a hand-derived backward, used for training) sits in its file
+beside a `*_composed` version built from primitive ops, which is easier to read; the tests
+check that both agree with each other and with PyTorch.
+"""
+from minigrad.functional.activation import (
+    gelu, gelu_composed, log_softmax, log_softmax_composed, relu, softmax, softmax_composed,
+)
+from minigrad.functional.attention import attention_composed, scaled_dot_product_attention
+from minigrad.functional.dropout import dropout, dropout_composed
+from minigrad.functional.linear import conv2d, linear, linear_composed
+from minigrad.functional.loss import cross_entropy, cross_entropy_composed
+from minigrad.functional.normalization import layer_norm, layer_norm_composed
+
+__all__ = [
+    "gelu", "gelu_composed", "log_softmax", "log_softmax_composed", "relu", "softmax",
+    "softmax_composed", "attention_composed", "scaled_dot_product_attention", "dropout",
+    "dropout_composed", "conv2d", "linear", "linear_composed", "cross_entropy",
+    "cross_entropy_composed", "layer_norm", "layer_norm_composed",
+]

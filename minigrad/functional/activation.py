@@ -1,0 +1,132 @@
+"""Softmax, log-softmax and GELU: a composed version (built from primitive ops, for reading)
+beside a fused `Function` with a hand-derived backward (what training uses).
+
+The two are tested equal to each other and to PyTorch.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from minigrad.engine import Context, Function
+from minigrad.ops import normalize_dim
+from minigrad.tensor import Tensor
+
+# -- softmax --------------------------------------------------------------------------------------
+
+
+def softmax_composed(x: Tensor, dim: int = -1) -> Tensor:
+    """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), m = max_j x_j (for stability)."""
+    shifted = x - Tensor(x.data.max(axis=dim, keepdims=True))  # a constant: no gradient needed
+    e = shifted.exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dim: int = -1) -> np.ndarray:
+        ctx.axis = normalize_dim(dim, x.ndim, "softmax")
+        e = np.exp(x - x.max(axis=ctx.axis, keepdims=True))
+        y = e / e.sum(axis=ctx.axis, keepdims=True)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        # dL/dx_i = y_i (g_i - sum_j g_j y_j): the Jacobian diag(y) - y y^T applied to g
+        (y,) = ctx.saved_tensors
+        return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """y = exp(x) / sum(exp(x), dim);  any shape -> same shape."""
+    return Softmax.apply(x, dim=dim)
+
+
+# -- log-softmax ----------------------------------------------------------------------------------
+
+
+def log_softmax_composed(x: Tensor, dim: int = -1) -> Tensor:
+    """log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m)."""
+    shifted = x - Tensor(x.data.max(axis=dim, keepdims=True))
+    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dim: int = -1) -> np.ndarray:
+        ctx.axis = normalize_dim(dim, x.ndim, "log_softmax")
+        shifted = x - x.max(axis=ctx.axis, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=ctx.axis, keepdims=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        # dL/dx_i = g_i - softmax(x)_i * sum_j g_j
+        (y,) = ctx.saved_tensors
+        return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """y = x - log(sum(exp(x), dim));  any shape -> same shape."""
+    return LogSoftmax.apply(x, dim=dim)
+
+
+# -- GELU -----------------------------------------------------------------------------------------
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float: it cannot upcast float32 arrays
+_GELU_COEF = 0.044715
+
+
+def gelu_composed(x: Tensor) -> Tensor:
+    """The tutorial's NewGELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    return 0.5 * x * (1.0 + (_SQRT_2_OVER_PI * (x + _GELU_COEF * (x * x * x))).tanh())
+
+
+class GeluTanh(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_COEF * (x * x * x)))  # x*x*x: x**3 is slow
+        ctx.save_for_backward(x, t)
+        return 0.5 * x * (1.0 + t)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+        x, t = ctx.saved_tensors
+        dinner = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_COEF) * (x * x))
+        return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; exact, slow, used only for "none"
+
+
+class GeluErf(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        cdf = (0.5 * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype)  # Phi(x)
+        ctx.save_for_backward(x, cdf)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        # d/dx x Phi(x) = Phi(x) + x phi(x)
+        x, cdf = ctx.saved_tensors
+        pdf = np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        return grad * (cdf + x * pdf)
+
+
+def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
+    """y = x Phi(x); "tanh" is the tutorial's approximation, "none" the exact erf form."""
+    if approximate == "tanh":
+        return GeluTanh.apply(x)
+    if approximate == "none":
+        return GeluErf.apply(x)
+    raise ValueError(f'gelu: approximate must be "tanh" or "none", got {approximate!r}')
+
+
+def relu(x: Tensor) -> Tensor:
+    """y = max(x, 0)."""
+    return x.relu()

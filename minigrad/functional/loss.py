@@ -1,0 +1,76 @@
+"""Cross-entropy: composed (log_softmax + pick + mean) beside a fused version whose backward
+is the famous (softmax - target) / N."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.engine import Context, Function
+from minigrad.functional.activation import log_softmax
+from minigrad.tensor import Tensor
+
+
+def _check_targets(logits: np.ndarray, targets: Any, label_smoothing: float) -> np.ndarray:
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
+    if targets.shape != logits.shape[:1]:
+        raise ValueError(f"cross_entropy: targets shape {targets.shape} does not match logits {logits.shape} (expected ({logits.shape[0]},))")
+    n_classes = logits.shape[1]
+    if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
+        raise IndexError(f"cross_entropy: target {targets.min() if targets.min() < 0 else targets.max()} is out of range for {n_classes} classes")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    return targets
+
+
+def cross_entropy_composed(logits: Tensor, targets: Any, label_smoothing: float = 0.0) -> Tensor:
+    """mean_i [ -(1-e) logp[i, t_i] - (e/C) sum_c logp[i, c] ],  logp = log_softmax(logits)."""
+    t = _check_targets(logits.data, targets, label_smoothing)
+    n, c = logits.shape
+    logp = log_softmax(logits, dim=-1)  # (N, C)
+    nll = -logp[np.arange(n), t]  # (N,)
+    smooth = -logp.sum(dim=-1) / c  # (N,)
+    return ((1.0 - label_smoothing) * nll + label_smoothing * smooth).mean()
+
+
+class CrossEntropy(Function):
+    @staticmethod
+    def forward(ctx: Context, logits: np.ndarray, targets: np.ndarray, label_smoothing: float,
+                reduction: str) -> np.ndarray:
+        n, c = logits.shape
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, C)
+        q = np.full_like(logp, label_smoothing / c)  # the smoothed target distribution
+        q[np.arange(n), targets] += 1.0 - label_smoothing
+        losses = -(q * logp).sum(axis=1)  # (N,)
+        ctx.save_for_backward(logp, q)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return losses
+        total = losses.sum(dtype=logits.dtype)
+        return np.asarray(total / logits.dtype.type(n) if reduction == "mean" else total)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        # d loss_i / d logits_i = softmax(logits_i) - q_i
+        logp, q = ctx.saved_tensors
+        if ctx.reduction == "none":
+            g = grad[:, None]
+        elif ctx.reduction == "mean":
+            g = grad / grad.dtype.type(len(logp))
+        else:
+            g = grad
+        return (np.exp(logp) - q) * g, None
+
+
+def cross_entropy(logits: Tensor, targets: Any, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> Tensor:
+    """loss = -sum_c q_c log softmax(logits)_c, q = (1-e) onehot(t) + e/C;  (N, C), (N,) -> ()."""
+    t = _check_targets(logits.data, targets, label_smoothing)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f'cross_entropy: reduction must be "mean", "sum" or "none", got {reduction!r}')
+    return CrossEntropy.apply(logits, Tensor(t), label_smoothing=label_smoothing, reduction=reduction)

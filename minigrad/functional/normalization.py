@@ -1,0 +1,70 @@
+"""Layer normalisation: composed beside fused."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from minigrad.engine import Context, Function
+from minigrad.tensor import Tensor
+
+
+def _norm_axes(x_shape: tuple, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(x_shape[len(x_shape) - len(shape):]) != shape:
+        raise ValueError(f"layer_norm: input shape {tuple(x_shape)} does not end in normalized_shape {shape}")
+    return tuple(range(len(x_shape) - len(shape), len(x_shape)))
+
+
+def layer_norm_composed(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+                        bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over the last dims."""
+    axes = _norm_axes(x.shape, normalized_shape)
+    centered = x - x.mean(dim=axes, keepdim=True)
+    var = (centered * centered).mean(dim=axes, keepdim=True)  # biased, as PyTorch
+    y = centered / (var + eps).sqrt()
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+class LayerNorm(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                axes: tuple[int, ...], eps: float) -> np.ndarray:
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))  # a constant row gives 1/sqrt(eps), not NaN
+        xhat = centered * rstd
+        ctx.save_for_backward(xhat, rstd, weight)
+        ctx.axes = axes
+        return xhat * weight + bias
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        # With gh = g * weight:  dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat))
+        xhat, rstd, weight = ctx.saved_tensors
+        axes = ctx.axes
+        gh = grad * weight
+        grad_x = rstd * (gh - gh.mean(axis=axes, keepdims=True)
+                         - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
+        batch = tuple(range(grad.ndim - len(axes)))  # weight and bias are shared over these
+        grad_w = (grad * xhat).sum(axis=batch) if ctx.needs_input_grad[1] else None
+        grad_b = grad.sum(axis=batch) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b
+
+
+def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias;  (..., *normalized_shape) -> same."""
+    axes = _norm_axes(x.shape, normalized_shape)
+    shape = x.shape[axes[0]:]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise ValueError(f"layer_norm: {name} has shape {t.shape}, expected {shape}")
+    weight = weight if weight is not None else Tensor(np.ones(shape, dtype=x.dtype))
+    bias = bias if bias is not None else Tensor(np.zeros(shape, dtype=x.dtype))
+    return LayerNorm.apply(x, weight, bias, axes=axes, eps=eps)
