@@ -23,7 +23,8 @@ TOLERANCES = {
 DTYPES = [np.float64, np.float32]
 
 
-def assert_close(got: np.ndarray, expected: np.ndarray, what: str, rtol: float, atol: float) -> None:
+def assert_close(got: np.ndarray, expected: np.ndarray, what: str, rtol: float, atol: float,
+                 reference: str = "PyTorch") -> None:
     """Like np.testing.assert_allclose, but the message names the worst element for a learner."""
     got, expected = np.asarray(got), np.asarray(expected)
     assert got.shape == expected.shape, f"{what}: shape {got.shape}, expected {expected.shape}"
@@ -38,7 +39,7 @@ def assert_close(got: np.ndarray, expected: np.ndarray, what: str, rtol: float, 
         k = np.unravel_index(np.argmax(excess), got.shape)
         raise AssertionError(
             f"{what} is wrong: worst element at index {tuple(int(i) for i in k)} is {got[k]!r}, "
-            f"expected {expected[k]!r} (PyTorch) [rtol={rtol}, atol={atol}]"
+            f"expected {expected[k]!r} ({reference}) [rtol={rtol}, atol={atol}]"
         )
 
 
@@ -70,6 +71,8 @@ def check_op(
     `our_fn`/`torch_fn` take the inputs positionally and return a tensor (or a tuple whose
     first element is checked). Integer inputs (labels) are passed through without gradient.
     """
+    if inputs is not None:  # tolerances follow the inputs' float dtype
+        dtype = next((a.dtype for a in inputs if a.dtype.kind == "f"), dtype)
     dtype = np.dtype(dtype).type
     tol = dict(TOLERANCES[dtype])
     if rtol is not None:

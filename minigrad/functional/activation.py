@@ -106,7 +106,8 @@ _erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; exact, slow, used only
 class GeluErf(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        cdf = (0.5 * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype)  # Phi(x)
+        erf = np.asarray(_erf(x / math.sqrt(2.0)), dtype=np.float64)  # frompyfunc gives objects
+        cdf = (0.5 * (1.0 + erf)).astype(x.dtype)  # Phi(x)
         ctx.save_for_backward(x, cdf)
         return x * cdf
 

@@ -45,7 +45,7 @@ class ScaledDotProductAttention(Function):
         mask = dropout_mask(probs.shape, dropout_p, probs.dtype) if dropout_p > 0 else None
         dropped = probs * mask if mask is not None else probs
         if weights_out is not None:
-            weights_out.append(dropped)  # handed back to the caller (need_weights), no gradient
+            weights_out.append(dropped.copy())  # for the caller (need_weights): a copy, so editing it cannot change gradients
         ctx.save_for_backward(q, k, v, probs, mask)
         ctx.scale = scale
         return dropped @ v  # (..., Tq, dv)

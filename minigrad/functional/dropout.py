@@ -16,8 +16,14 @@ def dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarra
     return keep * dtype.type(1.0 / (1.0 - p))
 
 
+def _check_p(p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+
+
 def dropout_composed(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """y = x * mask: one Mul op, whose backward multiplies by the same mask."""
+    _check_p(p)
     if not training or p == 0.0:
         return x
     return x * Tensor(dropout_mask(x.shape, p, x.dtype))
@@ -38,8 +44,7 @@ class Dropout(Function):
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """y = x * Bernoulli(1-p) / (1-p) in training, y = x in eval;  any shape -> same."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    _check_p(p)
     if not training or p == 0.0:
         return x
     return Dropout.apply(x, p=p)

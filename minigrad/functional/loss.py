@@ -33,6 +33,8 @@ def cross_entropy_composed(logits: Tensor, targets: Any, label_smoothing: float 
     n, c = logits.shape
     logp = log_softmax(logits, dim=-1)  # (N, C)
     nll = -logp[np.arange(n), t]  # (N,)
+    if label_smoothing == 0.0:  # skip the smoothing term: 0 * (-inf) would be NaN for masked logits
+        return nll.mean()
     smooth = -logp.sum(dim=-1) / c  # (N,)
     return ((1.0 - label_smoothing) * nll + label_smoothing * smooth).mean()
 
@@ -46,7 +48,7 @@ class CrossEntropy(Function):
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, C)
         q = np.full_like(logp, label_smoothing / c)  # the smoothed target distribution
         q[np.arange(n), targets] += 1.0 - label_smoothing
-        losses = -(q * logp).sum(axis=1)  # (N,)
+        losses = -(q * np.where(q > 0, logp, 0.0)).sum(axis=1)  # (N,); 0 * log 0 counts as 0
         ctx.save_for_backward(logp, q)
         ctx.reduction = reduction
         if reduction == "none":

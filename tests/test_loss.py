@@ -1,0 +1,133 @@
+"""cross_entropy (fused and composed) against torch.nn.functional.cross_entropy.
+
+Run alone: `pytest tests/test_loss.py -k cross_entropy`.
+"""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import minigrad as mg
+import minigrad.functional as F
+from oracle import DTYPES, check_op, random_inputs
+from twins import check_twins
+
+DTYPE_IDS = ["f64", "f32"]
+SHAPES = [(6, 5), (1, 3)]  # (N, C)
+SHAPE_IDS = ["6x5", "1x3"]
+SMOOTHINGS = [0.0, 0.1, 1.0]
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def targets_for(n: int, c: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, c, size=n)  # int64, as torch expects
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", SMOOTHINGS, ids=lambda e: f"ls{e}")
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+@pytest.mark.parametrize("targets_as", ["ndarray", "tensor"])
+def test_cross_entropy_matches_torch(targets_as, shape, smoothing, reduction, dtype):
+    kw = dict(label_smoothing=smoothing, reduction=reduction)
+    (logits,) = random_inputs([shape], dtype)
+    t = targets_for(*shape)
+    if targets_as == "tensor":  # targets travel as an int minigrad Tensor beside the logits
+        check_op(lambda x, y: F.cross_entropy(x, y, **kw), lambda x, y: TF.cross_entropy(x, y, **kw),
+                 inputs=[logits, t], dtype=dtype)
+    else:
+        check_op(lambda x: F.cross_entropy(x, t, **kw), lambda x: TF.cross_entropy(x, torch.tensor(t), **kw),
+                 inputs=[logits], dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("smoothing", SMOOTHINGS, ids=lambda e: f"ls{e}")
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_cross_entropy_composed_matches_torch(shape, smoothing, dtype):
+    t = targets_for(*shape)
+    check_op(lambda x: F.cross_entropy_composed(x, t, label_smoothing=smoothing),
+             lambda x: TF.cross_entropy(x, torch.tensor(t), label_smoothing=smoothing), [shape], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("smoothing", SMOOTHINGS, ids=lambda e: f"ls{e}")
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_cross_entropy_fused_equals_composed(shape, smoothing, dtype):
+    t = targets_for(*shape)
+    check_twins(lambda x: F.cross_entropy(x, t, label_smoothing=smoothing),
+                lambda x: F.cross_entropy_composed(x, t, label_smoothing=smoothing),
+                random_inputs([shape], dtype))
+
+
+# Logits where a naive log(sum(exp(x))) overflows, underflows or loses every digit.
+HARD_LOGITS = {
+    "plus_1e4": [[1e4, 1e4 + 1, 1e4 - 2], [1e4, 1e4, 1e4 + 0.5]],
+    "minus_1e4": [[-1e4, -1e4 + 1, -1e4 - 2], [-1e4, -1e4, -1e4 + 0.5]],
+    "mixed_1e4_and_0": [[1e4, 0.0, -1e4], [0.0, 1e4, 0.0]],
+    "equal": [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0]],
+    "tiny_1e-30": [[1e-30, -1e-30, 0.0], [2e-30, 0.0, 1e-30]],
+}
+HARD_TARGETS = np.array([0, 2])  # in mixed_1e4_and_0, target 2 of row 1 loses by 1e4: loss 1e4
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1], ids=lambda e: f"ls{e}")
+@pytest.mark.parametrize("case", HARD_LOGITS)
+@pytest.mark.parametrize("name", ["cross_entropy", "cross_entropy_composed"])
+def test_cross_entropy_is_stable(name, case, smoothing, dtype):
+    fn = getattr(F, name)
+    x = np.array(HARD_LOGITS[case], dtype=dtype)
+    check_op(lambda t: fn(t, HARD_TARGETS, label_smoothing=smoothing),
+             lambda t: TF.cross_entropy(t, torch.tensor(HARD_TARGETS), label_smoothing=smoothing),
+             inputs=[x], dtype=dtype)
+    t = mg.Tensor(x, requires_grad=True)
+    loss = fn(t, HARD_TARGETS, label_smoothing=smoothing)
+    loss.backward()
+    assert np.isfinite(loss.data) and np.isfinite(t.grad).all(), f"{name} on {case}: {loss}, {t.grad}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", ["cross_entropy", "cross_entropy_composed"])
+def test_cross_entropy_masked_logits(name, dtype):
+    """A -inf logit (a class ruled out) is fine while it is not the target: loss is finite."""
+    x = np.array([[1.0, -np.inf, 0.5], [0.2, 0.3, -np.inf]], dtype=dtype)
+    targets = np.array([0, 1])
+    fn = getattr(F, name)
+    check_op(lambda t: fn(t, targets), lambda t: TF.cross_entropy(t, torch.tensor(targets)),
+             inputs=[x], dtype=dtype)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_gradcheck(reduction):
+    x = mg.Tensor(random_inputs([(4, 3)], np.float64)[0], requires_grad=True)
+    t = np.array([0, 2, 1, 2])
+    assert mg.gradcheck(lambda z: F.cross_entropy(z, t, label_smoothing=0.1, reduction=reduction), [x])
+
+
+def test_cross_entropy_composed_gradcheck():
+    x = mg.Tensor(random_inputs([(4, 3)], np.float64)[0], requires_grad=True)
+    t = np.array([0, 2, 1, 2])
+    assert mg.gradcheck(lambda z: F.cross_entropy_composed(z, t, label_smoothing=0.1), [x])
+
+
+# (description, targets, kwargs, error type, message pattern)
+BAD_CALLS = {
+    "float_targets": (np.array([0.0, 1.0, 2.0]), {}, TypeError, r"targets must be integer class indices, got dtype float64"),
+    "target_too_big": (np.array([0, 5, 1]), {}, IndexError, r"target 5 is out of range for 4 classes"),
+    "target_negative": (np.array([0, -1, 1]), {}, IndexError, r"target -1 is out of range for 4 classes"),
+    "targets_wrong_shape": (np.array([[0, 1, 2]]), {}, ValueError, r"targets shape \(1, 3\) does not match logits \(3, 4\)"),
+    "bad_reduction": (np.array([0, 1, 2]), {"reduction": "avg"}, ValueError, r"reduction must be .*got 'avg'"),
+    "bad_smoothing": (np.array([0, 1, 2]), {"label_smoothing": 1.5}, ValueError, r"label_smoothing must be in \[0, 1\], got 1.5"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CALLS)
+def test_cross_entropy_errors_explain_themselves(case):
+    targets, kwargs, error, pattern = BAD_CALLS[case]
+    with pytest.raises(error, match=rf"cross_entropy: {pattern}"):
+        F.cross_entropy(mg.Tensor(np.zeros((3, 4))), targets, **kwargs)
+
+
+def test_cross_entropy_needs_2d_logits():
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must be \(N, C\), got shape \(2, 3, 4\)"):
+        F.cross_entropy(mg.Tensor(np.zeros((2, 3, 4))), np.array([0, 1]))
