@@ -12,6 +12,8 @@ from minigrad.ops import cat, stack
 from minigrad.creation import arange, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from minigrad.random import manual_seed
 from minigrad.tools.gradcheck import GradcheckError, gradcheck
+from minigrad.serialization import load, save
+from minigrad import nn, optim  # after Tensor and the ops: nn's layers import minigrad.functional
 
 float32 = np.float32
 float64 = np.float64
@@ -19,6 +21,6 @@ float64 = np.float64
 __all__ = [
     "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "cat", "stack", "manual_seed",
     "gradcheck", "GradcheckError", "tensor", "zeros", "ones", "zeros_like", "ones_like",
-    "randn", "rand", "arange", "float32", "float64",
+    "randn", "rand", "arange", "float32", "float64", "save", "load", "nn", "optim",
 ]
 __version__ = "0.1.0"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.engine import Context, Function
+from minigrad.ops.elementwise import check_dtypes
 from minigrad.tensor import Tensor
 
 # -- linear ---------------------------------------------------------------------------------------
@@ -24,6 +25,9 @@ class Linear(Function):
                 f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features, "
                 f"but weight of shape {weight.shape} expects {in_features}"
             )
+        check_dtypes("linear", x, weight)
+        if bias is not None:
+            check_dtypes("linear", x, bias)
         x2 = x.reshape(-1, in_features)  # (..., in) -> (N, in): one large matmul
         y = x2 @ weight.T  # (N, out)
         if bias is not None:

@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from minigrad.engine import Context, Function
+from minigrad.ops.elementwise import check_dtypes
 from minigrad.tensor import Tensor
 
 
@@ -34,6 +35,8 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
                 axes: tuple[int, ...], eps: float) -> np.ndarray:
+        check_dtypes("layer_norm", x, weight)
+        check_dtypes("layer_norm", x, bias)
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean
         var = (centered * centered).mean(axis=axes, keepdims=True)

@@ -1,0 +1,68 @@
+"""Adam (L2 penalty added to the gradient) and AdamW (decoupled weight decay), as torch.optim."""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from minigrad.optim.optimizer import Optimizer, check_nonnegative
+from minigrad.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """g = grad + wd p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+
+    decoupled_weight_decay = False
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        name = type(self).__name__
+        check_nonnegative(name, group, "lr", "eps", "weight_decay")
+        betas = group["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name}: betas[{i}] must be in [0, 1), got {beta!r}")
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p.data)  # m: same dtype as p (float32 stays float32)
+            state["exp_avg_sq"] = np.zeros_like(p.data)  # v
+        if wd != 0 and self.decoupled_weight_decay:
+            p.data *= 1.0 - lr * wd  # AdamW: shrink p directly, not through m and v
+        elif wd != 0:
+            grad = grad + wd * p.data  # Adam: the L2 penalty's gradient joins the gradient
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1.0 - beta1) * grad
+        v *= beta2
+        v += (1.0 - beta2) * (grad * grad)
+        bias_correction1 = 1.0 - beta1**t
+        bias_correction2 = 1.0 - beta2**t
+        update = np.sqrt(v)  # one scratch array, reused for each step below
+        update /= math.sqrt(bias_correction2)
+        update += eps  # sqrt(v_hat) + eps
+        np.divide(m, update, out=update)
+        update *= lr / bias_correction1  # lr * m_hat / (sqrt(v_hat) + eps)
+        p.data -= update
+
+
+class AdamW(Adam):
+    """p *= 1 - lr wd;  then the Adam update without the L2 term."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

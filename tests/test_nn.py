@@ -1,0 +1,284 @@
+"""minigrad.nn against torch.nn: layers (outputs, input and parameter gradients), Module, state dicts.
+
+Every layer test copies a torch layer's weights into ours through `load_state_dict`, so each
+one also checks that the two state dicts have the same names, shapes and layouts.
+"""
+import numpy as np
+import pytest
+import torch
+
+import minigrad as mg
+import minigrad.nn as nn
+from oracle import DTYPES, TOLERANCES, assert_close, check_op
+
+TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
+
+
+def copy_weights(ours: nn.Module, theirs: torch.nn.Module) -> None:
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+
+
+def check_layer(ours: nn.Module, theirs: torch.nn.Module, x_shape: tuple, dtype) -> None:
+    """Same weights, same input, same random upstream gradient: output, dx and every dparam agree."""
+    theirs = theirs.to(TORCH_DTYPE[dtype])
+    copy_weights(ours, theirs)
+    check_op(ours, theirs, [x_shape], dtype=dtype)
+    ours_params, their_params = list(ours.named_parameters()), list(theirs.named_parameters())
+    assert [n for n, _ in ours_params] == [n for n, _ in their_params]
+    for (name, p), (_, t) in zip(ours_params, their_params):
+        assert p.dtype == dtype and p.grad.dtype == dtype, f"{name}: {p.dtype}, grad {p.grad.dtype}"
+        assert_close(p.grad, t.grad.numpy(), f"gradient of {name}", **TOLERANCES[dtype])
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(dtype, bias):
+    check_layer(nn.Linear(5, 3, bias=bias, dtype=dtype), torch.nn.Linear(5, 3, bias=bias), (2, 4, 5), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [6, (3, 6)])
+def test_layer_norm(dtype, shape):
+    ours, theirs = nn.LayerNorm(shape, dtype=dtype), torch.nn.LayerNorm(shape)
+    with torch.no_grad():  # move weight and bias off 1 and 0, so a swap of the two would show
+        theirs.weight.normal_()
+        theirs.bias.normal_()
+    check_layer(ours, theirs, (2, 3, 6), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["relu", "gelu-none", "gelu-tanh", "identity"])
+def test_activation(dtype, name):
+    ours, theirs = {
+        "relu": (nn.ReLU(), torch.nn.ReLU()),
+        "gelu-none": (nn.GELU(), torch.nn.GELU()),
+        "gelu-tanh": (nn.GELU("tanh"), torch.nn.GELU("tanh")),
+        "identity": (nn.Identity(), torch.nn.Identity()),
+    }[name]
+    check_layer(ours, theirs, (3, 7), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=4, stride=4),  # the ViT's patch embedding: kernel == stride, no padding
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(3, 2), stride=(1, 2), padding=(0, 1), bias=False),
+])
+def test_conv2d(dtype, kwargs):
+    check_layer(nn.Conv2d(3, 5, dtype=dtype, **kwargs), torch.nn.Conv2d(3, 5, **kwargs), (2, 3, 8, 8), dtype)
+
+
+def tiny_mlp(lib, dtype=None):
+    extra = {} if dtype is None else {"dtype": dtype}
+    return lib.Sequential(
+        lib.Linear(4, 8, **extra), lib.GELU("tanh"), lib.LayerNorm(8, **extra), lib.Dropout(0.5),
+        lib.Linear(8, 3, **extra),
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sequential(dtype):
+    check_layer(tiny_mlp(nn, dtype).eval(), tiny_mlp(torch.nn).eval(), (5, 4), dtype)
+
+
+# -- dropout ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_dropout_train(dtype, p):
+    """Each output is 0 or x/(1-p); the gradient uses the same mask and the same scale."""
+    mg.manual_seed(0)
+    x = mg.Tensor(1.0 + np.abs(np.random.default_rng(0).standard_normal((200, 50))).astype(dtype), requires_grad=True)
+    dout = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    out = nn.Dropout(p)(x)
+    (out * mg.Tensor(dout)).sum().backward()
+    kept = out.data != 0
+    scale = dtype(1.0 / (1.0 - p)) if p < 1 else dtype(0.0)
+    np.testing.assert_array_equal(out.data[kept], x.data[kept] * scale)
+    np.testing.assert_array_equal(x.grad, np.where(kept, dout * scale, 0))
+    assert out.dtype == dtype and x.grad.dtype == dtype
+    n = kept.size  # kept fraction ~ Binomial(n, 1-p)/n: within 5 standard errors of 1-p
+    assert abs(kept.mean() - (1 - p)) <= 5 * np.sqrt(p * (1 - p) / n) + 1e-12
+
+
+def test_dropout_eval_is_identity():
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((4, 5)), requires_grad=True)
+    layer = nn.Dropout(0.9).eval()
+    out = layer(x)
+    out.backward(np.full(x.shape, 2.0))
+    np.testing.assert_array_equal(out.data, x.data)
+    np.testing.assert_array_equal(x.grad, np.full(x.shape, 2.0))
+
+
+# -- configuration and shape errors -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, field", [
+    (lambda: nn.Linear(0, 3), "in_features"),
+    (lambda: nn.Linear(3, -1), "out_features"),
+    (lambda: nn.Dropout(1.5), "p"),
+    (lambda: nn.Dropout(-0.1), "p"),
+    (lambda: nn.GELU("erf"), "approximate"),
+    (lambda: nn.Conv2d(3, 4, kernel_size=0), "kernel_size"),
+    (lambda: nn.Conv2d(3, 4, kernel_size=3, padding=-1), "padding"),
+    (lambda: nn.LayerNorm(4, eps=0.0), "eps"),
+])
+def test_config_errors_name_the_field(make, field):
+    with pytest.raises(ValueError, match=rf"\b{field}\b"):
+        make()
+
+
+@pytest.mark.parametrize("layer, shape, expected", [
+    (nn.Linear(4, 3), (2, 5), "(..., 4)"),
+    (nn.LayerNorm(4), (2, 5), "(..., 4)"),
+    (nn.Conv2d(3, 2, kernel_size=2), (1, 4, 6, 6), "(B, 3, H, W)"),
+])
+def test_wrong_input_shape_names_layer_and_shapes(layer, shape, expected):
+    with pytest.raises(ValueError) as info:
+        layer(mg.randn(*shape))
+    for text in (type(layer).__name__, expected, str(shape)):
+        assert text in str(info.value)
+
+
+# -- Module: names, order, state dicts ----------------------------------------------------------
+
+
+def nested_model(lib, zeros):
+    """The same small nested model in torch.nn or minigrad.nn (ModuleList inside, Parameter last)."""
+
+    class Block(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln = lib.LayerNorm(4)
+            self.mlp = lib.Sequential(lib.Linear(4, 8), lib.GELU(), lib.Linear(8, 4))
+
+        def forward(self, x):
+            return x + self.mlp(self.ln(x))
+
+    class Model(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = lib.Linear(3, 4)
+            self.blocks = lib.ModuleList([Block() for _ in range(2)])
+            self.head = lib.Sequential(lib.LayerNorm(4), lib.Dropout(0.1), lib.Linear(4, 2))
+            self.cls = lib.Parameter(zeros(1, 4))
+
+        def forward(self, x):
+            x = self.embed(x) + self.cls
+            for block in self.blocks:
+                x = block(x)
+            return self.head(x)
+
+    return Model()
+
+
+def test_names_and_order_match_torch():
+    ours, theirs = nested_model(nn, mg.zeros), nested_model(torch.nn, torch.zeros)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [v.shape for v in ours.state_dict().values()] == [tuple(v.shape) for v in theirs.state_dict().values()]
+    assert ours.num_parameters() == nn.utils.count_parameters(ours) == sum(p.numel() for p in theirs.parameters())
+
+
+def test_torch_state_dict_gives_identical_outputs():
+    ours, theirs = nested_model(nn, mg.zeros).double().eval(), nested_model(torch.nn, torch.zeros).double().eval()
+    copy_weights(ours, theirs)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    assert_close(ours(mg.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), "output", **TOLERANCES[np.float64])
+
+
+def test_strict_load_names_every_offending_key():
+    model = nn.Sequential(nn.Linear(2, 3), nn.LayerNorm(3))
+    sd = model.state_dict()
+    del sd["0.bias"], sd["1.weight"]
+    sd["0.weight"] = np.zeros((3, 5))
+    sd["extra.weight"] = np.zeros(2)
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(sd)
+    for text in ['"0.bias"', '"1.weight"', '"extra.weight"', "0.weight", "(3, 5)", "(3, 2)"]:
+        assert text in str(info.value)
+
+
+def test_non_strict_load_reports_and_skips():
+    model, source = nn.Linear(2, 3), nn.Linear(2, 3)
+    before_bias = model.bias.data.copy()
+    result = model.load_state_dict({"weight": source.weight.data, "other": np.ones(1)}, strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["other"]
+    np.testing.assert_array_equal(model.weight.data, source.weight.data)
+    np.testing.assert_array_equal(model.bias.data, before_bias)
+    with pytest.raises(RuntimeError, match="size mismatch for weight"):  # shapes are checked even then
+        model.load_state_dict({"weight": np.zeros((2, 2))}, strict=False)
+
+
+def test_state_dict_copies_and_load_casts_in_place():
+    model = nn.Linear(2, 3)
+    weight = model.weight
+    sd = model.state_dict()
+    sd["weight"][...] = 7.0  # a copy: the model is untouched
+    assert not np.any(model.weight.data == 7.0)
+    model.load_state_dict({k: v.astype(np.float64) for k, v in sd.items()})
+    assert model.weight is weight and weight.dtype == np.float32  # same Parameter, its own dtype
+    np.testing.assert_array_equal(weight.data, np.full((3, 2), 7.0, np.float32))
+
+
+def test_to_double_converts_every_parameter():
+    model = nested_model(nn, mg.zeros)
+    params = list(model.parameters())
+    assert all(p.dtype == np.float32 for p in params)
+    model.double()
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert [id(p) for p in model.parameters()] == [id(p) for p in params]  # converted in place
+    assert model(mg.Tensor(np.ones((2, 3)))).dtype == np.float64
+    assert all(p.dtype == np.float32 for p in model.float().parameters())
+
+
+def test_train_eval_and_zero_grad():
+    model = nested_model(nn, mg.zeros)
+    assert all(m.training for m in model.modules())
+    assert not any(m.training for m in model.eval().modules())
+    assert all(m.training for m in model.train().modules())
+    model(mg.randn(2, 3)).sum().backward()
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
+    model.zero_grad()  # PyTorch's default: None, so the next backward allocates fresh
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_repr_matches_torch():
+    def build(lib):
+        return lib.Sequential(lib.Linear(2, 3), lib.ModuleList([lib.ReLU(), lib.Identity()]), lib.LayerNorm(3),
+                              lib.Conv2d(3, 8, 3, 2, 1, bias=False), lib.Conv2d(3, 8, 4, 4), lib.GELU("tanh"))
+    assert repr(build(nn)) == repr(build(torch.nn))
+
+
+def test_apply_visits_like_torch():
+    ours, theirs = [], []
+    nested_model(nn, mg.zeros).apply(lambda m: ours.append(type(m).__name__))
+    nested_model(torch.nn, torch.zeros).apply(lambda m: theirs.append(type(m).__name__))
+    assert ours == theirs
+
+
+def test_trainable_count_and_registration_rules():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2, bias=False))
+    model[0].requires_grad_(False)
+    assert model.num_parameters(trainable_only=True) == 8 and model.num_parameters() == 24
+    assert model[1].bias is None and [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.weight"]
+    with pytest.raises(TypeError, match="weight"):
+        model[0].weight = np.zeros((4, 3))  # a parameter slot takes a Parameter (or None)
+    with pytest.raises(TypeError, match="floating point"):
+        nn.Parameter(np.arange(3))
+
+
+def test_buffers_are_state_but_not_parameters():
+    model = nn.Linear(2, 2)
+    model.register_buffer("mask", np.tril(np.ones((2, 2), np.float32)))
+    model.register_buffer("scratch", np.zeros(3, np.float32), persistent=False)
+    assert [n for n, _ in model.named_parameters()] == ["weight", "bias"]
+    assert list(model.state_dict()) == ["weight", "bias", "mask"]
+    assert model.double().mask.dtype == np.float64
