@@ -1,0 +1,137 @@
+"""vit_np.plots: every figure is a readable PNG of the size asked for, and the maths behind it is right.
+
+The attention upsampling is checked against torch.nn.functional.interpolate (the tutorial calls
+it on the same maps), cls_attention_map and confusion_matrix against small hand-made examples.
+"""
+import matplotlib.colors
+import matplotlib.image
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as tF
+
+from vit_np import plots
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, fig):
+    """A PNG file that matplotlib reads back at the figure's size in pixels."""
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    width, height = np.round(fig.get_size_inches() * plots.DPI).astype(int)
+    assert matplotlib.image.imread(path).shape == (height, width, 4)
+
+
+def images_uint8(n=10, layout="chw"):
+    x = np.random.default_rng(0).integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+    return x if layout == "chw" else x.transpose(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("layout", ["chw", "hwc"])
+def test_to_display_accepts_both_layouts(layout):
+    shown = plots.to_display(images_uint8(2, layout))
+    assert shown.shape == (2, 32, 32, 3)
+    np.testing.assert_array_equal(shown, images_uint8(2, "hwc") / 255.0)
+
+
+def test_to_display_undoes_normalize():
+    x = images_uint8(2)
+    normalized = (x.astype(np.float32) / 255 - 0.5) / 0.5
+    np.testing.assert_allclose(plots.to_display(normalized), plots.to_display(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("normalized", [False, True])
+def test_plot_sample_images_writes_a_png(tmp_path, normalized):
+    x = images_uint8(12)
+    x = (x.astype(np.float32) / 255 - 0.5) / 0.5 if normalized else x
+    labels = np.arange(12) % 10
+    fig = plots.plot_sample_images(x, labels, CLASSES, tmp_path / "samples.png", n=12, ncols=6)
+    assert_png(tmp_path / "samples.png", fig)
+    assert [ax.get_title() for ax in fig.axes] == [CLASSES[i] for i in labels]
+
+
+def test_plot_curves_writes_two_panels(tmp_path):
+    history = [dict(epoch=e, train_loss=2.0 / e, test_loss=2.1 / e, accuracy=10.0 * e) for e in range(1, 6)]
+    fig = plots.plot_curves(history, tmp_path / "sub" / "curves.png")
+    assert_png(tmp_path / "sub" / "curves.png", fig)
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train loss", "test loss"]
+    np.testing.assert_allclose(acc_ax.get_lines()[0].get_ydata(), [10, 20, 30, 40, 50])
+
+
+@pytest.mark.parametrize("row, message", [
+    (dict(epoch=1, train_loss=1.0, accuracy=50.0), "test_loss"),
+    (dict(epoch=1, train_loss=1.0, test_loss=1.0, accuracy=155.0), "percentage"),
+])
+def test_plot_curves_names_a_bad_history_entry(tmp_path, row, message):
+    with pytest.raises(ValueError, match=message):
+        plots.plot_curves([row], tmp_path / "curves.png")
+
+
+def test_cls_attention_map_by_hand():
+    # 1 image, 2 heads, T = 1 + 4 tokens: row 0 (the [CLS] query), columns 1: (the patches).
+    attention = np.zeros((1, 2, 5, 5))
+    attention[0, 0, 0] = [0.2, 0.1, 0.2, 0.3, 0.2]
+    attention[0, 1, 0] = [0.0, 0.3, 0.4, 0.1, 0.2]
+    attention[0, :, 1:] = 99.0  # other queries must not leak in
+    expected = [[[0.2, 0.3], [0.2, 0.2]]]  # mean over heads of [0.1, 0.2, 0.3, 0.2] and [0.3, 0.4, 0.1, 0.2]
+    np.testing.assert_allclose(plots.cls_attention_map(attention), expected)
+
+
+def test_cls_attention_map_needs_a_square_grid():
+    with pytest.raises(ValueError, match="square grid"):
+        plots.cls_attention_map(np.zeros((1, 2, 6, 6)))
+
+
+@pytest.mark.parametrize("grid, size", [(8, 32), (4, 32), (3, 7), (2, 2)])
+def test_upsample_bilinear_matches_torch(grid, size):
+    maps = np.random.default_rng(grid).random((3, grid, grid), dtype=np.float32)
+    expected = tF.interpolate(torch.from_numpy(maps)[:, None], size=(size, size), mode="bilinear",
+                              align_corners=False)[:, 0]
+    np.testing.assert_allclose(plots.upsample_bilinear(maps, (size, size)), expected.numpy(), rtol=0, atol=1e-6)
+
+
+def test_upsample_bilinear_by_hand():
+    # 2 -> 4 along each axis: weights (1, 0), (0.75, 0.25), (0.25, 0.75), (0, 1) (edges clamp).
+    got = plots.upsample_bilinear(np.array([[[0.0, 4.0], [8.0, 12.0]]], dtype=np.float32), (4, 4))
+    row = np.array([0.0, 1.0, 3.0, 4.0])
+    np.testing.assert_allclose(got[0], np.stack([row, row + 2, row + 6, row + 8]))
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw_attention", "maps"])
+def test_plot_attention_titles_are_green_when_right_red_when_wrong(tmp_path, raw):
+    labels = np.arange(10)
+    preds = np.where(labels % 3 == 0, (labels + 1) % 10, labels)  # images 0, 3, 6, 9 are wrong
+    attention = np.random.default_rng(0).random((10, 4, 65, 65)).astype(np.float32)
+    attention = attention if raw else plots.cls_attention_map(attention)
+    fig = plots.plot_attention(images_uint8(10), attention, labels, preds, CLASSES, tmp_path / "attention.png")
+    assert_png(tmp_path / "attention.png", fig)
+    assert len(fig.axes) == 10
+    for i, ax in enumerate(fig.axes):
+        assert ax.get_xlim() == (-0.5, 63.5)  # both halves shown: the image, and the image under its map
+        assert ax.get_title() == f"GT: {CLASSES[labels[i]]} | Pred: {CLASSES[preds[i]]}"
+        assert matplotlib.colors.same_color(ax.title.get_color(), "red" if i % 3 == 0 else "green")
+
+
+def test_confusion_matrix_by_hand():
+    counts = plots.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], num_classes=3)
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])  # rows: true, columns: predicted
+    assert counts.dtype == np.int64
+
+
+def test_confusion_matrix_rejects_out_of_range_labels():
+    with pytest.raises(ValueError, match=r"y_pred must be in \[0, 3\)"):
+        plots.confusion_matrix([0, 1], [0, 3], num_classes=3)
+
+
+def test_plot_confusion_matrix_writes_counts(tmp_path):
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 10, 200)
+    y_pred = np.where(rng.random(200) < 0.7, y_true, rng.integers(0, 10, 200))
+    fig = plots.plot_confusion_matrix(y_true, y_pred, CLASSES, tmp_path / "confusion.png")
+    assert_png(tmp_path / "confusion.png", fig)
+    ax = fig.axes[0]
+    cells = [int(t.get_text()) for t in ax.texts]
+    np.testing.assert_array_equal(cells, plots.confusion_matrix(y_true, y_pred, 10).ravel())
+    assert [t.get_text() for t in ax.get_yticklabels()] == CLASSES

@@ -1,0 +1,345 @@
+"""vit_np's ViT against the tutorial's PyTorch model (tests/torch_vit.py): same weights, same numbers.
+
+Each test is one concept; run one alone, e.g. `pytest tests/test_vit.py -k gradients`.
+Both attention variants are checked: "fused" (FasterMultiHeadAttention, one qkv_projection)
+and "per_head" (MultiHeadAttention, one AttentionHead module per head).
+"""
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import minigrad as mg
+import minigrad.functional as F
+from minigrad import nn
+import torch_vit
+from minigrad.optim import AdamW
+from oracle import DTYPES, TOLERANCES, assert_close
+from vit_np.config import ViTConfig
+from vit_np.model import (
+    ViTForClassification, fused_to_per_head_state_dict, per_head_to_fused_state_dict,
+)
+
+VARIANTS = {"fused": True, "per_head": False}  # name -> use_faster_attention
+NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
+TINY_PARAMETER_COUNT = 119_098  # 2,352 patch proj + 48 cls + 3,120 pos + 4 x 28,272 blocks + 490 classifier
+
+
+def to_torch(sd: dict) -> dict:
+    return {k: torch.from_numpy(v.copy()) for k, v in sd.items()}
+
+
+def from_torch(sd: dict) -> dict:
+    return {k: v.detach().numpy() for k, v in sd.items()}
+
+
+def make_pair(dtype=np.float32, seed=0, **overrides):
+    """Our model (from minigrad's seeded generator) and the tutorial's, holding the same weights."""
+    config = ViTConfig(**overrides)
+    mg.manual_seed(seed)
+    ours = ViTForClassification(config).to(dtype)
+    theirs = torch_vit.ViTForClassfication(config.to_dict()).to(TORCH_DTYPE[dtype])
+    theirs.load_state_dict(to_torch(ours.state_dict()))
+    return ours, theirs
+
+
+def batch(n=2, dtype=np.float32, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 3, 32, 32)).astype(dtype), rng.integers(0, 10, n)
+
+
+# -- parity with PyTorch, dropout off: forward, loss, attention maps, every gradient -------------
+
+
+@pytest.fixture(scope="module", params=[(v, d) for v in VARIANTS for d in DTYPES],
+                ids=lambda p: f"{p[0]}-{p[1].__name__}")
+def run(request):
+    """One forward + backward of both models on the same batch (shared by the tests below)."""
+    variant, dtype = request.param
+    ours, theirs = make_pair(dtype, use_faster_attention=VARIANTS[variant], **NO_DROPOUT)
+    x, y = batch(2, dtype)
+    logits, attentions = ours(x, output_attentions=True)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    t_logits, t_attentions = theirs(torch.from_numpy(x), output_attentions=True)
+    t_loss = torch.nn.functional.cross_entropy(t_logits, torch.from_numpy(y))
+    t_loss.backward()
+    return dict(tol=TOLERANCES[dtype], dtype=dtype, ours=ours, theirs=theirs, logits=logits, t_logits=t_logits,
+                attentions=attentions, t_attentions=t_attentions, loss=loss, t_loss=t_loss)
+
+
+def test_logits_match_pytorch(run):
+    assert run["logits"].shape == (2, 10) and run["logits"].dtype == run["dtype"]
+    assert_close(run["logits"].data, run["t_logits"].detach().numpy(), "logits", **run["tol"])
+
+
+def test_loss_matches_pytorch(run):
+    assert_close(run["loss"].data, run["t_loss"].detach().numpy(), "cross-entropy loss", **run["tol"])
+
+
+def test_attention_maps_match_pytorch(run):
+    assert len(run["attentions"]) == len(run["t_attentions"]) == 4
+    for i, (a, t) in enumerate(zip(run["attentions"], run["t_attentions"])):
+        assert a.shape == (2, 4, 65, 65)
+        assert_close(a.data, t.detach().numpy(), f"attention map of block {i}", **run["tol"])
+
+
+def test_gradients_match_pytorch(run):
+    theirs = dict(run["theirs"].named_parameters())
+    ours = dict(run["ours"].named_parameters())
+    assert list(ours) == list(theirs)
+    for name, p in ours.items():
+        assert p.grad is not None and p.grad.dtype == run["dtype"], f"{name} has no {run['dtype']} gradient"
+        assert_close(p.grad, theirs[name].grad.numpy(), f"gradient of {name}", **run["tol"])
+
+
+# -- the two attention variants are one function ---------------------------------------------------
+
+
+def test_fused_and_per_head_attention_compute_the_same_function():
+    """Split the fused qkv weights into heads: same logits, attention maps and (split) gradients."""
+    mg.manual_seed(0)
+    fused = ViTForClassification(ViTConfig(**NO_DROPOUT)).double()
+    per_head = ViTForClassification(ViTConfig(use_faster_attention=False, **NO_DROPOUT)).double()
+    per_head.load_state_dict(fused_to_per_head_state_dict(fused.state_dict(), fused.config))
+    x, y = batch(2, np.float64)
+    outputs = []
+    for model in (fused, per_head):
+        logits, attentions = model(x, output_attentions=True)
+        F.cross_entropy(logits, y).backward()
+        outputs.append((logits, attentions))
+    assert_close(outputs[1][0].data, outputs[0][0].data, "per-head logits vs fused", rtol=1e-12, atol=1e-12)
+    for i, (a, b) in enumerate(zip(outputs[1][1], outputs[0][1])):
+        assert_close(a.data, b.data, f"per-head attention of block {i} vs fused", rtol=1e-12, atol=1e-12)
+    fused_grads = fused_to_per_head_state_dict({k: p.grad for k, p in fused.named_parameters()}, fused.config)
+    for name, p in per_head.named_parameters():
+        assert_close(p.grad, fused_grads[name], f"gradient of {name} vs fused", rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("qkv_bias", [True, False])
+def test_attention_state_dict_conversion_round_trips(qkv_bias):
+    mg.manual_seed(0)
+    fused = ViTForClassification(ViTConfig(qkv_bias=qkv_bias))
+    per_head_sd = fused_to_per_head_state_dict(fused.state_dict(), fused.config)
+    per_head = ViTForClassification(ViTConfig(qkv_bias=qkv_bias, use_faster_attention=False))
+    per_head.load_state_dict(per_head_sd)  # strict: exactly the per-head names and shapes
+    back = per_head_to_fused_state_dict(per_head.state_dict(), per_head.config)
+    assert sorted(back) == sorted(fused.state_dict())
+    for k, v in fused.state_dict().items():
+        np.testing.assert_array_equal(back[k], v, err_msg=k)
+
+
+# -- dropout and train/eval -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_eval_mode_is_deterministic_and_matches_pytorch(variant):
+    ours, theirs = make_pair(use_faster_attention=VARIANTS[variant])  # dropout 0.1 everywhere
+    ours.eval(), theirs.eval()
+    x, _ = batch(4)
+    first, second = ours(x)[0].data, ours(x)[0].data
+    np.testing.assert_array_equal(first, second)
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x))[0].numpy()
+    assert_close(first, expected, "eval-mode logits", **TOLERANCES[np.float32])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_train_mode_output_is_random(variant):
+    ours, _ = make_pair(use_faster_attention=VARIANTS[variant])
+    x, _ = batch(4)
+    evaluated = ours.eval()(x)[0].data
+    first, second = ours.train()(x)[0].data, ours(x)[0].data
+    assert not np.allclose(first, second), "two training-mode calls gave the same logits"
+    assert not np.allclose(first, evaluated), "training-mode logits equal eval-mode logits"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_dropout_of_the_tutorial_is_applied(variant):
+    """The tutorial's Dropout modules (names, p), and each one alone in training mode changes the output."""
+    ours, theirs = make_pair(use_faster_attention=VARIANTS[variant])
+    expected = [(n, m.p) for n, m in theirs.named_modules() if isinstance(m, torch.nn.Dropout)]
+    dropouts = {n: m for n, m in ours.named_modules() if isinstance(m, nn.Dropout)}
+    assert [(n, m.p) for n, m in dropouts.items()] == expected
+    x, _ = batch(1)
+    reference = ours.eval()(x)[0].data
+    for name, module in dropouts.items():
+        module.train()
+        assert not np.allclose(ours(x)[0].data, reference), f"{name} is not applied in forward"
+        module.eval()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_training_flag_reaches_every_module(variant):
+    model = ViTForClassification(ViTConfig(use_faster_attention=VARIANTS[variant]))
+    assert model.training and all(m.training for m in model.modules())
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_attentions_are_probabilities_or_none(variant):
+    model = ViTForClassification(ViTConfig(use_faster_attention=VARIANTS[variant])).eval()
+    x, _ = batch(2)
+    assert model(x)[1] is None
+    attentions = model(x, output_attentions=True)[1]
+    assert len(attentions) == 4
+    for a in attentions:
+        assert isinstance(a, mg.Tensor) and a.shape == (2, 4, 65, 65) and not a.requires_grad
+        assert_close(a.data.sum(axis=-1), np.ones((2, 4, 65)), "attention row sums", rtol=1e-5, atol=1e-5)
+
+
+# -- configuration and input checks ---------------------------------------------------------------
+
+
+def test_default_config_is_the_tutorials_tiny_config_with_dropout():
+    tutorial = {"patch_size": 4, "hidden_size": 48, "num_hidden_layers": 4, "num_attention_heads": 4,
+                "intermediate_size": 4 * 48, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+                "initializer_range": 0.02, "image_size": 32, "num_classes": 10, "num_channels": 3,
+                "qkv_bias": True, "use_faster_attention": True}
+    assert ViTConfig().to_dict() == dict(tutorial, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    assert ViTConfig.from_dict(tutorial).to_dict() == tutorial
+    assert ViTForClassification(tutorial).config == ViTConfig.from_dict(tutorial)
+
+
+@pytest.mark.parametrize("build", [ViTConfig.from_dict, ViTForClassification])
+def test_unknown_config_key_is_named(build):
+    with pytest.raises(ValueError, match="unknown config key.*'hidden_sizes'"):
+        build({"hidden_sizes": 64})
+
+
+INVALID = [
+    (dict(hidden_size=50), r"hidden_size \(50\) must be divisible by num_attention_heads \(4\)"),
+    (dict(image_size=30), r"image_size \(30\) must be divisible by patch_size \(4\)"),
+    (dict(hidden_dropout_prob=1.0), r"hidden_dropout_prob .* must be in \[0, 1\), got 1.0"),
+    (dict(attention_probs_dropout_prob=-0.1), r"attention_probs_dropout_prob .* must be in \[0, 1\)"),
+    (dict(patch_size=0), "patch_size must be a positive integer, got 0"),
+    (dict(num_hidden_layers=-1), "num_hidden_layers must be a positive integer, got -1"),
+    (dict(hidden_size=48.0), "hidden_size must be a positive integer, got 48.0"),
+    (dict(initializer_range=0.0), "initializer_range .* must be > 0"),
+    (dict(qkv_bias="yes"), "qkv_bias must be True or False"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", INVALID, ids=[next(iter(o)) for o, _ in INVALID])
+@pytest.mark.parametrize("build", [lambda o: ViTConfig(**o), lambda o: ViTForClassification(o)],
+                         ids=["ViTConfig", "ViTForClassification"])
+def test_invalid_config_fails_at_construction_naming_the_field(build, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        build(overrides)
+
+
+def test_config_edited_after_construction_is_checked_again():
+    config = ViTConfig()
+    config.num_attention_heads = 5
+    with pytest.raises(ValueError, match="hidden_size .* divisible by num_attention_heads"):
+        ViTForClassification(config)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 32, 32), (3, 32, 32), (2, 3, 28, 28)])
+def test_wrong_input_shape_names_expected_and_received(shape):
+    model = ViTForClassification()
+    expected = f"ViTForClassification: expected input (B, 3, 32, 32), got {shape}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        model(np.zeros(shape, dtype=np.float32))
+
+
+def test_wrong_input_dtype_is_named():
+    with pytest.raises(TypeError, match="input has dtype float64 but the model is float32"):
+        ViTForClassification()(np.zeros((1, 3, 32, 32)))
+
+
+# -- parameters, names, checkpoints, seeding ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_parameter_count_is_the_tiny_models(variant):
+    ours, theirs = make_pair(use_faster_attention=VARIANTS[variant])
+    assert ours.num_parameters() == sum(p.numel() for p in theirs.parameters()) == TINY_PARAMETER_COUNT
+
+
+def test_tutorial_spelling_is_an_alias():
+    from vit_np.model import ViTForClassfication
+
+    assert ViTForClassfication is ViTForClassification
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("qkv_bias", [True, False])
+def test_state_dict_names_and_shapes_are_the_tutorials(variant, qkv_bias):
+    ours, theirs = make_pair(use_faster_attention=VARIANTS[variant], qkv_bias=qkv_bias)
+    shapes = {k: v.shape for k, v in ours.state_dict().items()}
+    assert list(shapes.items()) == [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]  # order too
+    assert shapes["embedding.patch_embeddings.projection.weight"] == (48, 3, 4, 4)
+    assert shapes["classifier.bias"] == (10,)
+    head_or_fused = "qkv_projection.weight" if variant == "fused" else "heads.2.query.weight"
+    assert shapes[f"encoder.blocks.0.attention.{head_or_fused}"] == ((144, 48) if variant == "fused" else (12, 48))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pytorch_checkpoint_loads_and_goes_back(variant):
+    config = ViTConfig(use_faster_attention=VARIANTS[variant])
+    torch.manual_seed(0)
+    theirs = torch_vit.ViTForClassfication(config.to_dict()).eval()  # PyTorch's own init
+    ours = ViTForClassification(config).eval()
+    ours.load_state_dict(from_torch(theirs.state_dict()))
+    x, _ = batch(2)
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x))[0].numpy()
+    assert_close(ours(x)[0].data, expected, "logits after loading the PyTorch checkpoint", **TOLERANCES[np.float32])
+    back = torch_vit.ViTForClassfication(config.to_dict())
+    back.load_state_dict(to_torch(ours.state_dict()))  # strict
+    for k, v in theirs.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k
+
+
+def test_same_seed_same_model():
+    def weights(seed):
+        mg.manual_seed(seed)
+        return ViTForClassification().state_dict()
+
+    a, b, c = weights(0), weights(0), weights(1)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["classifier.weight"], c["classifier.weight"])
+
+
+def test_initialisation_is_the_tutorials():
+    """N(0, 0.02) weights, zero biases, LayerNorm 1/0, cls/pos truncated N(0, 0.02)."""
+    mg.manual_seed(0)
+    sd = ViTForClassification().state_dict()
+    drawn = {k: v for k, v in sd.items() if k.endswith((".weight", "_token", "_embeddings")) and "layernorm" not in k}
+    for k, v in drawn.items():  # each tensor (even cls_token's 48 values) is N(0, 0.02), not PyTorch's default
+        assert 0.01 < v.std() < 0.03 and np.abs(v).max() < 0.2, f"{k} is not N(0, 0.02): std {v.std():.4f}"
+    pooled = np.concatenate([v.ravel() for v in drawn.values()])  # ~119k draws: a tight check
+    assert abs(pooled.std() - 0.02) < 0.0005 and abs(pooled.mean()) < 0.0005
+    for k, v in sd.items():
+        if k.endswith(".bias"):
+            assert not v.any(), f"{k} should start at zero"
+        if "layernorm" in k and k.endswith(".weight"):
+            assert (v == 1).all(), f"{k} should start at one"
+
+
+# -- it can learn -------------------------------------------------------------------------------------
+
+
+def test_overfits_64_random_images():
+    """64 fixed images with random labels: AdamW reaches 100% training accuracy in < 60 steps."""
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(**NO_DROPOUT))
+    x, y = batch(64, seed=0)
+    optimizer = AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    accuracy = 0.0
+    for _ in range(60):
+        logits, _ = model(x)
+        accuracy = (logits.data.argmax(axis=1) == y).mean()
+        if accuracy == 1.0:
+            break
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert accuracy == 1.0, f"training accuracy only reached {accuracy:.0%}"

@@ -1,0 +1,176 @@
+"""The tutorial's image transforms, in NumPy, on whole batches at once.
+
+Training (torchvision, as the tutorial wrote it):
+    ToTensor, RandomHorizontalFlip(p=0.5),
+    RandomResizedCrop((32, 32), scale=(0.8, 1.0), ratio=(3/4, 4/3), interpolation=bilinear),
+    Normalize(mean=0.5, std=0.5)
+Test: ToTensor, Normalize.   (The tutorial's Resize((32, 32)) is the identity on CIFAR-10.)
+
+Images are uint8 (B, 3, H, W), the layout of the CIFAR-10 files; every transform returns
+float32 (B, 3, 32, 32) in [-1, 1]. A crop is resized with bilinear interpolation exactly as
+torch.nn.functional.interpolate(mode="bilinear", align_corners=False) does it: each output
+pixel looks at a point of the crop (half-pixel centres) and blends its 4 neighbours. That
+blend is linear in the pixels, so for one image it is two small matrices, out = Ry @ x @ Rx^T,
+where row o of Ry holds the weights (1 - frac, frac) at the two source rows of output row o.
+Building Ry, Rx per image and multiplying is a batched gather-and-blend, and a horizontal
+flip is just a mirrored column index in Rx, so it costs nothing.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MEAN = 0.5  # Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)): the same for all three channels
+STD = 0.5
+CROP_SCALE = (0.8, 1.0)  # fraction of the image area a crop keeps
+CROP_RATIO = (0.75, 1.3333333333333333)  # crop width / height
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """ToTensor: x / 255;  uint8 (B, C, H, W) -> float32 (B, C, H, W) in [0, 1]."""
+    x = images.astype(np.float32)
+    x /= np.float32(255)  # in place: a fresh 3 MB array per step costs more than the arithmetic
+    return x
+
+
+def normalize(x: np.ndarray, mean: float = MEAN, std: float = STD, inplace: bool = False) -> np.ndarray:
+    """Normalize: (x - mean) / std, the same for every channel;  float32 (B, C, H, W)."""
+    out = x if inplace else x.copy()
+    out -= np.float32(mean)
+    out /= np.float32(std)
+    return out
+
+
+def eval_transform(images: np.ndarray) -> np.ndarray:
+    """Normalize(ToTensor(x));  uint8 (B, 3, H, W) -> float32 (B, 3, H, W) in [-1, 1]."""
+    return normalize(to_float(images), inplace=True)
+
+
+def train_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normalize(RandomResizedCrop(RandomHorizontalFlip(ToTensor(x))));  uint8 (B, 3, H, W) -> float32 (B, 3, 32, 32).
+
+    Draws, in order from rng: B flips, then the crop boxes (random_resized_crop_params).
+    """
+    batch, _, height, width = images.shape
+    flip = rng.random(batch) < 0.5  # (B,) RandomHorizontalFlip(p=0.5)
+    top, left, crop_h, crop_w = random_resized_crop_params(rng, batch, height, width)
+    x = resized_crop(images, top, left, crop_h, crop_w, size=(32, 32), flip=flip)  # values 0..255
+    x /= np.float32(255)  # ToTensor's scaling, after the resize: a blend commutes with it
+    return normalize(x, inplace=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# RandomResizedCrop: where to crop (torchvision's get_params, for a whole batch)
+# ----------------------------------------------------------------------------------------------
+
+
+def random_resized_crop_params(
+    rng: np.random.Generator, batch: int, height: int, width: int,
+    scale: tuple[float, float] = CROP_SCALE, ratio: tuple[float, float] = CROP_RATIO, tries: int = 10,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Crop boxes as torchvision's RandomResizedCrop.get_params draws them -> top, left, h, w: (B,) int64 each.
+
+    Per image: up to `tries` times, draw an area fraction in `scale` and a log-uniform aspect
+    ratio in `ratio`; keep the first box that fits in the image, at a uniform position.
+    If none fits, fall back to a centred crop of the largest box within `ratio`.
+    """
+    area = height * width
+    target_area = area * rng.uniform(scale[0], scale[1], size=(batch, tries))  # (B, tries)
+    log_ratio = rng.uniform(math.log(ratio[0]), math.log(ratio[1]), size=(batch, tries))
+    aspect = np.exp(log_ratio)
+    w = np.round(np.sqrt(target_area * aspect)).astype(np.int64)  # round half to even, as Python's round
+    h = np.round(np.sqrt(target_area / aspect)).astype(np.int64)
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)  # (B, tries)
+    first = fits.argmax(axis=1)  # index of the first try that fits (0 if none does)
+    found = fits.any(axis=1)  # (B,)
+    rows = np.arange(batch)
+    fallback_h, fallback_w = _fallback_crop_size(height, width, ratio)
+    crop_h = np.where(found, h[rows, first], fallback_h)  # (B,)
+    crop_w = np.where(found, w[rows, first], fallback_w)
+    top = rng.integers(0, height - crop_h + 1)  # uniform in [0, height - crop_h]
+    left = rng.integers(0, width - crop_w + 1)
+    top = np.where(found, top, (height - crop_h) // 2)
+    left = np.where(found, left, (width - crop_w) // 2)
+    return top, left, crop_h, crop_w
+
+
+def _fallback_crop_size(height: int, width: int, ratio: tuple[float, float]) -> tuple[int, int]:
+    """torchvision's fallback: the whole image, narrowed to the nearest allowed aspect ratio."""
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        return int(round(width / min(ratio))), width
+    if in_ratio > max(ratio):
+        return height, int(round(height * max(ratio)))
+    return height, width
+
+
+# ----------------------------------------------------------------------------------------------
+# Bilinear resize of crops: two small matrices per image
+# ----------------------------------------------------------------------------------------------
+
+
+def bilinear_taps(start: np.ndarray, length: np.ndarray, out_size: int) -> tuple[np.ndarray, ...]:
+    """Source pixels and weight along one axis, for crops [start, start + length) resized to out_size.
+
+    src = (o + 0.5) * length / out_size - 0.5, clamped at 0 (align_corners=False);
+    value = (1 - frac) * pixel[i0] + frac * pixel[i1].   start, length: (B,) -> i0, i1, frac: (B, out_size)
+    """
+    scale = length.astype(np.float32) / np.float32(out_size)  # (B,) input pixels per output pixel
+    centres = np.arange(out_size, dtype=np.float32) + np.float32(0.5)  # (out_size,)
+    src = np.maximum(centres * scale[:, None] - np.float32(0.5), np.float32(0))  # (B, out_size)
+    i0 = src.astype(np.int64)  # floor, since src >= 0
+    frac = src - i0.astype(np.float32)
+    i1 = np.minimum(i0 + 1, length[:, None] - 1)  # the last pixel has no right neighbour
+    return start[:, None] + i0, start[:, None] + i1, frac
+
+
+def interpolation_matrix(
+    start: np.ndarray, length: np.ndarray, in_size: int, out_size: int, flip: np.ndarray | None = None,
+) -> np.ndarray:
+    """M[b, o, i0] = 1 - frac, M[b, o, i1] = frac: bilinear resize along one axis as a matrix.
+
+    start, length, flip: (B,) -> float32 (B, out_size, in_size). Row o mixes the two source
+    pixels of output pixel o; a flip mirrors the source index (i -> in_size - 1 - i).
+    """
+    i0, i1, frac = bilinear_taps(start, length, out_size)  # (B, out_size) each
+    if flip is not None:
+        i0 = np.where(flip[:, None], in_size - 1 - i0, i0)
+        i1 = np.where(flip[:, None], in_size - 1 - i1, i1)
+    batch = len(start)
+    matrix = np.zeros((batch, out_size, in_size), dtype=np.float32)
+    b, o = np.arange(batch)[:, None], np.arange(out_size)[None, :]  # broadcast to (B, out_size)
+    np.add.at(matrix, (b, o, i0), 1 - frac)  # add, not assign: i0 == i1 at the last pixel
+    np.add.at(matrix, (b, o, i1), frac)
+    return matrix
+
+
+def resized_crop(
+    images: np.ndarray, top: np.ndarray, left: np.ndarray, height: np.ndarray, width: np.ndarray,
+    size: tuple[int, int], flip: np.ndarray | None = None,
+) -> np.ndarray:
+    """out[b, c] = Ry[b] @ image[b, c] @ Rx[b]^T: crop b of (optionally flipped) image b, resized bilinearly.
+
+    images: (B, C, H, W) any dtype; top, left, height, width, flip: (B,) -> float32 (B, C, *size).
+    Each output pixel blends the 4 neighbours of its source point, like interpolate(mode="bilinear",
+    align_corners=False); Ry picks and blends rows, Rx columns. A weight of exactly 1 at every
+    output pixel (no crop, no resize) returns the pixels unchanged.
+    """
+    _, _, in_h, in_w = images.shape
+    inside = (top >= 0) & (left >= 0) & (height > 0) & (width > 0)
+    inside &= (top + height <= in_h) & (left + width <= in_w)
+    if not inside.all():
+        b = int(np.argmin(inside))
+        raise ValueError(f"resized_crop: crop boxes must lie inside the {in_h}x{in_w} image; box {b} has "
+                         f"top={top[b]}, left={left[b]}, height={height[b]}, width={width[b]}")
+    rows = interpolation_matrix(top, height, in_h, size[0])  # (B, out_h, H)
+    cols = interpolation_matrix(left, width, in_w, size[1], flip)  # (B, out_w, W)
+    x = rows[:, None] @ images.astype(np.float32)  # (B, 1, out_h, H) @ (B, C, H, W) -> (B, C, out_h, W)
+    return x @ cols[:, None].transpose(0, 1, 3, 2)  # (B, C, out_h, W) @ (B, 1, W, out_w) -> (B, C, out_h, out_w)
+
+
+def resize_bilinear(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize (align_corners=False) of whole images;  (B, C, H, W) -> float32 (B, C, *size)."""
+    batch, _, height, width = images.shape
+    zeros = np.zeros(batch, dtype=np.int64)
+    return resized_crop(images, zeros, zeros, np.full(batch, height), np.full(batch, width), size)

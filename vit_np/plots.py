@@ -1,0 +1,170 @@
+"""The tutorial's figures: sample images, training curves, attention maps, confusion matrix.
+
+Each plot_* function writes one PNG to `path`, closes the figure (so a training loop leaks no
+memory) and returns it, so a caller can still inspect its titles and axes.
+Images may be uint8 (N, 3, 32, 32) or (N, 32, 32, 3) as loaded, or float32 normalized to [-1, 1]
+as the model sees them.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no window, no display needed
+import matplotlib.pyplot as plt  # noqa: E402  (must come after choosing the backend)
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from vit_np.augment import MEAN, STD, resize_bilinear  # noqa: E402
+
+DPI = 100
+
+
+def to_display(images: np.ndarray) -> np.ndarray:
+    """Images for imshow: (N, 3, H, W) or (N, H, W, 3), uint8 or normalized -> float (N, H, W, 3) in [0, 1]."""
+    x = np.asarray(images)
+    if x.ndim != 4 or 3 not in (x.shape[1], x.shape[-1]):
+        raise ValueError(f"to_display: images must be (N, 3, H, W) or (N, H, W, 3), got shape {x.shape}")
+    if x.shape[-1] != 3:
+        x = x.transpose(0, 2, 3, 1)  # (N, 3, H, W) -> (N, H, W, 3)
+    if x.dtype == np.uint8:
+        return x / 255.0
+    return np.clip(x * STD + MEAN, 0.0, 1.0)  # undo Normalize(0.5, 0.5)
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> Figure:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return fig
+
+
+def plot_sample_images(images: np.ndarray, labels: Sequence[int], class_names: Sequence[str],
+                       path: str | os.PathLike, n: int = 30, ncols: int = 6) -> Figure:
+    """A grid of the first n images, each titled with its class name."""
+    shown = to_display(images[:n])
+    nrows = math.ceil(len(shown) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(shown):
+            ax.imshow(shown[i])
+            ax.set_title(class_names[int(labels[i])], fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_curves(history: Sequence[dict], path: str | os.PathLike) -> Figure:
+    """Train/test loss and test accuracy per epoch; history: [{epoch, train_loss, test_loss, accuracy (%)}]."""
+    for i, row in enumerate(history):
+        missing = {"epoch", "train_loss", "test_loss", "accuracy"} - set(row)
+        if missing:
+            raise ValueError(f"plot_curves: history entry {i} lacks {sorted(missing)} (has {sorted(row)})")
+        if not 0.0 <= row["accuracy"] <= 100.0:
+            raise ValueError(f"plot_curves: entry {i} has accuracy {row['accuracy']}, expected a percentage")
+    epochs = [row["epoch"] for row in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    loss_ax.plot(epochs, [row["train_loss"] for row in history], label="train loss")
+    loss_ax.plot(epochs, [row["test_loss"] for row in history], label="test loss")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    loss_ax.legend()
+    acc_ax.plot(epochs, [row["accuracy"] for row in history], color="tab:green")
+    acc_ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Attention maps: where the [CLS] token looks in the last block
+# ----------------------------------------------------------------------------------------------
+
+
+def cls_attention_map(attention: np.ndarray) -> np.ndarray:
+    """[CLS]-to-patch attention, mean over heads: attn[:, :, 0, 1:].mean(1);  (N, nh, T, T) -> (N, g, g), g*g = T-1."""
+    if attention.ndim != 4 or attention.shape[-1] != attention.shape[-2]:
+        raise ValueError(f"cls_attention_map: expected attention (N, heads, T, T), got shape {attention.shape}")
+    num_patches = attention.shape[-1] - 1  # token 0 is [CLS]
+    side = math.isqrt(num_patches)
+    if side * side != num_patches:
+        raise ValueError(f"cls_attention_map: T - 1 = {num_patches} patch tokens do not form a square grid")
+    cls_to_patches = attention[:, :, 0, 1:].mean(axis=1)  # (N, nh, T, T) -> (N, T - 1)
+    return cls_to_patches.reshape(-1, side, side)  # (N, T - 1) -> (N, g, g), row-major like the patches
+
+
+def upsample_bilinear(maps: np.ndarray, size: tuple[int, int] = (32, 32)) -> np.ndarray:
+    """interpolate(mode="bilinear", align_corners=False) of 2-D maps;  (N, g, g) -> float32 (N, *size)."""
+    return resize_bilinear(maps[:, None], size)[:, 0]  # (N, 1, g, g) -> (N, 1, *size) -> (N, *size)
+
+
+def plot_attention(images: np.ndarray, attention: np.ndarray, labels: Sequence[int], preds: Sequence[int],
+                   class_names: Sequence[str], path: str | os.PathLike, n: int = 10) -> Figure:
+    """The tutorial's figure: each image beside itself overlaid with its [CLS] attention, titled GT | Pred.
+
+    attention: (N, g, g) maps, or the last block's raw (N, heads, T, T) attention probabilities.
+    Titles are green when the prediction is right, red when it is wrong.
+    """
+    attention = np.asarray(attention[:n], dtype=np.float32)
+    maps = cls_attention_map(attention) if attention.ndim == 4 else attention  # (n, g, g)
+    shown = to_display(images[:n])  # (n, H, W, 3)
+    height, width = shown.shape[1:3]
+    maps = upsample_bilinear(maps, (height, width))  # (n, g, g) -> (n, H, W)
+    ncols, nrows = 5, math.ceil(len(shown) / 5)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.4 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= len(shown):
+            ax.axis("off")
+            continue
+        ax.imshow(np.concatenate([shown[i], shown[i]], axis=1))  # (H, 2W, 3): plain | to be overlaid
+        right_half = (width - 0.5, 2 * width - 0.5, height - 0.5, -0.5)  # (left, right, bottom, top) in pixels
+        ax.imshow(maps[i], extent=right_half, alpha=0.5, cmap="jet")
+        ax.set(xlim=(-0.5, 2 * width - 0.5), ylim=(height - 0.5, -0.5))  # imshow zoomed to the overlay
+        truth, guess = class_names[int(labels[i])], class_names[int(preds[i])]
+        ax.set_title(f"GT: {truth} | Pred: {guess}", color="green" if labels[i] == preds[i] else "red")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Confusion matrix
+# ----------------------------------------------------------------------------------------------
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """counts[t, p] = #examples of class t predicted as p;  (N,), (N,) -> int64 (C, C)."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"confusion_matrix: y_true {y_true.shape} and y_pred {y_pred.shape} must be one 1-D shape")
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if y.size and not 0 <= y.min() <= y.max() < num_classes:
+            raise ValueError(f"confusion_matrix: {name} must be in [0, {num_classes}), got [{y.min()}, {y.max()}]")
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
+                          path: str | os.PathLike) -> Figure:
+    """Counts written in each cell, coloured by the row-normalized rate (each true class sums to 1)."""
+    counts = confusion_matrix(y_true, y_pred, len(class_names))  # (C, C)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # recall on the diagonal
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    image = ax.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="fraction of the true class")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, labels=class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, labels=class_names)
+    ax.set(xlabel="predicted class", ylabel="true class",
+           title=f"Confusion matrix (accuracy {np.trace(counts) / max(counts.sum(), 1):.1%})")
+    for t in ticks:
+        for p in ticks:
+            ax.text(p, t, str(counts[t, p]), ha="center", va="center", fontsize=8,
+                    color="white" if rates[t, p] > 0.5 else "black")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,244 @@
+"""Training the ViT: the loop, evaluation, and checkpoints that resume exactly.
+
+A run lives in one output directory:
+    checkpoint.npz   model + optimizer + position in the run + RNG state (written atomically
+                     at every epoch end, every `checkpoint_every` steps, and on Ctrl-C)
+    best.npz         the model weights with the best test accuracy so far
+    metrics.csv      one row per epoch
+`--resume` reloads checkpoint.npz and continues with the same batches, the same augmentation
+and the same dropout masks as an uninterrupted run would have used, so both end on the same
+weights: the batch order and augmentation of (epoch, batch) are drawn from generators seeded by
+(seed, epoch, batch), and minigrad's dropout generator is saved in the checkpoint.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.functional as F
+from minigrad import random as mg_random
+from minigrad.nn import Module
+from minigrad.optim import Optimizer
+from vit_np.data import iterate_batches
+
+CHECKPOINT = "checkpoint.npz"
+BEST = "best.npz"
+METRICS = "metrics.csv"
+METRIC_FIELDS = ["epoch", "train_loss", "test_loss", "accuracy", "lr", "epoch_seconds",
+                 "train_images_per_second", "elapsed_seconds"]
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the last checkpoint is left intact."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 15  # passes over the training set
+    batch_size: int = 256  # images per optimizer step
+    lr: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 1e-2  # AdamW decoupled weight decay
+    seed: int = 0  # seeds the model init, batch order, augmentation and dropout
+    eval_batch_size: int = 500  # images per forward pass when evaluating
+    checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends only)
+    augment: bool = True  # the tutorial's flip + random resized crop on training images
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise ValueError(f"TrainConfig: {name} must be a positive integer, got {getattr(self, name)!r}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig: lr must be > 0, got {self.lr!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"TrainConfig: weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"TrainConfig: checkpoint_every must be >= 0, got {self.checkpoint_every!r}")
+
+
+@dataclass
+class Position:
+    """Where a run is: inside `epoch` (0-based), after `batch` steps, with running sums."""
+
+    epoch: int = 0
+    batch: int = 0
+    loss_sum: float = 0.0  # sum over the epoch's steps so far of loss * batch size
+    seen: int = 0  # training images seen this epoch
+    seconds: float = 0.0  # training seconds spent this epoch
+
+
+def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> tuple[float, float, np.ndarray]:
+    """Mean cross-entropy, accuracy (%) and predictions over a whole split, in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum, preds = 0.0, []
+    with mg.no_grad():
+        for x, y in iterate_batches(images, labels, batch_size):
+            logits, _ = model(mg.Tensor(x))  # (B, classes)
+            loss_sum += F.cross_entropy(logits, y).item() * len(y)
+            preds.append(logits.data.argmax(axis=1))
+    model.train(was_training)
+    preds = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+    accuracy = 100.0 * float((preds == labels).mean()) if len(labels) else 0.0
+    return loss_sum / max(len(labels), 1), accuracy, preds
+
+
+class Trainer:
+    """Runs epochs of AdamW on a model, evaluates after each, and checkpoints."""
+
+    def __init__(self, model: Module, optimizer: Optimizer, train_data: tuple[np.ndarray, np.ndarray],
+                 test_data: tuple[np.ndarray, np.ndarray], config: TrainConfig, out_dir: str | os.PathLike,
+                 run_info: dict[str, Any] | None = None, progress: Callable | None = None):
+        self.model, self.optimizer, self.config = model, optimizer, config
+        self.train_images, self.train_labels = train_data
+        self.test_images, self.test_labels = test_data
+        self.out_dir = Path(out_dir)
+        self.run_info = run_info or {}  # e.g. the model config, stored in checkpoints
+        self.progress = progress  # a tqdm-like factory, or None for no progress bar
+        self.position = Position()
+        self.history: list[dict[str, float]] = []
+        self.best_accuracy = -1.0
+        self.elapsed = 0.0  # seconds of training + evaluation over the whole run
+        self.steps_per_epoch = math.ceil(len(self.train_labels) / config.batch_size)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+        """Train until `config.epochs`; on Ctrl-C save a checkpoint and re-raise KeyboardInterrupt."""
+        try:
+            while self.position.epoch < self.config.epochs:
+                started = time.perf_counter()
+                self._train_epoch()
+                row = self._end_epoch(time.perf_counter() - started)
+                if on_epoch_end is not None:
+                    on_epoch_end(row)
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            raise
+        return self.history
+
+    def _train_epoch(self) -> None:
+        pos, cfg = self.position, self.config
+        self.model.train()
+        batches = iterate_batches(self.train_images, self.train_labels, cfg.batch_size, shuffle=True,
+                                  augment=cfg.augment, seed=cfg.seed, epoch=pos.epoch, start_batch=pos.batch)
+        bar = self._progress_bar(pos)
+        last = time.perf_counter()
+        for x, y in batches:
+            loss = self.train_step(x, y)
+            now = time.perf_counter()
+            dt, last = now - last, now  # the step and loading + augmenting its batch
+            pos.batch += 1
+            pos.loss_sum += loss * len(y)
+            pos.seen += len(y)
+            pos.seconds += dt
+            self.elapsed += dt
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{pos.loss_sum / pos.seen:.4f}", img_s=f"{len(y) / dt:.0f}")
+            if cfg.checkpoint_every and pos.batch % cfg.checkpoint_every == 0 and pos.batch < self.steps_per_epoch:
+                self.save_checkpoint()
+        if bar is not None:
+            bar.close()
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One AdamW step on a batch; returns the batch's mean loss."""
+        logits, _ = self.model(mg.Tensor(x))  # (B, classes)
+        loss = F.cross_entropy(logits, y)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"the training loss became {value} at epoch {self.position.epoch + 1}, step "
+                f"{self.position.batch + 1}; stopping without saving, so {self.out_dir / CHECKPOINT} still "
+                "holds the last good state. Try a lower --lr."
+            )
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return value
+
+    def _end_epoch(self, seconds: float) -> dict[str, float]:
+        pos = self.position
+        t0 = time.perf_counter()
+        test_loss, accuracy, _ = evaluate(self.model, self.test_images, self.test_labels, self.config.eval_batch_size)
+        self.elapsed += time.perf_counter() - t0
+        row = {
+            "epoch": pos.epoch + 1,
+            "train_loss": pos.loss_sum / max(pos.seen, 1),
+            "test_loss": test_loss,
+            "accuracy": accuracy,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "epoch_seconds": pos.seconds + (time.perf_counter() - t0),
+            "train_images_per_second": pos.seen / max(pos.seconds, 1e-9),
+            "elapsed_seconds": self.elapsed,
+        }
+        self.history.append(row)
+        self.position = Position(epoch=pos.epoch + 1)
+        if accuracy > self.best_accuracy:
+            self.best_accuracy = accuracy
+            mg.save({"model": self.model.state_dict(), "info": json.dumps(self.run_info), "epoch": row["epoch"],
+                     "accuracy": accuracy}, self.out_dir / BEST)
+        self.save_checkpoint()
+        self.write_metrics()
+        return row
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save_checkpoint(self) -> Path:
+        """Everything needed to continue exactly from here, written atomically."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / CHECKPOINT
+        mg.save({
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "position": dataclasses.asdict(self.position),
+            "rng": mg_random.get_rng_state(),  # minigrad's generator: dropout masks
+            "history": json.dumps(self.history),
+            "best_accuracy": self.best_accuracy,
+            "elapsed": self.elapsed,
+            "train_config": json.dumps(dataclasses.asdict(self.config)),
+            "info": json.dumps(self.run_info),
+        }, path)
+        return path
+
+    def load_checkpoint(self, path: str | os.PathLike | None = None) -> None:
+        """Restore model, optimizer, position and RNG from a checkpoint written by save_checkpoint."""
+        path = Path(path) if path is not None else self.out_dir / CHECKPOINT
+        state = mg.load(path)
+        saved = json.loads(state["train_config"])
+        for field in ("batch_size", "seed", "augment"):
+            if saved[field] != getattr(self.config, field):
+                raise ValueError(f"--resume: the checkpoint {path} was made with {field}={saved[field]!r}, "
+                                 f"this run has {field}={getattr(self.config, field)!r}; they must match "
+                                 "for the run to continue exactly")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.position = Position(**state["position"])
+        mg_random.set_rng_state(state["rng"])
+        self.history = json.loads(state["history"])
+        self.best_accuracy = float(state["best_accuracy"])
+        self.elapsed = float(state["elapsed"])
+
+    def write_metrics(self) -> None:
+        """Rewrite metrics.csv from the history (so a resumed run never duplicates rows)."""
+        tmp = self.out_dir / (METRICS + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            writer.writeheader()
+            for row in self.history:
+                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        os.replace(tmp, self.out_dir / METRICS)
+
+    def _progress_bar(self, pos: Position) -> Any:
+        if self.progress is None:
+            return None
+        return self.progress(total=self.steps_per_epoch, initial=pos.batch, leave=False, file=sys.stderr,
+                             desc=f"Epoch {pos.epoch + 1}/{self.config.epochs}", unit="step")
