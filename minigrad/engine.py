@@ -182,6 +182,9 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
         for parent, needs, pg in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
             if not needs or pg is None:
                 continue
+            if pg.dtype != parent.data.dtype:
+                raise TypeError(f"{ctx.fn.__name__}.backward returned a {pg.dtype} gradient for a "
+                                f"{parent.data.dtype} input; a gradient must have its input's dtype")
             pg = unbroadcast(pg, parent.data.shape)
             key = id(parent)
             if key not in grads:
@@ -197,6 +200,6 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
 
 def _accumulate_into_grad(tensor: Tensor, g: np.ndarray) -> None:
     if tensor.grad is None:
-        tensor.grad = np.array(g, dtype=tensor.data.dtype, copy=True)  # never alias upstream
+        tensor.grad = g.copy()  # a copy: never alias a buffer that an op or the caller owns
     else:
         tensor.grad += g

@@ -92,6 +92,11 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._ctx is None
 
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data.item())
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -193,8 +198,8 @@ class Tensor:
         return ops.Div.apply(self._operand(other), self)
 
     def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, Tensor):
-            return ops.Pow.apply(self, exponent)
+        if isinstance(exponent, Tensor) or np.ndim(exponent) > 0:
+            return ops.Pow.apply(self, self._operand(exponent))
         return ops.PowScalar.apply(self, exponent=float(exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
@@ -211,22 +216,22 @@ class Tensor:
 
     # -- comparisons: no gradient, boolean results ------------------------------------------------
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data == _to_array(other, None if isinstance(other, Tensor) else self.dtype))
+        return Tensor(self.data == self._operand(other).data)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data != _to_array(other, None if isinstance(other, Tensor) else self.dtype))
+        return Tensor(self.data != self._operand(other).data)
 
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self.data < _to_array(other, self.dtype))
+        return Tensor(self.data < self._operand(other).data)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor(self.data <= _to_array(other, self.dtype))
+        return Tensor(self.data <= self._operand(other).data)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self.data > _to_array(other, self.dtype))
+        return Tensor(self.data > self._operand(other).data)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self.data >= _to_array(other, self.dtype))
+        return Tensor(self.data >= self._operand(other).data)
 
     __hash__ = object.__hash__
 

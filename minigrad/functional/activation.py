@@ -88,16 +88,33 @@ def gelu_composed(x: Tensor) -> Tensor:
 class GeluTanh(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_COEF * (x * x * x)))  # x*x*x: x**3 is slow
+        # t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) = tanh(x (a + b x^2)), one buffer updated in place
+        t = np.multiply(x, x, out=np.empty_like(x))  # x ** 3 would take NumPy's slow power path
+        t *= _SQRT_2_OVER_PI * _GELU_COEF
+        t += _SQRT_2_OVER_PI
+        t *= x
+        np.tanh(t, out=t)
         ctx.save_for_backward(x, t)
-        return 0.5 * x * (1.0 + t)
+        y = np.add(t, 1.0, out=np.empty_like(t))
+        y *= x
+        y *= 0.5
+        return y  # 0.5 x (1 + t)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
         x, t = ctx.saved_tensors
-        dinner = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_COEF) * (x * x))
-        return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner)
+        dinner = np.multiply(x, x, out=np.empty_like(x))
+        dinner *= _SQRT_2_OVER_PI * 3.0 * _GELU_COEF
+        dinner += _SQRT_2_OVER_PI  # sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+        d = np.multiply(t, t, out=np.empty_like(t))
+        np.subtract(1.0, d, out=d)  # 1 - t^2
+        d *= x
+        d *= dinner
+        d += t
+        d += 1.0
+        d *= 0.5  # 0.5 (1 + t) + 0.5 x (1 - t^2) dinner
+        return d * grad
 
 
 _erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; exact, slow, used only for "none"

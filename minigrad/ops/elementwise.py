@@ -19,6 +19,17 @@ def check_dtypes(op: str, a: np.ndarray, b: np.ndarray) -> None:
         )
 
 
+def promote(a: np.ndarray, b: np.ndarray, true_divide: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """int/bool mixed with a float takes that float dtype (as torch), never NumPy's float64."""
+    if a.dtype.kind != "f" and b.dtype.kind == "f":
+        return a.astype(b.dtype), b
+    if b.dtype.kind != "f" and a.dtype.kind == "f":
+        return a, b.astype(a.dtype)
+    if true_divide and a.dtype.kind != "f":
+        return a.astype(np.float32), b.astype(np.float32)
+    return a, b
+
+
 def check_binary(op: str, a: np.ndarray, b: np.ndarray) -> None:
     """Clear errors for the two mistakes NumPy would hide or word obscurely."""
     check_dtypes(op, a, b)
@@ -38,6 +49,7 @@ class Add(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_binary("add", a, b)
+        a, b = promote(a, b)
         return a + b
 
     @staticmethod
@@ -49,6 +61,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_binary("sub", a, b)
+        a, b = promote(a, b)
         return a - b
 
     @staticmethod
@@ -60,6 +73,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_binary("mul", a, b)
+        a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return a * b
 
@@ -75,6 +89,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_binary("div", a, b)
+        a, b = promote(a, b, true_divide=True)
         ctx.save_for_backward(a, b)
         return a / b
 
@@ -99,7 +114,10 @@ class Pow(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         a, b, out = ctx.saved_tensors
-        grad_a = grad * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        grad_a = None
+        if ctx.needs_input_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_a = np.where(b == 0, 0, grad * b * a ** (b - 1))  # 0 where b == 0, as torch
         grad_b = None
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -125,6 +143,8 @@ class PowScalar(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (a,) = ctx.saved_tensors
         c = ctx.exponent
+        if c == 0.0:
+            return np.zeros_like(grad)  # a**0 is constant, also at a == 0 (where a**-1 is inf)
         return grad * (_power(a, c - 1.0) * a.dtype.type(c))
 
 
@@ -224,9 +244,10 @@ class Relu(Function):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = 0.5 * (np.tanh(0.5 * a) + 1)  # stable for large |a|, same dtype as a
+        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))  # keeps relative precision for a << 0
         ctx.save_for_backward(out)
-        return out.astype(a.dtype, copy=False)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:

@@ -40,10 +40,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a  # (n,) -> (1, n)
         b2 = b[:, None] if b.ndim == 1 else b  # (n,) -> (n, 1)
         g = grad
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
         if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+            g = np.expand_dims(g, -1)  # (..., m) -> (..., m, 1)
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)  # (..., n) -> (..., 1, n); () -> (1,) -> (1, 1) for vector @ vector
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_a = g @ _swap_last(b2)  # (..., m, k) @ (..., k, n)^T

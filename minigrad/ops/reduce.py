@@ -50,6 +50,8 @@ class Sum(Function):
 class Mean(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
+        if a.dtype.kind != "f":
+            raise TypeError(f"mean: needs a floating-point tensor, got dtype {a.dtype}; convert with .float()")
         ctx.axes = normalize_dims(dim, a.ndim, "mean")
         ctx.keepdim, ctx.in_shape = keepdim, a.shape
         ctx.count = int(np.prod([a.shape[i] for i in ctx.axes]))

@@ -47,15 +47,14 @@ def gradcheck(
         x = inputs[i].data
         analytic = inputs[i].grad if inputs[i].grad is not None else np.zeros_like(x)
         numeric = np.zeros_like(x)
-        flat, num_flat = x.reshape(-1), numeric.reshape(-1)  # views into x and numeric
-        for j in range(flat.size):
-            saved = flat[j]
-            flat[j] = saved + eps
+        for k in np.ndindex(x.shape):  # writes into x itself, whatever its memory layout
+            saved = x[k]
+            x[k] = saved + eps
             plus = objective()
-            flat[j] = saved - eps
+            x[k] = saved - eps
             minus = objective()
-            flat[j] = saved
-            num_flat[j] = (plus - minus) / (2 * eps)
+            x[k] = saved
+            numeric[k] = (plus - minus) / (2 * eps)
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if excess.size and excess.max() > 0:
             k = np.unravel_index(np.argmax(excess), x.shape)

@@ -1,0 +1,157 @@
+"""The Tensor object itself: construction, properties, repr, detach, comparisons, creation helpers."""
+import numpy as np
+import pytest
+import torch
+
+import minigrad as mg
+from oracle import DTYPES, check_op
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    mg.manual_seed(0)  # mg.randn draws from minigrad's generator: same values every run
+
+
+# -- construction -------------------------------------------------------------------------------
+def test_constructor_from_list_scalar_array_and_tensor():
+    assert mg.Tensor([[1, 2, 3], [4, 5, 6]]).shape == (2, 3)
+    assert mg.Tensor(2.5).shape == () and mg.Tensor(2.5).item() == 2.5
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(mg.Tensor(a).numpy(), a)
+    np.testing.assert_array_equal(mg.Tensor(mg.Tensor(a)).numpy(), a)
+
+
+def test_constructor_dtype_argument():
+    assert mg.Tensor([1, 2], dtype=np.float64).dtype == np.float64
+    assert mg.Tensor(np.zeros(2), dtype=np.float32).dtype == np.float32
+    assert mg.tensor([1.0], dtype=mg.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize("data", ["abc", [[1, 2], [3]], np.array([1 + 2j])], ids=["str", "ragged", "complex"])
+def test_constructor_rejects_non_numeric_data(data):
+    with pytest.raises(TypeError, match="Tensor: "):
+        mg.Tensor(data)
+
+
+# -- properties -----------------------------------------------------------------------------------
+def test_properties():
+    x = mg.Tensor(np.zeros((2, 3, 4), dtype=np.float32), requires_grad=True)
+    assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3
+    assert x.dtype == np.float32 and x.size == 24 and x.numel() == 24 and len(x) == 2
+    assert x.is_leaf and not (x * 2.0).is_leaf
+    assert isinstance(x.numpy(), np.ndarray) and x.tolist()[1][2] == [0.0] * 4
+
+
+def test_item():
+    assert mg.Tensor([[3.5]]).item() == 3.5 and isinstance(mg.Tensor([[3.5]]).item(), float)
+    with pytest.raises(ValueError, match=r"item: only one-element tensors .* got shape \(2,\)"):
+        mg.Tensor([1.0, 2.0]).item()
+
+
+def test_T_reverses_dims():
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(mg.Tensor(a).T.numpy(), a.T)
+    assert mg.zeros(2, 3, 4).T.shape == (4, 3, 2)
+
+
+def test_repr():
+    assert repr(mg.Tensor([1.0, 2.0])) == "tensor([1., 2.], dtype=float32)"
+    r = repr(mg.Tensor(np.array([0.5]), requires_grad=True))
+    assert r.startswith("tensor([0.5]") and "dtype=float64" in r and r.endswith("requires_grad=True)")
+
+
+def test_requires_grad_and_retain_grad_flags():
+    x = mg.zeros(2)
+    assert x.requires_grad_() is x and x.requires_grad
+    assert not x.requires_grad_(False).requires_grad
+
+
+def test_zero_():
+    x = mg.ones(2, 3)
+    assert x.zero_() is x and not x.numpy().any()
+
+
+# -- detach -------------------------------------------------------------------------------------
+def test_detach_shares_data_and_leaves_the_graph():
+    x = mg.randn(3, requires_grad=True)
+    d = (x * 2.0).detach()
+    assert not d.requires_grad and d._ctx is None and d.is_leaf
+    assert np.shares_memory(x.detach().numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_detach_cuts_the_gradient(dtype):
+    """d/dx [detach(x) * x] = detach(x): one contribution, not two."""
+    check_op(lambda x: x.detach() * x, lambda x: x.detach() * x, [(3, 4)], dtype)
+
+
+# -- comparisons --------------------------------------------------------------------------------
+COMPARISONS = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+}
+
+
+@pytest.mark.parametrize("other", ["tensor", "number", "array"])
+@pytest.mark.parametrize("op", COMPARISONS)
+def test_comparisons_return_bool_tensors(op, other):
+    a = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], dtype=np.float32)
+    b = {"tensor": np.full(3, 2.0, dtype=np.float32), "number": 2.0, "array": np.full(3, 2.0)}[other]
+    out = COMPARISONS[op](mg.Tensor(a, requires_grad=True), mg.Tensor(b) if other == "tensor" else b)
+    expected = COMPARISONS[op](torch.tensor(a), torch.tensor(b) if other != "number" else b)
+    assert isinstance(out, mg.Tensor) and out.dtype == np.bool_ and not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("op", COMPARISONS)
+def test_integer_tensor_compared_with_a_float(op):
+    """labels >= 1.5 must compare with 1.5, not with 1.5 truncated to the integer 1."""
+    labels = np.array([0, 1, 2, 3])
+    out = COMPARISONS[op](mg.Tensor(labels), 1.5)
+    np.testing.assert_array_equal(out.numpy(), COMPARISONS[op](torch.tensor(labels), 1.5).numpy())
+
+
+def test_tensors_hash_by_identity():
+    a, b = mg.zeros(2), mg.zeros(2)
+    assert len({a, b}) == 2 and {a: 1}[a] == 1
+
+
+# -- creation helpers and the seed ----------------------------------------------------------------
+@pytest.mark.parametrize("make", [mg.zeros, mg.ones, mg.randn, mg.rand], ids=lambda f: f.__name__)
+def test_creation_helpers_shape_and_dtype(make):
+    for t in (make(2, 3), make((2, 3))):
+        assert t.shape == (2, 3) and t.dtype == np.float32 and not t.requires_grad
+    assert make(4, dtype=np.float64).dtype == np.float64
+    assert make(4, requires_grad=True).requires_grad
+
+
+def test_creation_helpers_values():
+    assert not mg.zeros(2, 3).numpy().any() and (mg.ones(2, 3).numpy() == 1).all()
+    r = mg.rand(1000).numpy()
+    assert r.min() >= 0.0 and r.max() < 1.0
+    x = mg.ones(2, dtype=np.float64)
+    assert mg.zeros_like(x).dtype == np.float64 and (mg.ones_like(x).numpy() == 1).all()
+    np.testing.assert_array_equal(mg.arange(4).numpy(), np.arange(4))
+    assert mg.tensor([1, 2]).dtype == np.float32 and mg.tensor([1.0], requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("make", [mg.randn, mg.rand], ids=lambda f: f.__name__)
+def test_manual_seed_makes_draws_reproducible(make):
+    mg.manual_seed(123)
+    a, b = make(3, 4).numpy(), make(3, 4).numpy()
+    mg.manual_seed(123)
+    np.testing.assert_array_equal(make(3, 4).numpy(), a)  # same seed, same first draw
+    np.testing.assert_array_equal(make(3, 4).numpy(), b)  # and the same second draw
+    assert not np.array_equal(a, b)
+    mg.manual_seed(124)
+    assert not np.array_equal(make(3, 4).numpy(), a)
+
+
+def test_randn_looks_standard_normal():
+    mg.manual_seed(0)
+    x = mg.randn(20_000, dtype=np.float64).numpy()
+    assert abs(x.mean()) < 0.05 and abs(x.std() - 1.0) < 0.05
