@@ -1,4 +1,4 @@
-"""vit_np's ViT against the tutorial's PyTorch model (tests/torch_vit.py): same weights, same numbers.
+"""vit_np's ViT against the tutorial's PyTorch model (vit_np/torch_reference.py): same weights, same numbers.
 
 Each test is one concept; run one alone, e.g. `pytest tests/test_vit.py -k gradients`.
 Both attention variants are checked: "fused" (FasterMultiHeadAttention, one qkv_projection)
@@ -13,7 +13,7 @@ import torch
 import minigrad as mg
 import minigrad.functional as F
 from minigrad import nn
-import torch_vit
+from vit_np import torch_reference as torch_vit
 from minigrad.optim import AdamW
 from oracle import DTYPES, TOLERANCES, assert_close
 from vit_np.config import ViTConfig

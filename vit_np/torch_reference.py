@@ -2,7 +2,8 @@
 
 Same classes, attribute names, layer order, dropout placement and `_init_weights` as the
 tutorial, so its state_dict names and shapes are the ones vit_np/model.py must reproduce.
-Configured by the tutorial's plain dict. Used by tests/test_vit.py only.
+Configured by the tutorial's plain dict. Used by tests/test_vit.py and examples/benchmark.py;
+the only module of vit_np that needs torch (nothing else imports it).
 """
 from __future__ import annotations
 
