@@ -20,6 +20,7 @@ intermediate tensors are freed as soon as they have been passed on, and, unless
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
@@ -31,32 +32,31 @@ if TYPE_CHECKING:
 # Recording on/off
 # ----------------------------------------------------------------------------------------------
 
-_grad_enabled = True
+_mode = threading.local()  # per thread, as in PyTorch: one thread's no_grad() leaves others alone
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    return getattr(_mode, "grad_enabled", True)
 
 
 @contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+def _set_grad_enabled(enabled: bool) -> Iterator[None]:
+    previous = is_grad_enabled()
+    _mode.grad_enabled = enabled
+    try:
+        yield
+    finally:
+        _mode.grad_enabled = previous
+
+
+def no_grad() -> contextlib.AbstractContextManager[None]:
     """Inside this block nothing is recorded: outputs have no graph and never require grad."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+    return _set_grad_enabled(False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+def enable_grad() -> contextlib.AbstractContextManager[None]:
+    """Record again inside a no_grad() block."""
+    return _set_grad_enabled(True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class Function:
 
         ctx = Context(cls, inputs)
         out = cls.forward(ctx, *(t.data for t in inputs), **kwargs)
-        needs_grad = _grad_enabled and any(ctx.needs_input_grad) and out.dtype.kind == "f"
+        needs_grad = is_grad_enabled() and any(ctx.needs_input_grad) and out.dtype.kind == "f"
         result = Tensor._from_op(out, requires_grad=needs_grad)
         if needs_grad:
             result._ctx = ctx
