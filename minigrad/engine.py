@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -158,6 +158,11 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+# Functions called at every node backward visits, as tracer(ctx, output, grad, input_grads):
+# minigrad.trace() registers one to print backprop op by op. Empty: no cost.
+tracers: list[Callable[[Context, Tensor, np.ndarray, tuple], None]] = []
+
+
 def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Propagate d(root)/d(root) = `grad` back to every leaf, accumulating into `.grad`."""
     grads: dict[int, np.ndarray] = {id(root): grad}  # gradient waiting at each tensor
@@ -179,6 +184,8 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
         input_grads = ctx.fn.backward(ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        for tracer in tracers:
+            tracer(ctx, tensor, g, input_grads)
         for parent, needs, pg in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
             if not needs or pg is None:
                 continue
