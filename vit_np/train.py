@@ -2,7 +2,8 @@
 
 A run lives in one output directory:
     checkpoint.npz   model + optimizer + position in the run + RNG state (written atomically
-                     at every epoch end, every `checkpoint_every` steps, and on Ctrl-C)
+                     at every epoch end, every `checkpoint_every` steps, and on Ctrl-C; Ctrl-C
+                     saves the state after the last whole step, wherever inside a step it landed)
     best.npz         the model weights with the best test accuracy so far
     metrics.csv      one row per epoch
 `--resume` reloads checkpoint.npz and continues with the same batches, the same augmentation
@@ -109,11 +110,13 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.best_accuracy = -1.0
         self.elapsed = 0.0  # seconds of training + evaluation over the whole run
+        self._last_step_state: dict[str, Any] | None = None  # checkpoint_state() after the last whole step
         self.steps_per_epoch = math.ceil(len(self.train_labels) / config.batch_size)
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
-        """Train until `config.epochs`; on Ctrl-C save a checkpoint and re-raise KeyboardInterrupt."""
+        """Train until `config.epochs`; on Ctrl-C save the state after the last whole step and re-raise."""
+        self._last_step_state = self.checkpoint_state()
         try:
             while self.position.epoch < self.config.epochs:
                 started = time.perf_counter()
@@ -122,7 +125,9 @@ class Trainer:
                 if on_epoch_end is not None:
                     on_epoch_end(row)
         except KeyboardInterrupt:
-            self.save_checkpoint()
+            # Not the live state: Ctrl-C may have landed after the forward pass drew dropout masks,
+            # or halfway through the optimizer's updates; resuming from that would not be exact.
+            self.save_checkpoint(self._last_step_state)
             raise
         return self.history
 
@@ -142,11 +147,12 @@ class Trainer:
             pos.seen += len(y)
             pos.seconds += dt
             self.elapsed += dt
+            self._last_step_state = self.checkpoint_state()
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{pos.loss_sum / pos.seen:.4f}", img_s=f"{len(y) / dt:.0f}")
             if cfg.checkpoint_every and pos.batch % cfg.checkpoint_every == 0 and pos.batch < self.steps_per_epoch:
-                self.save_checkpoint()
+                self.save_checkpoint(self._last_step_state)
         if bar is not None:
             bar.close()
 
@@ -156,10 +162,11 @@ class Trainer:
         loss = F.cross_entropy(logits, y)
         value = loss.item()
         if not math.isfinite(value):
+            checkpoint = self.out_dir / CHECKPOINT
+            kept = f"{checkpoint} still holds the last good state" if checkpoint.is_file() else "no checkpoint yet"
             raise TrainingError(
                 f"the training loss became {value} at epoch {self.position.epoch + 1}, step "
-                f"{self.position.batch + 1}; stopping without saving, so {self.out_dir / CHECKPOINT} still "
-                "holds the last good state. Try a lower --lr."
+                f"{self.position.batch + 1}; stopping without saving ({kept}). Try a lower --lr."
             )
         self.optimizer.zero_grad()
         loss.backward()
@@ -187,16 +194,15 @@ class Trainer:
             self.best_accuracy = accuracy
             mg.save({"model": self.model.state_dict(), "info": json.dumps(self.run_info), "epoch": row["epoch"],
                      "accuracy": accuracy}, self.out_dir / BEST)
-        self.save_checkpoint()
+        self._last_step_state = self.checkpoint_state()
+        self.save_checkpoint(self._last_step_state)
         self.write_metrics()
         return row
 
     # -- persistence ---------------------------------------------------------------------------
-    def save_checkpoint(self) -> Path:
-        """Everything needed to continue exactly from here, written atomically."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / CHECKPOINT
-        mg.save({
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly from here, as a tree of copies that minigrad.save can write."""
+        return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "position": dataclasses.asdict(self.position),
@@ -206,7 +212,13 @@ class Trainer:
             "elapsed": self.elapsed,
             "train_config": json.dumps(dataclasses.asdict(self.config)),
             "info": json.dumps(self.run_info),
-        }, path)
+        }
+
+    def save_checkpoint(self, state: dict[str, Any] | None = None) -> Path:
+        """Write `state` (default: checkpoint_state() now) to checkpoint.npz, atomically."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / CHECKPOINT
+        mg.save(state if state is not None else self.checkpoint_state(), path)
         return path
 
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> None:
@@ -214,10 +226,13 @@ class Trainer:
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
         state = mg.load(path)
         saved = json.loads(state["train_config"])
-        for field in ("batch_size", "seed", "augment"):
-            if saved[field] != getattr(self.config, field):
-                raise ValueError(f"--resume: the checkpoint {path} was made with {field}={saved[field]!r}, "
-                                 f"this run has {field}={getattr(self.config, field)!r}; they must match "
+        checks = [(field, saved[field], getattr(self.config, field)) for field in ("batch_size", "seed", "augment")]
+        saved_model = json.loads(state["info"]).get("model_config", {})
+        checks += [(k, saved_model[k], v) for k, v in self.run_info.get("model_config", {}).items() if k in saved_model]
+        for field, theirs, ours in checks:
+            if theirs != ours:
+                raise ValueError(f"--resume: the checkpoint {path} was made with {field}={theirs!r}, "
+                                 f"this run has {field}={ours!r}; they must match "
                                  "for the run to continue exactly")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

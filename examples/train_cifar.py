@@ -1,0 +1,172 @@
+"""Train the tutorial's Vision Transformer on CIFAR-10 with minigrad, on the CPU.
+
+    python examples/train_cifar.py                      # the tutorial's recipe: 15 epochs, AdamW 1e-3
+    python examples/train_cifar.py --limit-train 2000 --limit-test 500 --epochs 2   # a quick look
+    python examples/train_cifar.py --resume             # continue an interrupted run exactly
+    python examples/train_cifar.py --eval-only --checkpoint runs/cifar10/best.npz
+
+Leaves in --out-dir: checkpoint.npz, best.npz, metrics.csv, and PNG figures (samples, curves,
+attention maps, confusion matrix).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import minigrad as mg
+from minigrad.optim import AdamW
+from vit_np import plots
+from vit_np.augment import eval_transform
+from vit_np.config import ViTConfig
+from vit_np.data import DatasetError, load_cifar10, load_class_names
+from vit_np.model import ViTForClassification
+from vit_np.train import BEST, CHECKPOINT, TrainConfig, Trainer, TrainingError, evaluate
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default="data", help="holds cifar-10-batches-py/ or cifar-10-python.tar.gz")
+    p.add_argument("--out-dir", default="runs/cifar10")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                   help="fetch CIFAR-10 from its home page if it is not in --data-dir")
+    m = p.add_argument_group("model (defaults: the tutorial's tiny ViT)")
+    m.add_argument("--hidden-size", type=int, default=48)
+    m.add_argument("--layers", type=int, default=4)
+    m.add_argument("--heads", type=int, default=4)
+    m.add_argument("--patch-size", type=int, default=4)
+    m.add_argument("--mlp-size", type=int, default=None, help="MLP width (default 4 x hidden size)")
+    m.add_argument("--dropout", type=float, default=0.1)
+    m.add_argument("--attention", choices=["fused", "per-head"], default="fused")
+    p.add_argument("--limit-train", type=int, default=None, metavar="N", help="use the first N training images")
+    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use the first N test images")
+    p.add_argument("--resume", action="store_true", help="continue from --out-dir/checkpoint.npz")
+    p.add_argument("--checkpoint-every", type=int, default=50, metavar="STEPS",
+                   help="also checkpoint every STEPS steps inside an epoch (0: epoch ends only)")
+    p.add_argument("--eval-only", action="store_true",
+                   help="evaluate --checkpoint and draw its figures (the model flags are read from the checkpoint)")
+    p.add_argument("--checkpoint", default=None, help="weights for --eval-only (default: --out-dir/best.npz)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in logs)")
+    return p.parse_args(argv)
+
+
+def model_config(args: argparse.Namespace) -> ViTConfig:
+    return ViTConfig(
+        patch_size=args.patch_size, hidden_size=args.hidden_size, num_hidden_layers=args.layers,
+        num_attention_heads=args.heads, intermediate_size=args.mlp_size or 4 * args.hidden_size,
+        hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
+        use_faster_attention=args.attention == "fused",
+    )
+
+
+def draw_results(model, test_images, test_labels, class_names, out_dir: Path) -> float:
+    """Evaluate, then draw the attention maps of 10 test images and the confusion matrix."""
+    test_loss, accuracy, preds = evaluate(model, test_images, test_labels)
+    model.eval()
+    with mg.no_grad():
+        x = mg.Tensor(eval_transform(test_images[:10]))  # (10, 3, 32, 32)
+        _, attentions = model(x, output_attentions=True)  # one (10, heads, T, T) per block
+    maps = plots.cls_attention_map(attentions[-1].numpy())  # last block, [CLS] row, mean over heads
+    plots.plot_attention(test_images[:10], maps, test_labels[:10], preds[:10], class_names, out_dir / "attention.png")
+    plots.plot_confusion_matrix(test_labels, preds, class_names, out_dir / "confusion_matrix.png")
+    print(f"Test Loss: {test_loss:.4f}, Accuracy: {accuracy:.2f}% on {len(test_labels)} test images")
+    return accuracy
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out_dir = Path(args.out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / ".write_test").write_text("ok")
+        (out_dir / ".write_test").unlink()
+    except OSError as err:
+        print(f"error: cannot write to --out-dir {out_dir} ({err.strerror}). Fix: choose a directory you can "
+              "write to, e.g. --out-dir runs/cifar10.", file=sys.stderr)
+        return 2
+    try:
+        config = model_config(args)
+        train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                   weight_decay=args.weight_decay, seed=args.seed,
+                                   checkpoint_every=args.checkpoint_every)
+        test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)
+        train = load_cifar10(args.data_dir, train=True, limit=args.limit_train) if not args.eval_only else None
+        class_names = load_class_names(args.data_dir)
+    except (ValueError, DatasetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    if args.eval_only:
+        return evaluate_checkpoint(Path(args.checkpoint) if args.checkpoint else out_dir / BEST, config, test,
+                                   class_names, out_dir)
+    mg.manual_seed(args.seed)
+    model = ViTForClassification(config)
+    optimizer = AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    progress = None if args.no_progress else _tqdm()
+    trainer = Trainer(model, optimizer, train, test, train_config, out_dir,
+                      run_info={"model_config": config.to_dict()}, progress=progress)
+    if args.resume:
+        if not (out_dir / CHECKPOINT).is_file():
+            print(f"error: --resume found no {out_dir / CHECKPOINT}; start without --resume", file=sys.stderr)
+            return 2
+        try:
+            trainer.load_checkpoint()
+        except ValueError as err:  # settings that differ from the checkpoint's, or an unreadable file
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"Resuming at epoch {trainer.position.epoch + 1}, step {trainer.position.batch}")
+    print(f"ViT with {model.num_parameters():,} parameters; {len(train[1])} training and "
+          f"{len(test[1])} test images; {json.dumps(config.to_dict())}")
+    plots.plot_sample_images(train[0][:40], train[1][:40], class_names, out_dir / "samples.png")
+
+    def on_epoch_end(row: dict) -> None:
+        print(f"Epoch {row['epoch']}/{args.epochs} - Train Loss: {row['train_loss']:.4f}, "
+              f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}% "
+              f"({row['epoch_seconds']:.0f} s, {row['train_images_per_second']:.0f} img/s)", flush=True)
+        plots.plot_curves(trainer.history, out_dir / "curves.png")
+
+    try:
+        trainer.fit(on_epoch_end)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: saved {out_dir / CHECKPOINT}; continue with the same command and --resume.",
+              file=sys.stderr)
+        return 130
+    except TrainingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    model.load_state_dict(mg.load(out_dir / BEST)["model"])
+    draw_results(model, *test, class_names, out_dir)
+    return 0
+
+
+def evaluate_checkpoint(path: Path, config: ViTConfig, test, class_names, out_dir: Path) -> int:
+    """--eval-only: rebuild the model the checkpoint was trained as (else `config`), load it, evaluate, draw."""
+    try:
+        checkpoint = mg.load(path)
+        saved_config = json.loads(checkpoint.get("info", "{}")).get("model_config")
+        model = ViTForClassification(saved_config or config)
+        model.load_state_dict(checkpoint["model"])
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        print(f"error: --eval-only cannot use the checkpoint {path} ({err}). Fix: pass --checkpoint PATH of a "
+              "best.npz or checkpoint.npz written by this script.", file=sys.stderr)
+        return 2
+    draw_results(model, *test, class_names, out_dir)
+    return 0
+
+
+def _tqdm():
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+if __name__ == "__main__":
+    sys.exit(main())

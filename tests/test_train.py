@@ -1,0 +1,344 @@
+"""vit_np.train and examples/train_cifar.py: a run leaves its files, resumes bit for bit, and fails clearly.
+
+Every run trains a 1-block ViT (hidden size 8) on 40 random 32x32 images written by the test in
+CIFAR-10's canonical layout (cifar_fixture.make_cifar), 16 images per step: 3 steps per epoch,
+the last one ragged. Nothing touches the network (--no-download). Interruptions are simulated
+by raising KeyboardInterrupt (Ctrl-C) or another BaseException (a hard kill: nothing is saved)
+from inside the training step.
+"""
+import csv
+import importlib.util
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+import minigrad as mg
+import vit_np.train
+from cifar_fixture import make_cifar, write_pickle
+from minigrad.optim import AdamW
+from vit_np.augment import eval_transform
+from vit_np.config import ViTConfig
+from vit_np.model import ViTForClassification
+from vit_np.train import METRIC_FIELDS, Trainer, evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "examples" / "train_cifar.py"
+_spec = importlib.util.spec_from_file_location("train_cifar", SCRIPT)  # examples/ is not a package
+train_cifar = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(train_cifar)
+
+TINY = ["--hidden-size", "8", "--layers", "1", "--heads", "2", "--batch-size", "16",
+        "--limit-train", "40", "--limit-test", "40", "--no-download"]
+STEPS_PER_EPOCH = 3  # ceil(40 / 16)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FIGURES = ["samples.png", "curves.png", "attention.png", "confusion_matrix.png"]
+
+
+def cli(data_dir, out_dir, *extra, progress=False):
+    """The example's arguments for a tiny run on the test's data."""
+    return ["--data-dir", str(data_dir), "--out-dir", str(out_dir), *TINY,
+            *([] if progress else ["--no-progress"]), *extra]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cifar")
+    make_cifar(root, per_batch=40, n_test=40)
+    return root
+
+
+def skip_figures(mp):
+    """Draw no PNGs: most of a tiny run's time, and beside the point when a test is about weights."""
+    for name in ("plot_sample_images", "plot_curves", "plot_attention", "plot_confusion_matrix"):
+        mp.setattr(train_cifar.plots, name, lambda *args, **kwargs: None)
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    skip_figures(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def reference(data_dir, tmp_path_factory):
+    """The out-dir of an uninterrupted two-epoch run: what every resumed run must reproduce."""
+    out = tmp_path_factory.mktemp("reference")
+    with pytest.MonkeyPatch.context() as mp:
+        skip_figures(mp)
+        assert train_cifar.main(cli(data_dir, out, "--epochs", "2")) == 0
+    return out
+
+
+def read_metrics(out_dir):
+    with open(out_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def learning_columns(out_dir):
+    """metrics.csv without the timing columns, which differ between any two runs."""
+    keep = ("epoch", "train_loss", "test_loss", "accuracy", "lr")
+    return [{k: row[k] for k in keep} for row in read_metrics(out_dir)]
+
+
+def assert_trees_equal(a, b, path="checkpoint"):
+    """Bit for bit: same keys, and arrays with the same dtype, shape and every value."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and sorted(map(str, a)) == sorted(map(str, b)), path
+        for key in a:
+            assert_trees_equal(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_trees_equal(x, y, f"{path}/{i}")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"{path}: {a.dtype} {a.shape} vs {b.dtype} {b.shape}"
+        assert np.array_equal(a, b), f"{path} differs, at most by {np.max(np.abs(a - b))}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def assert_same_run_state(out_a, out_b):
+    """Model weights, AdamW state (step, exp_avg, exp_avg_sq, lr...), dropout RNG and position agree exactly."""
+    a, b = mg.load(out_a / "checkpoint.npz"), mg.load(out_b / "checkpoint.npz")
+    for part in ("model", "optimizer", "rng", "position"):
+        assert_trees_equal(a[part], b[part], part)
+
+
+def raise_on_call(mp, owner, name, n, error=KeyboardInterrupt):
+    """Make owner.name raise `error` on its n-th call (1-based), as if Ctrl-C landed there."""
+    original, calls = getattr(owner, name), [0]
+
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == n:
+            raise error()
+        return original(*args, **kwargs)
+
+    mp.setattr(owner, name, wrapper)
+
+
+# ----------------------------------------------------------------------------------------------
+# A run and what it leaves behind
+# ----------------------------------------------------------------------------------------------
+
+
+def test_two_epoch_run_writes_metrics_checkpoints_and_figures(data_dir, tmp_path, capsys):
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2")) == 0
+    out = capsys.readouterr().out
+    for epoch in (1, 2):
+        assert re.search(rf"Epoch {epoch}/2 - Train Loss: \d+\.\d{{4}}, Test Loss: \d+\.\d{{4}}, "
+                         rf"Accuracy: \d+\.\d{{2}}%", out)
+    rows = read_metrics(tmp_path)
+    assert list(rows[0]) == METRIC_FIELDS and [int(r["epoch"]) for r in rows] == [1, 2]
+    for row in rows:
+        assert all(math.isfinite(float(v)) for v in row.values()), row
+        assert 0.0 <= float(row["accuracy"]) <= 100.0
+    for name in ("checkpoint.npz", "best.npz"):
+        fresh = ViTForClassification(train_cifar.model_config(train_cifar.parse_args(cli(data_dir, tmp_path))))
+        state = mg.load(tmp_path / name)["model"]
+        assert sorted(state) == sorted(fresh.state_dict())
+        fresh.load_state_dict(state)
+    for name in FIGURES:
+        assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE
+        assert matplotlib.image.imread(tmp_path / name).ndim == 3
+
+
+def test_script_runs_as_a_user_runs_it(data_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(SCRIPT.relative_to(ROOT)), *cli(data_dir, tmp_path, "--epochs", "2", progress=True)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Epoch 2/2 - Train Loss: " in result.stdout and "Traceback" not in result.stderr
+    assert len(read_metrics(tmp_path)) == 2
+    assert all((tmp_path / name).is_file() for name in ["checkpoint.npz", "best.npz", *FIGURES])
+
+
+def test_same_seed_same_run_other_seed_other_weights(data_dir, reference, tmp_path, no_figures):
+    assert train_cifar.main(cli(data_dir, tmp_path / "again", "--epochs", "2")) == 0
+    assert learning_columns(tmp_path / "again") == learning_columns(reference)
+    assert_same_run_state(tmp_path / "again", reference)
+    assert train_cifar.main(cli(data_dir, tmp_path / "other", "--epochs", "2", "--seed", "1")) == 0
+    a, b = mg.load(tmp_path / "other" / "checkpoint.npz")["model"], mg.load(reference / "checkpoint.npz")["model"]
+    assert not all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_evaluate_equals_a_direct_computation():
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                           intermediate_size=16))  # dropout 0.1: eval mode matters
+    images = np.random.default_rng(0).integers(0, 256, (10, 3, 32, 32), dtype=np.uint8)
+    model.eval()
+    with mg.no_grad():
+        logits = model(mg.Tensor(eval_transform(images)))[0].numpy().astype(np.float64)  # (10, classes)
+    preds = logits.argmax(axis=1)
+    labels = np.where(np.arange(10) < 3, preds, (preds + 1) % 10)  # exactly 3 of 10 right
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log_softmax: (10, classes)
+    model.train()
+    loss, accuracy, got = evaluate(model, images, labels, batch_size=4)  # batches of 4, 4, 2
+    assert model.training  # put back in the mode it was in
+    np.testing.assert_array_equal(got, preds)
+    assert accuracy == pytest.approx(100.0 * np.mean(preds == labels)) and accuracy == pytest.approx(30.0)
+    assert loss == pytest.approx(-log_probs[np.arange(10), labels].mean(), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# Resuming gives the weights of the uninterrupted run, bit for bit
+# ----------------------------------------------------------------------------------------------
+
+
+def test_resume_at_an_epoch_boundary(data_dir, reference, tmp_path):
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "1")) == 0
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--resume")) == 0
+    assert_same_run_state(tmp_path, reference)
+    assert learning_columns(tmp_path) == learning_columns(reference)  # no duplicated rows
+
+
+def parameter_count():
+    return len(list(ViTForClassification(train_cifar.model_config(train_cifar.parse_args(TINY))).parameters()))
+
+
+# Ctrl-C lands in step 5 (epoch 2, step 2): before it, after its forward pass drew the dropout
+# masks, or halfway through the optimizer updating the parameters one by one.
+INTERRUPTS = {
+    "between_steps": lambda: (Trainer, "train_step", STEPS_PER_EPOCH + 2),
+    "after_forward": lambda: (AdamW, "zero_grad", STEPS_PER_EPOCH + 2),
+    "inside_optimizer_step": lambda: (AdamW, "_update", (STEPS_PER_EPOCH + 1) * parameter_count() + 3),
+}
+
+
+@pytest.mark.parametrize("where", INTERRUPTS)
+def test_ctrl_c_mid_epoch_then_resume(data_dir, reference, tmp_path, capsys, no_figures, where):
+    with pytest.MonkeyPatch.context() as mp:
+        raise_on_call(mp, *INTERRUPTS[where]())
+        assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2")) == 130
+    assert "--resume" in capsys.readouterr().err
+    position = mg.load(tmp_path / "checkpoint.npz")["position"]
+    assert (position["epoch"], position["batch"]) == (1, 1)  # epoch 2 (0-based 1), one step done
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--resume")) == 0
+    assert_same_run_state(tmp_path, reference)
+    assert learning_columns(tmp_path) == learning_columns(reference)
+
+
+class HardKill(BaseException):
+    """Not a KeyboardInterrupt: nothing catches it, so nothing is saved (like SIGKILL)."""
+
+
+def test_hard_kill_then_resume_from_the_periodic_checkpoint(data_dir, reference, tmp_path, no_figures):
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(HardKill):
+        raise_on_call(mp, Trainer, "train_step", STEPS_PER_EPOCH + 3, HardKill)  # epoch 2, step 3
+        train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--checkpoint-every", "2"))
+    position = mg.load(tmp_path / "checkpoint.npz")["position"]
+    assert (position["epoch"], position["batch"]) == (1, 2)  # written after epoch 2, step 2
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--checkpoint-every", "2", "--resume")) == 0
+    assert_same_run_state(tmp_path, reference)
+    assert learning_columns(tmp_path) == learning_columns(reference)
+
+
+# ----------------------------------------------------------------------------------------------
+# Resume and eval-only errors: exit code 2 and a message naming the problem
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag, value, field", [("--batch-size", "8", "batch_size"), ("--seed", "1", "seed"),
+                                                ("--hidden-size", "16", "hidden_size")])
+def test_resume_with_other_settings_is_refused(data_dir, reference, tmp_path, capsys, flag, value, field):
+    shutil.copy(reference / "checkpoint.npz", tmp_path / "checkpoint.npz")
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "3", "--resume", flag, value)) == 2
+    err = capsys.readouterr().err
+    assert field in err and value in err and "checkpoint.npz" in err
+
+
+def test_resume_without_a_checkpoint(data_dir, tmp_path, capsys):
+    assert train_cifar.main(cli(data_dir, tmp_path, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and str(tmp_path / "checkpoint.npz") in err
+
+
+def test_eval_only_reads_the_model_config_from_the_checkpoint(data_dir, reference, tmp_path, capsys):
+    best = mg.load(reference / "best.npz")
+    args = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--limit-test", "40", "--no-download"]
+    assert train_cifar.main([*args, "--eval-only", "--checkpoint", str(reference / "best.npz")]) == 0
+    assert f"Accuracy: {best['accuracy']:.2f}% on 40 test images" in capsys.readouterr().out
+    for name in ("attention.png", "confusion_matrix.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_eval_only_with_a_missing_checkpoint(data_dir, tmp_path, capsys):
+    missing = tmp_path / "nowhere.npz"
+    assert train_cifar.main(cli(data_dir, tmp_path, "--eval-only", "--checkpoint", str(missing))) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# Data, output directory and command line errors
+# ----------------------------------------------------------------------------------------------
+
+
+def test_missing_data_names_the_files_and_the_flag(tmp_path, capsys):
+    assert train_cifar.main(cli(tmp_path / "no_data", tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert all(s in err for s in ["data_batch_1", "test_batch", "--data-dir", str(tmp_path / "no_data")])
+
+
+def test_corrupt_batch_file_is_named(tmp_path, capsys):
+    make_cifar(tmp_path / "data")
+    bad = tmp_path / "data" / "cifar-10-batches-py" / "test_batch"
+    write_pickle(bad, [1, 2, 3])
+    assert train_cifar.main(cli(tmp_path / "data", tmp_path / "out")) == 2
+    assert str(bad) in capsys.readouterr().err
+
+
+def test_unwritable_out_dir(data_dir, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a directory")
+    assert train_cifar.main(cli(data_dir, tmp_path / "a_file" / "run")) == 2
+    assert "--out-dir" in capsys.readouterr().err
+
+
+def test_unknown_flag_is_an_argparse_error():
+    with pytest.raises(SystemExit) as exit_info:
+        train_cifar.main(["--no-such-flag"])
+    assert exit_info.value.code == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# A loss that is not finite stops the run and leaves the last good checkpoint alone
+# ----------------------------------------------------------------------------------------------
+
+
+def poison_batch(monkeypatch, epoch, batch):
+    """Training batch `batch` (0-based) of `epoch` (0-based) becomes all NaN: the loss will be NaN."""
+    original = vit_np.train.iterate_batches
+
+    def batches(*args, **kwargs):
+        first = kwargs.get("start_batch", 0)
+        for i, (x, y) in enumerate(original(*args, **kwargs), start=first):
+            poisoned = kwargs.get("shuffle") and kwargs.get("epoch") == epoch and i == batch
+            yield (np.full_like(x, np.nan) if poisoned else x), y
+
+    monkeypatch.setattr(vit_np.train, "iterate_batches", batches)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch, capsys, no_figures):
+    assert train_cifar.main(cli(data_dir, tmp_path / "one", "--epochs", "1")) == 0
+    poison_batch(monkeypatch, epoch=1, batch=1)
+    assert train_cifar.main(cli(data_dir, tmp_path / "run", "--epochs", "2")) == 1
+    assert "epoch 2, step 2" in capsys.readouterr().err
+    assert_same_run_state(tmp_path / "run", tmp_path / "one")  # still the end of epoch 1
+    assert len(read_metrics(tmp_path / "run")) == 1
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow that makes the loss NaN
+def test_absurd_learning_rate_stops_with_exit_code_1(data_dir, tmp_path, capsys, no_figures):
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--lr", "1e12")) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"loss became (nan|inf) at epoch \d+, step \d+", err) and "--lr" in err
+    assert ("still holds the last good state" in err) == (tmp_path / "checkpoint.npz").is_file()
