@@ -14,6 +14,8 @@ from minigrad.random import manual_seed
 from minigrad.tools.gradcheck import GradcheckError, gradcheck
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # after Tensor and the ops: nn's layers import minigrad.functional
+from minigrad.tools.trace import trace  # after nn: trace and viz know Parameter and Module
+from minigrad.tools import viz
 
 float32 = np.float32
 float64 = np.float64
@@ -22,5 +24,6 @@ __all__ = [
     "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "cat", "stack", "manual_seed",
     "gradcheck", "GradcheckError", "tensor", "zeros", "ones", "zeros_like", "ones_like",
     "randn", "rand", "arange", "float32", "float64", "save", "load", "nn", "optim",
+    "trace", "viz",
 ]
 __version__ = "0.1.0"

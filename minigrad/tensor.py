@@ -144,8 +144,10 @@ class Tensor:
         return self.to(np.float64)
 
     # -- backward -------------------------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `grad`)."""
+    def backward(self, grad: Any = None, retain_graph: bool = False, trace: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `grad`).
+
+        trace=True prints each step of backward (see minigrad.trace)."""
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad, so there is no graph to go back "
@@ -162,7 +164,13 @@ class Tensor:
             grad = _to_array(grad, self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, tensor has {self.shape}")
-        engine.backward(self, grad, retain_graph=retain_graph)
+        if trace:
+            from minigrad.tools.trace import trace as tracing  # lazy: the tools import Tensor
+
+            with tracing():
+                engine.backward(self, grad, retain_graph=retain_graph)
+        else:
+            engine.backward(self, grad, retain_graph=retain_graph)
 
     # -- making operands tensors ----------------------------------------------------------------
     def _operand(self, other: Any) -> Tensor:

@@ -1,0 +1,324 @@
+"""Time the tutorial's tiny ViT on the CPU: minigrad against its PyTorch twin (PyTorch eager).
+
+    python examples/benchmark.py                                  # train + eval, 1 and 2 threads
+    python examples/benchmark.py --modes train --threads 2 --rounds 5
+    python examples/benchmark.py --frameworks minigrad --json > bench.json
+
+train = one optimizer step (forward, cross-entropy, backward, AdamW; dropout on); eval = a
+no-grad forward in eval mode. Both models use the default ViTConfig (fused attention, dropout 0.1)
+on a random batch. Every measurement runs in a fresh child process, so each framework gets its own
+thread settings and its own peak RSS; the frameworks take turns (minigrad, torch, minigrad, ...)
+so a change in machine load hits both alike. Reported: median images/s over all timed steps of
+all rounds, with the interquartile range, the minigrad/PyTorch ratio, and each child's peak RSS.
+Without torch installed, only minigrad runs and the ratios read n/a.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+FRAMEWORKS = ("minigrad", "torch")
+MODES = ("train", "eval")
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read once, at BLAS start-up
+LR, WEIGHT_DECAY = 1e-3, 1e-2  # the tutorial's AdamW
+
+
+# -- the child: one framework, one mode, one thread count ---------------------------------------
+# numpy and torch are imported here, in the child, whose environment already holds the thread count.
+
+
+def peak_rss_mib() -> float:
+    """The largest resident set size this process has had so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def random_batch(batch_size: int, seed: int) -> tuple[Any, Any]:
+    """Images (B, 3, 32, 32) float32 ~ N(0, 1) and labels (B,) int64 in [0, 10): the same for both frameworks."""
+    import numpy as np
+
+    from vit_np.config import ViTConfig
+
+    config, rng = ViTConfig(), np.random.default_rng(seed)
+    shape = (batch_size, config.num_channels, config.image_size, config.image_size)
+    return rng.standard_normal(shape, dtype=np.float32), rng.integers(0, config.num_classes, batch_size)
+
+
+def build_minigrad_step(model: Any, optimizer: Any, workers: int | None) -> tuple[Callable, int | None]:
+    """A train step on minigrad, as vit_np.train.Trainer.train_step; returns (step(x, y), workers used)."""
+    import minigrad as mg
+    import minigrad.functional as F
+
+    if workers is not None and not hasattr(mg, "parallel"):
+        print(f"benchmark: --mg-workers {workers} ignored: this minigrad has no data-parallel training",
+              file=sys.stderr)
+        workers = None
+    if workers is not None:  # issue 6's data-parallel step (placeholder name until it exists): batch split over workers
+        return mg.parallel.train_step(model, optimizer, F.cross_entropy, workers=workers), workers
+
+    def step(x: Any, y: Any) -> None:
+        logits, _ = model(mg.Tensor(x))  # (B, 3, 32, 32) -> (B, classes)
+        loss = F.cross_entropy(logits, y)
+        loss.item()  # the training loop reads the loss every step
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step, None
+
+
+def build_minigrad(mode: str, seed: int, workers: int | None) -> tuple[Callable, dict[str, Any]]:
+    import minigrad as mg
+    from minigrad.optim import AdamW
+    from vit_np.model import ViTForClassification
+
+    mg.manual_seed(seed)
+    model = ViTForClassification()  # the default ViTConfig: the tutorial's tiny model
+    if mode == "train":
+        optimizer = AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+        step, used = build_minigrad_step(model, optimizer, workers)
+        return step, {"workers": used}
+
+    model.eval()
+
+    def forward(x: Any, y: Any) -> None:
+        with mg.no_grad():
+            model(mg.Tensor(x))
+
+    return forward, {}
+
+
+def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str, Any]]:
+    import torch
+    import torch.nn.functional as F
+
+    from vit_np.config import ViTConfig
+    from vit_np.torch_reference import ViTForClassfication
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = ViTForClassfication(ViTConfig().to_dict())  # the same config dict, use_faster_attention=True
+    info = {"torch_threads": torch.get_num_threads()}
+    if mode == "train":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+
+        def step(x: Any, y: Any) -> None:
+            logits, _ = model(torch.from_numpy(x))  # (B, 3, 32, 32) -> (B, classes)
+            loss = F.cross_entropy(logits, torch.from_numpy(y))
+            loss.item()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        return step, info
+
+    model.eval()
+
+    def forward(x: Any, y: Any) -> None:
+        with torch.no_grad():
+            model(torch.from_numpy(x))
+
+    return forward, info
+
+
+def run_child(framework: str, mode: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Build, warm up, then time `args.steps` steps; the result goes to the parent as one JSON line."""
+    if framework == "torch":
+        step, info = build_torch(mode, args.seed, threads)
+    else:
+        step, info = build_minigrad(mode, args.seed, args.mg_workers)
+    x, y = random_batch(args.batch_size, args.seed)
+    setup_rss = peak_rss_mib()  # imports, model, optimizer and batch: before the first step
+    for _ in range(args.warmup):  # first steps allocate buffers and optimizer state
+        step(x, y)
+    seconds = []
+    for _ in range(args.steps):
+        started = time.perf_counter()
+        step(x, y)
+        seconds.append(time.perf_counter() - started)
+    return {"framework": framework, "mode": mode, "threads": threads, "step_seconds": seconds,
+            "peak_rss_mib": peak_rss_mib(), "setup_rss_mib": setup_rss, **info}
+
+
+# -- the parent: start the children, alternate the frameworks, summarise ------------------------
+
+
+def child_env(threads: int) -> dict[str, str]:
+    """A copy of our environment with the thread count set and the repository importable."""
+    env = {**os.environ, **{name: str(threads) for name in THREAD_VARS}}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return env
+
+
+SHOWN_WARNINGS: set[str] = set()
+
+
+def measure(framework: str, mode: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", framework, mode, str(threads),
+               "--batch-size", str(args.batch_size), "--warmup", str(args.warmup),
+               "--steps", str(args.steps), "--seed", str(args.seed)]
+    if args.mg_workers is not None:
+        command += ["--mg-workers", str(args.mg_workers)]
+    done = subprocess.run(command, env=child_env(threads), capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"benchmark: the {framework} {mode} child ({threads} threads) failed:\n{done.stderr}")
+    if done.stderr and done.stderr not in SHOWN_WARNINGS:  # each child warning once, not once per child
+        SHOWN_WARNINGS.add(done.stderr)
+        print(done.stderr, end="", file=sys.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarize(runs: list[dict[str, Any]], batch_size: int) -> dict[str, Any]:
+    """Median images/s over every timed step of every round, its quartiles, and the largest peak RSS."""
+    rates = [batch_size / s for run in runs for s in run["step_seconds"]]
+    q1, _, q3 = statistics.quantiles(rates, n=4, method="inclusive") if len(rates) > 1 else rates * 3
+    summary = {
+        "images_per_s": statistics.median(rates), "q1": q1, "q3": q3,
+        "round_medians": [statistics.median([batch_size / s for s in run["step_seconds"]]) for run in runs],
+        "peak_rss_mib": max(run["peak_rss_mib"] for run in runs),
+        "setup_rss_mib": max(run["setup_rss_mib"] for run in runs),
+        "step_seconds": [s for run in runs for s in run["step_seconds"]],
+    }
+    for key in ("workers", "torch_threads"):
+        if key in runs[0]:
+            summary[key] = runs[0][key]
+    return summary
+
+
+def ratio(a: dict[str, Any] | None, b: dict[str, Any] | None, key: str) -> float | None:
+    return a[key] / b[key] if a is not None and b is not None else None
+
+
+def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One row per (mode, threads): each framework's summary and the minigrad / torch ratios."""
+    rows = []
+    for mode in args.modes:
+        for threads in args.threads:
+            runs: dict[str, list] = {fw: [] for fw in args.frameworks}
+            for _ in range(args.rounds):
+                for fw in args.frameworks:  # alternate, so load drifts reach both frameworks
+                    runs[fw].append(measure(fw, mode, threads, args))
+            mg, pt = (summarize(runs[fw], args.batch_size) if fw in runs else None for fw in FRAMEWORKS)
+            rows.append({"mode": mode, "threads": threads, "minigrad": mg, "torch": pt,
+                         "ratio": ratio(mg, pt, "images_per_s"), "rss_ratio": ratio(mg, pt, "peak_rss_mib")})
+    return rows
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, library versions and BLAS: what a reader needs to compare two tables."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": version("numpy"), "torch": version("torch"),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+    if hasattr(os, "sched_getaffinity"):
+        info["usable_cores"] = len(os.sched_getaffinity(0))
+    try:  # numpy >= 1.25
+        import numpy as np
+
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["numpy_blas"] = f"{blas['name']} {blas['version']}"
+    except Exception:  # noqa: BLE001 - the BLAS line is a nicety, never a reason to fail
+        info["numpy_blas"] = None
+    return info
+
+
+def version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cell(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return "n/a"
+    return f"{summary['images_per_s']:.0f} [{summary['q1']:.0f}, {summary['q3']:.0f}]"
+
+
+def print_table(report: dict[str, Any]) -> None:
+    m, s = report["machine"], report["settings"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores ({m.get('usable_cores', '?')} usable); python {m['python']}, "
+          f"numpy {m['numpy']} ({m['numpy_blas'] or 'BLAS unknown'}), torch {m['torch'] or 'not installed'}; "
+          f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE'] or 'unset'}")
+    print(f"batch {s['batch_size']}; each child process: {s['warmup']} warm-up + {s['steps']} timed step(s); "
+          f"{s['rounds']} round(s) alternating the frameworks; img/s = median [quartiles]\n")
+    header = (f"{'mode':<6}{'threads':>8}  {'minigrad img/s':>22}  {'torch img/s':>22}  {'ratio':>6}  "
+              f"{'minigrad RSS MiB':>16}  {'torch RSS MiB':>13}  {'RSS ratio':>9}")
+    print(header)
+    for row in report["results"]:
+        mg, pt = row["minigrad"], row["torch"]
+        print(f"{row['mode']:<6}{row['threads']:>8}  {cell(mg):>22}  {cell(pt):>22}  {fmt(row['ratio'], 'x'):>6}  "
+              f"{fmt(mg and mg['peak_rss_mib']):>16}  {fmt(pt and pt['peak_rss_mib']):>13}  "
+              f"{fmt(row['rss_ratio'], 'x'):>9}")
+    print("\nratio = minigrad img/s / torch img/s (> 1: minigrad faster); RSS ratio = minigrad / torch peak RSS")
+
+
+def fmt(value: float | None, suffix: str = "") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}{suffix}" if suffix else f"{value:.0f}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    p.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="BLAS/OpenMP threads per run")
+    p.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per child process")
+    p.add_argument("--rounds", type=int, default=3, help="child processes per framework and setting")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mg-workers", type=int, default=None, help="minigrad data-parallel workers (if supported)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--child", nargs=3, metavar=("FRAMEWORK", "MODE", "THREADS"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name in ("batch_size", "steps", "rounds"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0 or min(args.threads) < 1:
+        p.error(f"--warmup must be >= 0 and --threads >= 1, got {args.warmup} and {args.threads}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        framework, mode, threads = args.child
+        print(json.dumps(run_child(framework, mode, int(threads), args)))
+        return 0
+    args.frameworks = [fw for fw in FRAMEWORKS if fw in args.frameworks]  # minigrad first, no repeats
+    if "torch" in args.frameworks and importlib.util.find_spec("torch") is None:
+        print("benchmark: torch is not installed; timing minigrad only (ratios: n/a)", file=sys.stderr)
+        args.frameworks.remove("torch")
+    if not args.frameworks:
+        sys.exit("benchmark: nothing to run (only torch was asked for, and it is not installed)")
+    settings = {k: getattr(args, k) for k in ("batch_size", "warmup", "steps", "rounds", "seed", "mg_workers")}
+    report = {"machine": machine_info(), "settings": settings, "results": benchmark(args)}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""The test table of each exercise, as source text written into the workspace's test files.
+
+Each case is (inputs, minigrad call, PyTorch call). `inputs` lists the input shapes (standard
+normal float64 arrays; `low` = c draws c + |N(0, 1)| instead, away from a pole or a kink) or
+names an array defined in `setup`. The minigrad call uses only the exercise's op, so its
+backward is the only one a test runs. The first case is also checked in float32 and against
+finite differences.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Cases:
+    cases: dict[str, tuple[str, str, str]]  # name -> (inputs, minigrad lambda, PyTorch lambda)
+    low: float | None = None
+    setup: str = ""  # module-level source the lambdas use
+    finite_differences: bool = True  # False where the output is not float64 (Cast)
+
+
+def _binary(op: str, torch_op: str, extra: dict | None = None, low: float | None = None) -> Cases:
+    ours, theirs = f"lambda a, b: {op}.apply(a, b)", f"lambda a, b: a {torch_op} b"
+    shapes = {"same_shape": "[(3, 4), (3, 4)]", "broadcast_b": "[(3, 4), (4,)]", "broadcast_both": "[(3, 1), (1, 4)]"}
+    shapes.update(extra or {})
+    return Cases({name: (s, ours, theirs) for name, s in shapes.items()}, low=low)
+
+
+def _unary(op: str, torch_call: str, low: float | None = None) -> Cases:
+    ours, theirs = f"lambda a: {op}.apply(a)", f"lambda a: {torch_call}"
+    return Cases({"matrix": ("[(3, 4)]", ours, theirs), "3d": ("[(2, 3, 4)]", ours, theirs)}, low=low)
+
+
+def _reduce(op: str, method: str) -> Cases:
+    return Cases({
+        "all": ("[(2, 3, 4)]", f"lambda a: {op}.apply(a)", f"lambda a: a.{method}()"),
+        "dim_1": ("[(2, 3, 4)]", f"lambda a: {op}.apply(a, dim=1)", f"lambda a: a.{method}(dim=1)"),
+        "dims_0_2_keepdim": ("[(2, 3, 4)]", f"lambda a: {op}.apply(a, dim=(0, 2), keepdim=True)",
+                             f"lambda a: a.{method}(dim=(0, 2), keepdim=True)"),
+    })
+
+
+_DROPOUT_SETUP = '''
+def seeded_dropout(x: mg.Tensor, p: float) -> mg.Tensor:
+    mg.manual_seed(0)  # the same mask at every call
+    return F.dropout(x, p)
+
+
+def drawn_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """The factor (0 or 1/(1-p)) seeded_dropout multiplies each element by."""
+    mg.manual_seed(0)
+    return torch.from_numpy(dropout_mask(tuple(x.shape), p, x.detach().numpy().dtype))
+'''
+
+_UNFOLD_SETUP = '''
+def unfold_patches(x: torch.Tensor, kernel: tuple, stride: tuple, padding: tuple) -> torch.Tensor:
+    """PyTorch's im2col (F.unfold) in minigrad's layout: (B, C*kh*kw, Ho*Wo) -> (B, Ho, Wo, C*kh*kw)."""
+    B, _, H, W = x.shape
+    Ho = (H + 2 * padding[0] - kernel[0]) // stride[0] + 1
+    Wo = (W + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    cols = TF.unfold(x, kernel, padding=padding, stride=stride)  # (B, C*kh*kw, Ho*Wo)
+    return cols.transpose(1, 2).reshape(B, Ho, Wo, -1)
+'''
+
+
+def _im2col(shape: str, kernel: str, stride: str, padding: str) -> tuple[str, str, str]:
+    kw = f"kernel={kernel}, stride={stride}, padding={padding}"
+    return (shape, f"lambda x: Im2Col.apply(x, {kw})", f"lambda x: unfold_patches(x, {kernel}, {stride}, {padding})")
+
+
+_SDPA = ("lambda q, k, v: F.scaled_dot_product_attention(q, k, v{})",
+         "lambda q, k, v: TF.scaled_dot_product_attention(q, k, v{})")
+
+
+def _sdpa(shapes: str, kwargs: str = "") -> tuple[str, str, str]:
+    return shapes, _SDPA[0].format(kwargs), _SDPA[1].format(kwargs)
+
+_LINEAR = ("lambda x, w, b: F.linear(x, w, b)", "lambda x, w, b: TF.linear(x, w, b)")
+
+
+def _ln(shapes: str, normalized: str) -> tuple[str, str, str]:
+    return (shapes, f"lambda x, w, b: F.layer_norm(x, {normalized}, w, b)",
+            f"lambda x, w, b: TF.layer_norm(x, {normalized}, w, b)")
+
+
+CASES: dict[str, Cases] = {
+    "Add": _binary("Add", "+", {"scalar_b": "[(3, 4), ()]"}),
+    "Sub": _binary("Sub", "-", {"broadcast_a": "[(4,), (3, 4)]"}),
+    "Neg": Cases({"matrix": ("[(3, 4)]", "lambda a: Neg.apply(a)", "lambda a: -a"),
+                  "scalar": ("[()]", "lambda a: Neg.apply(a)", "lambda a: -a")}),
+    "Mul": _binary("Mul", "*", {"batch_broadcast": "[(2, 3, 4), (3, 1)]", "scalar_b": "[(3, 4), ()]"}),
+    "Div": _binary("Div", "/", {"broadcast_a": "[(4,), (3, 4)]"}, low=0.5),
+    "PowScalar": Cases({f"exponent_{c}": ("[(3, 4)]", f"lambda a: PowScalar.apply(a, exponent={c})",
+                                          f"lambda a: a ** {c}") for c in (2.5, 3.0, 0.5, -1.0, 0.0)}, low=0.5),
+    "Pow": _binary("Pow", "**", low=0.5),
+    "Exp": _unary("Exp", "a.exp()"),
+    "Log": _unary("Log", "a.log()", low=0.5),
+    "Sqrt": _unary("Sqrt", "a.sqrt()", low=0.5),
+    "Tanh": _unary("Tanh", "a.tanh()"),
+    "Relu": _unary("Relu", "a.relu()"),
+    "Sigmoid": _unary("Sigmoid", "a.sigmoid()"),
+    "Abs": _unary("Abs", "a.abs()"),
+    "Cast": Cases({"to_other_float": ("[(3, 4)]", "lambda a: Cast.apply(a, dtype=OTHER[a.dtype])",
+                                      "lambda a: a.to(TORCH_OTHER[a.dtype])")},
+                  setup="OTHER = {np.dtype(np.float64): np.dtype(np.float32),\n"
+                        "         np.dtype(np.float32): np.dtype(np.float64)}  # the other float dtype\n"
+                        "TORCH_OTHER = {torch.float64: torch.float32, torch.float32: torch.float64}\n",
+                  finite_differences=False),
+    "Sum": _reduce("Sum", "sum"),
+    "Mean": _reduce("Mean", "mean"),
+    "Max": Cases({
+        "all": ("[(2, 3, 4)]", "lambda a: Max.apply(a)", "lambda a: a.max()"),
+        "dim_1": ("[(2, 3, 4)]", "lambda a: Max.apply(a, dim=1)", "lambda a: a.max(dim=1)"),
+        "dim_last_keepdim": ("[(2, 3, 4)]", "lambda a: Max.apply(a, dim=-1, keepdim=True)",
+                             "lambda a: a.max(dim=-1, keepdim=True)"),
+        "three_ties": ("[TIES]", "lambda a: Max.apply(a)", "lambda a: a.max()"),
+    }, setup="TIES = np.array([[1.0, 3.0, 0.5], [3.0, -2.0, 3.0]])  # each 3.0 gets a third of the gradient\n"),
+    "Reshape": Cases({
+        "to_4x6": ("[(2, 3, 4)]", "lambda a: Reshape.apply(a, shape=(4, 6))", "lambda a: a.reshape(4, 6)"),
+        "infer_minus_1": ("[(2, 3, 4)]", "lambda a: Reshape.apply(a, shape=(3, -1))", "lambda a: a.reshape(3, -1)"),
+    }),
+    "Permute": Cases({
+        "cycle_2_0_1": ("[(2, 3, 4)]", "lambda a: Permute.apply(a, dims=(2, 0, 1))", "lambda a: a.permute(2, 0, 1)"),
+        "transpose": ("[(3, 4)]", "lambda a: Permute.apply(a, dims=(1, 0))", "lambda a: a.permute(1, 0)"),
+    }),
+    "Expand": Cases({
+        "column_to_3x4": ("[(3, 1)]", "lambda a: Expand.apply(a, shape=(3, 4))", "lambda a: a.expand(3, 4)"),
+        "new_leading_dims": ("[(4,)]", "lambda a: Expand.apply(a, shape=(2, 3, 4))", "lambda a: a.expand(2, 3, 4)"),
+        "keep_minus_1": ("[(1, 4)]", "lambda a: Expand.apply(a, shape=(3, -1))", "lambda a: a.expand(3, -1)"),
+    }),
+    "GetItem": Cases({  # a[...] on a minigrad Tensor is one GetItem op
+        "slices": ("[(4, 5)]", "lambda a: a[1:3, ::2]", "lambda a: a[1:3, ::2]"),
+        "int": ("[(4, 5)]", "lambda a: a[1]", "lambda a: a[1]"),
+        "repeated_rows": ("[(4, 5)]", "lambda a: a[np.array([0, 2, 0])]", "lambda a: a[torch.tensor([0, 2, 0])]"),
+        "bool_mask": ("[(4, 5)]", "lambda a: a[a.data > 0]", "lambda a: a[a > 0]"),
+    }),
+    "Cat": Cases({
+        "dim_0": ("[(2, 3), (4, 3)]", "lambda a, b: Cat.apply(a, b, dim=0)", "lambda a, b: torch.cat([a, b], dim=0)"),
+        "three_dim_last": ("[(2, 3), (2, 1), (2, 2)]", "lambda a, b, c: Cat.apply(a, b, c, dim=-1)",
+                           "lambda a, b, c: torch.cat([a, b, c], dim=-1)"),
+    }),
+    "Stack": Cases({
+        "dim_0": ("[(2, 3), (2, 3)]", "lambda a, b: Stack.apply(a, b, dim=0)",
+                  "lambda a, b: torch.stack([a, b], dim=0)"),
+        "three_dim_last": ("[(2, 3), (2, 3), (2, 3)]", "lambda a, b, c: Stack.apply(a, b, c, dim=-1)",
+                           "lambda a, b, c: torch.stack([a, b, c], dim=-1)"),
+    }),
+    "MatMul": Cases({name: (shapes, "lambda a, b: MatMul.apply(a, b)", "lambda a, b: a @ b") for name, shapes in {
+        "matrix": "[(3, 4), (4, 5)]", "batch_times_matrix": "[(2, 3, 4), (4, 5)]",
+        "broadcast_batches": "[(2, 1, 3, 4), (3, 4, 2)]", "vector_matrix": "[(4,), (4, 5)]",
+        "matrix_vector": "[(3, 4), (4,)]", "vector_vector": "[(4,), (4,)]"}.items()}),
+    "Linear": Cases({
+        "with_bias": ("[(5, 4), (3, 4), (3,)]", *_LINEAR),
+        "batch_3d": ("[(2, 5, 4), (3, 4), (3,)]", *_LINEAR),
+        "no_bias": ("[(5, 4), (3, 4)]", "lambda x, w: F.linear(x, w)", "lambda x, w: TF.linear(x, w)"),
+    }),
+    "Softmax": Cases({f"dim_{d}": (s, f"lambda x: F.softmax(x, dim={d})", f"lambda x: torch.softmax(x, dim={d})")
+                      for d, s in ((-1, "[(3, 5)]"), (0, "[(3, 5)]"), (1, "[(2, 3, 4)]"))}),
+    "LogSoftmax": Cases({f"dim_{d}": (s, f"lambda x: F.log_softmax(x, dim={d})",
+                                      f"lambda x: torch.log_softmax(x, dim={d})")
+                         for d, s in ((-1, "[(3, 5)]"), (0, "[(3, 5)]"), (1, "[(2, 3, 4)]"))}),
+    "CrossEntropy": Cases({
+        name: ("[(4, 5)]", f"lambda x: F.cross_entropy(x, TARGETS{kw})",
+               f"lambda x: TF.cross_entropy(x, torch.from_numpy(TARGETS){kw})")
+        for name, kw in (("mean", ""), ("label_smoothing", ", label_smoothing=0.1"),
+                         ("sum", ', reduction="sum"'), ("none", ', reduction="none"'))
+    }, setup="TARGETS = np.array([1, 0, 3, 2])  # the class of each of the 4 rows (no gradient)\n"),
+    "GeluTanh": _unary("GeluTanh", 'TF.gelu(a, approximate="tanh")'),
+    "GeluErf": _unary("GeluErf", 'TF.gelu(a, approximate="none")'),
+    "LayerNorm": Cases({
+        "last_dim": _ln("[(3, 4), (4,), (4,)]", "(4,)"),
+        "batch_3d": _ln("[(2, 3, 4), (4,), (4,)]", "(4,)"),
+        "last_two_dims": _ln("[(2, 3, 4), (3, 4), (3, 4)]", "(3, 4)"),
+    }),
+    "Dropout": Cases({
+        f"p_{p}": (s, f"lambda x: seeded_dropout(x, {p})", f"lambda x: x * drawn_mask(x, {p})")
+        for p, s in ((0.25, "[(6, 7)]"), (0.5, "[(2, 3, 4)]"))
+    }, setup=_DROPOUT_SETUP),
+    "Im2Col": Cases({
+        "overlapping_3x3": _im2col("[(1, 2, 4, 4)]", "(3, 3)", "(1, 1)", "(1, 1)"),
+        "patchify_2x2": _im2col("[(2, 3, 4, 6)]", "(2, 2)", "(2, 2)", "(0, 0)"),
+        "stride_2_padded": _im2col("[(1, 2, 6, 6)]", "(3, 3)", "(2, 2)", "(1, 1)"),
+        "nonsquare": _im2col("[(1, 2, 5, 6)]", "(2, 3)", "(2, 1)", "(1, 0)"),
+    }, setup=_UNFOLD_SETUP),
+    "ScaledDotProductAttention": Cases({
+        "self_attention": _sdpa("[(2, 3, 4)] * 3"),
+        "Tq3_Tk5_dv6": _sdpa("[(1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)]"),
+        "causal": _sdpa("[(2, 4, 4)] * 3", ", is_causal=True"),
+        "scale_0.3": _sdpa("[(2, 3, 4)] * 3", ", scale=0.3"),
+    }),
+}

@@ -1,0 +1,204 @@
+"""The exercises, easy to hard: for each op, the forward, a hint for its gradient, and PyTorch's way.
+
+Exercise N is the N-th entry of EXERCISES; its tests carry the marker `exercise_N`. Every
+`Function` subclass in minigrad must be listed here (`unlisted_functions` finds the ones that
+are not), so a new op cannot escape the exercises.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Exercise:
+    op: str  # the Function subclass whose backward the learner writes, e.g. "Mul"
+    group: str  # the EXERCISES.md section it belongs to
+    forward: str  # what forward computes
+    hint: str  # the gradient, in words a learner can turn into NumPy
+    pytorch: str  # what PyTorch does for the same op (derivatives.yaml entry or a description)
+
+
+def _ex(op: str, group: str, forward: str, hint: str, pytorch: str) -> Exercise:
+    return Exercise(op, group, forward, hint, pytorch)
+
+
+ELEMENTWISE, REDUCE, MOVE, MATRIX, FUSED = (
+    "Elementwise ops", "Reductions", "Moving elements", "Matrix products", "Fused ops (hard)",
+)
+
+EXERCISES: list[Exercise] = [
+    _ex("Add", ELEMENTWISE, "out = a + b",
+        "d out/da = d out/db = 1: both inputs receive grad unchanged. Return the broadcast-shaped grad "
+        "for both; the engine sums it back to each input's shape.",
+        "derivatives.yaml `add.Tensor`: self: grad, other: grad * alpha (autograd then sums to each input's size)"),
+    _ex("Sub", ELEMENTWISE, "out = a - b", "grad_a = grad, grad_b = -grad.",
+        "derivatives.yaml `sub.Tensor`: self: grad, other: -grad * alpha"),
+    _ex("Neg", ELEMENTWISE, "out = -a", "grad_a = -grad.", "derivatives.yaml `neg`: grad.neg()"),
+    _ex("Mul", ELEMENTWISE, "out = a * b",
+        "grad_a = grad * b, grad_b = grad * a. forward saved (a, b) in ctx.saved_tensors; return None for an "
+        "input whose ctx.needs_input_grad[i] is False.",
+        "derivatives.yaml `mul.Tensor`: mul_tensor_backward(grad, other) = grad * other, and grad * self for other"),
+    _ex("Div", ELEMENTWISE, "out = a / b", "grad_a = grad / b, grad_b = -grad * a / b^2.",
+        "derivatives.yaml `div.Tensor`: div_tensor_self_backward = grad / other, "
+        "div_tensor_other_backward = -grad * self / other^2"),
+    _ex("PowScalar", ELEMENTWISE, "out = a^c for a constant c (ctx.exponent)",
+        "grad_a = grad * c * a^(c-1). For c == 0 the output is constant: return zeros (a^(c-1) would be inf at 0). "
+        "Compute a^(c-1) with the file's _power helper and multiply by a.dtype.type(c), so float32 stays float32.",
+        "derivatives.yaml `pow.Tensor_Scalar`: pow_backward(grad, self, exponent) = 0 if exponent == 0, "
+        "else grad * exponent * self^(exponent - 1)"),
+    _ex("Pow", ELEMENTWISE, "out = a^b with both a and b tensors",
+        "grad_a = grad * b * a^(b-1) (0 where b == 0); grad_b = grad * a^b * log(a) (0 where a <= 0, "
+        "whose log is undefined). forward saved (a, b, out).",
+        "derivatives.yaml `pow.Tensor_Tensor`: pow_backward_self (masked to 0 where exponent == 0) and "
+        "pow_backward_exponent = grad * result * log(self) (0 where self == 0)"),
+    _ex("Exp", ELEMENTWISE, "out = e^a",
+        "grad_a = grad * e^a; forward saved its output, which is exactly e^a: reuse it.",
+        "derivatives.yaml `exp`: grad * result"),
+    _ex("Log", ELEMENTWISE, "out = log(a)", "grad_a = grad / a.", "derivatives.yaml `log`: grad.div(self)"),
+    _ex("Sqrt", ELEMENTWISE, "out = sqrt(a)", "grad_a = grad / (2 sqrt(a)), and forward saved sqrt(a).",
+        "derivatives.yaml `sqrt`: grad / (2 * result)"),
+    _ex("Tanh", ELEMENTWISE, "out = tanh(a)", "grad_a = grad * (1 - tanh(a)^2), from the saved output.",
+        "derivatives.yaml `tanh`: tanh_backward(grad, result) = grad * (1 - result^2)"),
+    _ex("Relu", ELEMENTWISE, "out = max(a, 0)",
+        "grad_a = grad where a > 0, else 0 (at a == 0 PyTorch also picks 0). forward saved the mask a > 0.",
+        "derivatives.yaml `relu`: threshold_backward(grad, result, 0): grad where result > 0, else 0"),
+    _ex("Sigmoid", ELEMENTWISE, "out = 1 / (1 + e^-a)",
+        "grad_a = grad * out * (1 - out), from the saved output.",
+        "derivatives.yaml `sigmoid`: sigmoid_backward(grad, result) = grad * result * (1 - result)"),
+    _ex("Abs", ELEMENTWISE, "out = |a|", "grad_a = grad * sign(a) (0 at a == 0); forward saved sign(a).",
+        "derivatives.yaml `abs`: grad * self.sgn()"),
+    _ex("Cast", ELEMENTWISE, "out = a converted to another dtype",
+        "The values pass through unchanged, so grad_a = grad, converted back to the input's dtype "
+        "(ctx.in_dtype): a gradient always has its input's dtype.",
+        "derivatives.yaml `_to_copy`: _to_copy_backward(grad, self.options()) = grad converted to self's dtype"),
+    _ex("Sum", REDUCE, "out = a summed over ctx.axes (kept as size 1 if ctx.keepdim)",
+        "Every element of a adds into the sum with weight 1, so each gets the grad of the sum it went into: "
+        "put back the reduced axes (size 1) unless keepdim, then broadcast to a's shape (ctx.in_shape). "
+        "The file's _grad_to_input_shape helper does exactly that.",
+        "derivatives.yaml `sum.dim_IntList`: sum_backward(grad, sizes, dim, keepdim) unsqueezes the reduced "
+        "dims and expands to self's sizes"),
+    _ex("Mean", REDUCE, "out = (sum of a over ctx.axes) / ctx.count",
+        "As Sum, with each element weighted 1 / count: grad_a = grad / count broadcast back to a's shape. "
+        "Divide by grad.dtype.type(count) so float32 stays float32.",
+        "derivatives.yaml `mean.dim`: mean_backward = sum_backward(grad, ...) / (number of reduced elements)"),
+    _ex("Max", REDUCE, "out = the largest element (over a dim: of each row along ctx.axis)",
+        "Over a dim the whole grad goes to the arg-max (forward saved its index: np.put_along_axis into "
+        "zeros); over the whole tensor it is shared evenly between ties (saved: the mask a == max).",
+        "derivatives.yaml `max.dim`: value_selecting_reduction_backward(grad, dim, indices, sizes, keepdim) "
+        "scatters grad to the indices; `max`: evenly_distribute_backward(grad, self, result)"),
+    _ex("Reshape", MOVE, "out = a viewed with another shape",
+        "The elements do not move in memory order: grad_a = grad reshaped back to ctx.in_shape.",
+        "derivatives.yaml `view`: grad.reshape(self.sizes())"),
+    _ex("Permute", MOVE, "out = a with its axes reordered by ctx.dims",
+        "grad_a = grad permuted by the inverse permutation (np.argsort(ctx.dims)), not by dims again.",
+        "derivatives.yaml `permute`: permute_backwards(grad, dims) applies the inverse permutation"),
+    _ex("Expand", MOVE, "out = a broadcast to a larger shape (no copy)",
+        "Each element of a was used once per copy, so its gradient is the sum over the copies. The engine's "
+        "unbroadcast already sums a gradient back to the input's shape: returning grad is enough.",
+        "derivatives.yaml `expand`: at::sum_to(grad, self.sizes())"),
+    _ex("GetItem", MOVE, "out = a[index] (slices, ints, integer and boolean arrays)",
+        "grad_a = zeros of a's shape (ctx.in_shape) with grad added at ctx.index. An integer array can pick an "
+        "element twice: use np.add.at, since out[index] = grad would keep only one of the two.",
+        "derivatives.yaml `index.Tensor`: index_backward = zeros.index_put_(indices, grad, accumulate=True); "
+        "slicing: slice_backward / select_backward"),
+    _ex("Cat", MOVE, "out = a_1, ..., a_n joined along ctx.axis",
+        "Input i's gradient is the slice of grad that came from it: np.split grad at the cumulative sizes "
+        "(ctx.sizes) along ctx.axis, and return one gradient per input as a tuple.",
+        "derivatives.yaml `cat`: cat_tensors_backward(grad, sizes, dtypes, dim) narrows grad into the pieces"),
+    _ex("Stack", MOVE, "out = a_1, ..., a_n stacked along a new axis ctx.axis",
+        "Input i's gradient is grad indexed at i along ctx.axis (np.moveaxis that axis to the front and "
+        "unpack); return a tuple, one per input.",
+        "derivatives.yaml `stack`: stack_tensors_backward(grad, dim) = grad.unbind(dim)"),
+    _ex("MatMul", MATRIX, "out = a @ b (NumPy's rules: broadcast batch dims, 1-D operands)",
+        "grad_a = grad @ b^T and grad_b = a^T @ grad, transposing the last two dims; the engine sums over "
+        "broadcast batch dims. A 1-D a is a (1, n) matrix and a 1-D b an (n, 1) one whose unit dim the "
+        "product dropped: put it back in grad, multiply, then drop it again.",
+        "`matmul` is composite: it calls mm/bmm, whose derivatives are mm_mat1_backward = grad @ mat2^T "
+        "and mm_mat2_backward = mat1^T @ grad"),
+    _ex("Linear", MATRIX, "y = x W^T + b;  x: (..., in), W: (out, in), b: (out,)",
+        "With x flattened to x2 (N, in) (forward saved it) and g = grad as (N, out): grad_x = g @ W (then "
+        "back to x's shape), grad_W = g^T @ x2, grad_b = g summed over the N rows. Without a bias, "
+        "ctx.needs_input_grad has only two entries.",
+        "`linear` is composite: addmm(bias, x, W^T), with derivatives mm_mat1_backward, mm_mat2_backward "
+        "and maybe_multiply(grad, beta) summed down to the bias"),
+    _ex("Softmax", FUSED, "y_i = exp(x_i) / sum_j exp(x_j) along ctx.axis",
+        "The Jacobian is diag(y) - y y^T, so grad_x = y * (grad - sum(grad * y, axis, keepdims)) with y the "
+        "saved output: one line, no Jacobian matrix.",
+        "derivatives.yaml `_softmax`: _softmax_backward_data(grad, output, dim) = "
+        "output * (grad - (grad * output).sum(dim, keepdim))"),
+    _ex("LogSoftmax", FUSED, "y_i = x_i - log sum_j exp(x_j) along ctx.axis",
+        "grad_x = grad - softmax(x) * sum(grad, axis, keepdims), and softmax(x) = exp(y) from the saved y.",
+        "derivatives.yaml `_log_softmax`: _log_softmax_backward_data = grad - exp(output) * grad.sum(dim, keepdim)"),
+    _ex("CrossEntropy", FUSED,
+        "loss_i = -sum_c q_ic log softmax(logits_i)_c, q = (1-e) onehot(t_i) + e/C, then mean/sum/none",
+        "d loss_i / d logits_i = softmax(logits_i) - q_i (forward saved log-softmax and q). Then the "
+        "reduction: 'mean' divides by N, 'none' gives each row its own grad (grad[:, None]). The targets "
+        "get no gradient: return (grad_logits, None).",
+        "composite: log_softmax then nll_loss; nll_loss_backward puts -grad (/N for mean) at the targets, and "
+        "_log_softmax_backward_data turns it into softmax - onehot"),
+    _ex("GeluTanh", FUSED, "y = 0.5 x (1 + t), t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) (the tutorial's NewGELU)",
+        "dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), with x and t saved. "
+        "Use Python floats for the constants so float32 stays float32.",
+        "derivatives.yaml `gelu`: gelu_backward(grad, self, approximate='tanh'), the same formula"),
+    _ex("GeluErf", FUSED, "y = x Phi(x), Phi the standard normal CDF",
+        "dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); forward saved x and Phi(x).",
+        "derivatives.yaml `gelu`: gelu_backward(grad, self, approximate='none')"),
+    _ex("LayerNorm", FUSED,
+        "xhat = (x - mean) * rstd, rstd = 1 / sqrt(var + eps) over ctx.axes;  y = xhat * w + b",
+        "With gh = grad * w: grad_x = rstd * (gh - mean(gh) - xhat * mean(gh * xhat)), means over ctx.axes; "
+        "grad_w = sum of grad * xhat and grad_b = sum of grad over the leading (batch) dims.",
+        "derivatives.yaml `native_layer_norm`: native_layer_norm_backward(grad, input, normalized_shape, mean, "
+        "rstd, weight, bias, output_mask), the same three formulas"),
+    _ex("Dropout", FUSED, "y = x * mask, mask = keep / (1 - p) drawn once in forward",
+        "grad_x = grad * mask with the saved mask: the same elements are dropped, the same scale applied.",
+        "derivatives.yaml `native_dropout`: native_dropout_backward(grad, mask, scale) = grad * mask * scale"),
+    _ex("Im2Col", FUSED,
+        "conv-as-matmul: out[b, i, j, (c, u, v)] = x_padded[b, c, i*sh + u, j*sw + v], then conv2d = linear",
+        "col2im: add each patch's gradient back to the pixels it was cut from (windows overlap when stride < "
+        "kernel, so accumulate with +=), then cut the padding away. When ctx.patchify (kernel == stride, no "
+        "padding) forward was a pure reshape + transpose: undo it.",
+        "F.unfold is im2col, and derivatives.yaml `im2col` is col2im(grad, ...) (= F.fold); torch's own conv2d "
+        "backward (convolution_backward) computes the same sums without building the patch matrix"),
+    _ex("ScaledDotProductAttention", FUSED,
+        "S = q k^T * scale + bias, P = softmax(S) over keys, D = P * dropout_mask, out = D @ v",
+        "grad_v = D^T @ grad; dD = grad @ v^T; dP = dD * mask; dS = P * (dP - sum(dP * P, -1)) (the softmax "
+        "backward of exercise 27); grad_q = dS @ k * scale, grad_k = dS^T @ q * scale.",
+        "on CPU, the math path composes matmul/softmax/dropout and autograd differentiates them; the fused "
+        "kernel's backward (_scaled_dot_product_flash_attention_for_cpu_backward) recomputes P block by block"),
+]
+
+NUMBER: dict[str, int] = {e.op: i + 1 for i, e in enumerate(EXERCISES)}  # op name -> exercise number
+
+
+def exercise_test_file(n: int) -> str:
+    """Exercise 4 (Mul) -> 'test_exercise_04_mul.py'."""
+    snake = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", EXERCISES[n - 1].op).lower()
+    return f"test_exercise_{n:02d}_{snake}.py"
+
+
+def find_functions(package_dir: Path) -> dict[str, Path]:
+    """Every `class X(Function)` in the package: op name -> its file, relative to package_dir's parent."""
+    found: dict[str, Path] = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        rel = path.relative_to(package_dir.parent)
+        if "exercises" in rel.parts or "__pycache__" in rel.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ClassDef) and any(_is_function(base) for base in node.bases):
+                if node.name in found:
+                    raise ValueError(f"exercises: two ops are named {node.name}: {found[node.name]} and {rel}")
+                found[node.name] = rel
+    return found
+
+
+def _is_function(base: ast.expr) -> bool:
+    return (isinstance(base, ast.Name) and base.id == "Function") or (
+        isinstance(base, ast.Attribute) and base.attr == "Function")
+
+
+def unlisted_functions(package_dir: Path) -> list[str]:
+    """Function subclasses in the source that no exercise covers (should be empty)."""
+    return [f"{name} ({path})" for name, path in find_functions(package_dir).items() if name not in NUMBER]

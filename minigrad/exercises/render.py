@@ -1,0 +1,143 @@
+"""The text files of a workspace, written from the catalog: tests, pytest.ini, conftest, EXERCISES.md."""
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+from minigrad.exercises import docs
+from minigrad.exercises.cases import CASES, Cases
+from minigrad.exercises.catalog import EXERCISES, NUMBER, exercise_test_file
+
+HARNESS = Path(__file__).with_name("harness.py")
+
+
+_TESTS = '''
+
+@pytest.mark.parametrize("case", CASES)
+def test_forward(case):
+    """Given: the forward is already written, so this passes before you start."""
+    inputs, ours, theirs = CASES[case]
+    check_forward(ours, theirs, inputs, LOW)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_backward(case):
+    inputs, ours, theirs = CASES[case]
+    check_backward(ours, theirs, inputs, LOW)
+
+
+def test_backward_float32():
+    """float32 inputs get float32 gradients: nothing may upcast to float64."""
+    inputs, ours, theirs = CASES[FIRST]
+    check_backward(ours, theirs, inputs, LOW, dtype=np.float32)
+'''
+
+_FINITE_DIFFERENCES = '''
+
+def test_finite_differences():
+    """The same gradient checked without PyTorch: central differences of the forward, in float64."""
+    inputs, ours, _ = CASES[FIRST]
+    check_finite_differences(ours, inputs, LOW)
+'''
+
+
+def _imports(op: str, module: str, code: str) -> str:
+    lines = ["import numpy as np", "import pytest"]
+    lines += ["import torch"] if re.search(r"\btorch\.", code) else []
+    lines += ["import torch.nn.functional as TF"] if re.search(r"\bTF\.", code) else []
+    lines.append("")
+    lines += ["import minigrad as mg"] if re.search(r"\bmg\.", code) else []
+    lines += ["import minigrad.functional as F"] if re.search(r"(?<![\w.])F\.", code) else []
+    if re.search(rf"\b{op}\b", code):
+        lines.append(f"from {module} import {op}")
+    if "dropout_mask(" in code:
+        lines.append("from minigrad.functional.dropout import dropout_mask")
+    lines.append("from harness import check_backward, check_finite_differences, check_forward"
+                 if "check_finite_differences(" in code else "from harness import check_backward, check_forward")
+    return "\n".join(lines)
+
+
+def _cases_block(op: str, spec: Cases) -> str:
+    rows = [f'    "{name}": ({inputs}, {ours}, {theirs}),' for name, (inputs, ours, theirs) in spec.cases.items()]
+    return (f"# name: (inputs, minigrad (its only backward is {op}'s), PyTorch)\n"
+            "CASES = {\n" + "\n".join(rows) + "\n}\nFIRST = next(iter(CASES))  # also checked in float32"
+            + (" and by finite differences" if spec.finite_differences else "") + "\n")
+
+
+def test_file(n: int, path: Path) -> str:
+    """The test module of exercise n, whose op lives in `path` (e.g. minigrad/ops/elementwise.py)."""
+    ex, spec = EXERCISES[n - 1], CASES[EXERCISES[n - 1].op]
+    low = f"LOW = {spec.low}  # inputs are {spec.low} + |N(0, 1)|: away from 0" if spec.low is not None \
+        else "LOW = None  # inputs are N(0, 1)"
+    setup = spec.setup.strip()
+    setup = f"\n\n{setup}\n\n\n" if "def " in setup else f"{setup}\n\n" if setup else "\n"
+    body = (f"pytestmark = pytest.mark.exercise_{n}\n{low}\n{setup}{_cases_block(ex.op, spec)}"
+            + _TESTS + (_FINITE_DIFFERENCES if spec.finite_differences else ""))
+    module = ".".join(path.with_suffix("").parts)
+    hint = textwrap.fill(ex.hint, 96, initial_indent="gradient: ", subsequent_indent=" " * 10)
+    doc = (f'"""Exercise {n}: {ex.op} backward, in {path.as_posix()}.\n\nforward:  {ex.forward}\n{hint}\n\n'
+           f"Run: pytest tests -m exercise_{n}   (in the workspace folder)\n\"\"\"\n")
+    return doc + _imports(ex.op, module, body) + "\n\n" + body
+
+
+def pytest_ini() -> str:
+    markers = "\n".join(f"    exercise_{i + 1}: {e.op} backward" for i, e in enumerate(EXERCISES))
+    return ("# An exercises workspace (python -m minigrad.exercises new). One exercise: pytest tests -m exercise_N\n"
+            "[pytest]\ntestpaths = tests\n"
+            "# the workspace first on sys.path: `import minigrad` is the copy you edit\n"
+            f"pythonpath = . tests\naddopts = -ra --strict-markers\nmarkers =\n{markers}\n")
+
+
+CONFTEST = '''"""These tests must run the workspace's minigrad (the copy you edit), never another one.
+
+pytest.ini (`pythonpath = . tests`) puts the workspace first on sys.path; this checks it worked.
+"""
+from pathlib import Path
+
+import minigrad
+
+WORKSPACE = Path(__file__).resolve().parents[1]
+if Path(minigrad.__file__).resolve().parent != WORKSPACE / "minigrad":
+    raise ImportError(
+        f"the exercise tests must import {WORKSPACE / 'minigrad'}, but `import minigrad` found "
+        f"{Path(minigrad.__file__).parent}: run pytest on {WORKSPACE / 'tests'}, "
+        f"so that {WORKSPACE / 'pytest.ini'} applies"
+    )
+'''
+
+TEST_WORKSPACE = '''"""The workspace is wired right: the tests import the minigrad in this folder."""
+from pathlib import Path
+
+import minigrad
+
+
+def test_imports_the_workspace_minigrad():
+    assert Path(minigrad.__file__).resolve().parent == Path(__file__).resolve().parents[1] / "minigrad"
+'''
+
+STUB = '''"""The exercise tools are not part of a workspace: they live in the minigrad repo."""
+import sys
+
+sys.exit("minigrad.exercises: this is the workspace's copy of minigrad. Run the tools from the minigrad repo:\\n"
+         "  cd {repo} && python -m minigrad.exercises check {dest}")
+'''
+
+
+def write_workspace_files(dest: Path, shown: str, source: Path, oracle: Path, files: dict[str, Path]) -> None:
+    """Everything of the workspace but the stubbed minigrad copy itself."""
+    stub = dest / "minigrad" / "exercises"
+    stub.mkdir()
+    (stub / "__init__.py").write_text('"""See __main__.py: the exercise tools live in the minigrad repo."""\n')
+    (stub / "__main__.py").write_text(STUB.format(repo=source.parent, dest=dest.resolve()))
+    tests = dest / "tests"
+    tests.mkdir()
+    shutil.copyfile(oracle, tests / "oracle.py")
+    shutil.copyfile(HARNESS, tests / "harness.py")
+    (tests / "conftest.py").write_text(CONFTEST)
+    (tests / "test_workspace.py").write_text(TEST_WORKSPACE)
+    for op, n in NUMBER.items():
+        (tests / exercise_test_file(n)).write_text(test_file(n, files[op]))
+    (dest / "pytest.ini").write_text(pytest_ini())
+    (dest / "EXERCISES.md").write_text(docs.exercises_md(shown, {op: files[op] for op in NUMBER}))

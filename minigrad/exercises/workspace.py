@@ -1,0 +1,156 @@
+"""Make a learner's workspace: minigrad copied with every op's backward replaced by a raise.
+
+The replacement is done on the source text, located with `ast`: only the lines of each
+`backward` body change (its signature and docstring stay), so the rest of every file, comments
+included, reads exactly as in minigrad. `restore` puts a real backward back (`solve`).
+"""
+from __future__ import annotations
+
+import ast
+import io
+import shutil
+import textwrap
+import tokenize
+from pathlib import Path
+
+import minigrad
+from minigrad.exercises import render
+from minigrad.exercises.catalog import EXERCISES, NUMBER, find_functions, unlisted_functions
+
+
+class WorkspaceError(Exception):
+    """A workspace cannot be made or changed; the message says why and what to do."""
+
+
+def source_package() -> Path:
+    """The minigrad package these tools belong to: its ops hold the solutions."""
+    return Path(minigrad.__file__).resolve().parent
+
+
+def _backward_spans(source: str) -> dict[str, tuple[int, int, str]]:
+    """class name -> (first, last) 0-based line range of its backward's body after any docstring, indent."""
+    lines = source.splitlines(keepends=True)
+    spans = {}
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "backward":
+                first = _header_end(lines, item.lineno - 1) + 1
+                if ast.get_docstring(item) is not None:
+                    first = item.body[0].end_lineno  # keep the docstring
+                spans[node.name] = (first, item.end_lineno - 1, " " * item.body[0].col_offset)
+    return spans
+
+
+def _header_end(lines: list[str], def_line: int) -> int:
+    """The 0-based line holding the ':' that ends the `def ...(...) -> ...:` starting at def_line."""
+    depth = 0
+    tokens = tokenize.generate_tokens(io.StringIO("".join(lines[def_line:])).readline)
+    for tok in tokens:
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        elif tok.type == tokenize.OP and tok.string == ":" and depth == 0:
+            return def_line + tok.start[0] - 1
+    raise ValueError(f"exercises: no end of the def header at line {def_line + 1}")
+
+
+def exercise_body(op: str, indent: str) -> list[str]:
+    """The lines that replace op's backward body: the hint as a comment, then the raise."""
+    n = NUMBER[op]
+    hint = textwrap.wrap(f"Exercise {n}: {EXERCISES[n - 1].hint}", width=max(40, 100 - len(indent) - 2))
+    raise_line = f'raise NotImplementedError("Exercise {n}: {op} backward — see EXERCISES.md")'
+    return [f"{indent}# {line}\n" for line in hint] + [f"{indent}{raise_line}\n"]
+
+
+def replace_bodies(source: str, bodies: dict[str, list[str] | None], where: str) -> str:
+    """source with the backward body of each class in `bodies` replaced (None: the exercise stub)."""
+    lines = source.splitlines(keepends=True)
+    spans = _backward_spans(source)
+    for op in bodies:
+        if op not in spans:
+            raise WorkspaceError(f"exercises: {where} has no class {op} with a backward method")
+    for op, (first, last, indent) in sorted(((op, spans[op]) for op in bodies), key=lambda s: -s[1][0]):
+        new = bodies[op] if bodies[op] is not None else exercise_body(op, indent)
+        lines[first:last + 1] = new
+    return "".join(lines)
+
+
+def real_body(op: str) -> list[str]:
+    """The lines of op's real backward body in the installed minigrad."""
+    path = source_package().parent / find_functions(source_package())[op]
+    source = path.read_text()
+    first, last, _ = _backward_spans(source)[op]
+    return source.splitlines(keepends=True)[first:last + 1]
+
+
+def _ops_by_file(package: Path) -> dict[Path, list[str]]:
+    missing = unlisted_functions(package)
+    if missing:
+        raise WorkspaceError("exercises: these ops have no exercise; add them to minigrad/exercises/catalog.py "
+                             f"(and cases.py): {', '.join(missing)}")
+    found = find_functions(package)
+    gone = [e.op for e in EXERCISES if e.op not in found]
+    if gone:
+        raise WorkspaceError(f"exercises: the catalog lists ops that minigrad no longer defines: {', '.join(gone)}")
+    by_file: dict[Path, list[str]] = {}
+    for op, rel in found.items():
+        by_file.setdefault(rel, []).append(op)
+    return by_file
+
+
+def new_workspace(dest: Path, shown_as: str | None = None) -> None:
+    """Copy minigrad into dest/minigrad with every backward stubbed, plus tests and EXERCISES.md."""
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise WorkspaceError(f"new: {dest} already exists and is not an empty folder; nothing was written. "
+                             "Choose a new folder (or delete this one yourself).")
+    package = source_package()
+    oracle = package.parent / "tests" / "oracle.py"
+    if not oracle.is_file():
+        raise WorkspaceError(f"new: {oracle} not found; run from a minigrad source checkout (a clone of the repo)")
+    by_file = _ops_by_file(package)
+    shutil.copytree(package, dest / "minigrad", ignore=_ignore_exercises(package))
+    for rel, ops in by_file.items():
+        path = dest / rel
+        path.write_text(replace_bodies(path.read_text(), dict.fromkeys(ops), str(rel)))
+    render.write_workspace_files(dest, shown_as or str(dest), package, oracle, find_functions(package))
+
+
+def _ignore_exercises(package: Path):
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        skipped = [n for n in names if n == "__pycache__" or n.endswith(".pyc")]
+        if Path(directory).resolve() == package:
+            skipped.append("exercises")  # the tools (and their knowledge of the solutions) stay out
+        return skipped
+    return ignore
+
+
+def check_is_workspace(dest: Path) -> None:
+    if not (dest / "pytest.ini").is_file() or not (dest / "minigrad").is_dir() or not (dest / "tests").is_dir():
+        raise WorkspaceError(f"{dest} is not an exercises workspace (no pytest.ini, minigrad/ and tests/ in it); "
+                             "make one with: python -m minigrad.exercises new DIR")
+
+
+def restore(dest: Path, numbers: list[int]) -> list[str]:
+    """Put minigrad's real backward back for the given exercises; returns the ops restored."""
+    dest = Path(dest)
+    check_is_workspace(dest)
+    found = find_functions(source_package())
+    ops = []
+    for n in numbers:
+        if not 1 <= n <= len(EXERCISES):
+            raise WorkspaceError(f"solve: there is no exercise {n} (they are numbered 1 to {len(EXERCISES)})")
+        ops.append(EXERCISES[n - 1].op)
+    by_file: dict[Path, dict[str, list[str]]] = {}
+    for op in ops:
+        by_file.setdefault(found[op], {})[op] = real_body(op)
+    for rel, bodies in by_file.items():
+        path = dest / rel
+        try:
+            path.write_text(replace_bodies(path.read_text(), bodies, str(rel)))
+        except SyntaxError as err:
+            raise WorkspaceError(f"solve: cannot read {path} (line {err.lineno}: {err.msg}); fix it first") from None
+    return ops
