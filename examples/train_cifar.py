@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit-train", type=int, default=None, metavar="N", help="use the first N training images")
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use the first N test images")
     p.add_argument("--resume", action="store_true", help="continue from --out-dir/checkpoint.npz")
+    p.add_argument("--workers", type=int, default=1,
+                   help="threads sharing each batch (data parallel: same gradient, uses more cores)")
     p.add_argument("--checkpoint-every", type=int, default=50, metavar="STEPS",
                    help="also checkpoint every STEPS steps inside an epoch (0: epoch ends only)")
     p.add_argument("--eval-only", action="store_true",
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         config = model_config(args)
         train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    weight_decay=args.weight_decay, seed=args.seed,
-                                   checkpoint_every=args.checkpoint_every)
+                                   checkpoint_every=args.checkpoint_every, workers=args.workers)
         test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)
         train = load_cifar10(args.data_dir, train=True, limit=args.limit_train) if not args.eval_only else None
         class_names = load_class_names(args.data_dir)

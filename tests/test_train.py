@@ -205,11 +205,11 @@ def parameter_count():
     return len(list(ViTForClassification(train_cifar.model_config(train_cifar.parse_args(TINY))).parameters()))
 
 
-# Ctrl-C lands in step 5 (epoch 2, step 2): before it, after its forward pass drew the dropout
-# masks, or halfway through the optimizer updating the parameters one by one.
+# Ctrl-C lands in step 5 (epoch 2, step 2): before it, after its forward and backward drew the
+# dropout masks and filled the gradients, or halfway through the optimizer updating the parameters.
 INTERRUPTS = {
     "between_steps": lambda: (Trainer, "train_step", STEPS_PER_EPOCH + 2),
-    "after_forward": lambda: (AdamW, "zero_grad", STEPS_PER_EPOCH + 2),
+    "after_backward": lambda: (AdamW, "step", STEPS_PER_EPOCH + 2),
     "inside_optimizer_step": lambda: (AdamW, "_update", (STEPS_PER_EPOCH + 1) * parameter_count() + 3),
 }
 
@@ -225,6 +225,18 @@ def test_ctrl_c_mid_epoch_then_resume(data_dir, reference, tmp_path, capsys, no_
     assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--resume")) == 0
     assert_same_run_state(tmp_path, reference)
     assert learning_columns(tmp_path) == learning_columns(reference)
+
+
+def test_data_parallel_run_resumes_exactly(data_dir, tmp_path, capsys, no_figures):
+    """--workers 2 splits each batch across two threads; an interrupted run still ends identically."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert train_cifar.main(cli(data_dir, straight, "--epochs", "2", "--workers", "2")) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        raise_on_call(mp, Trainer, "train_step", STEPS_PER_EPOCH + 2)
+        assert train_cifar.main(cli(data_dir, resumed, "--epochs", "2", "--workers", "2")) == 130
+    assert train_cifar.main(cli(data_dir, resumed, "--epochs", "2", "--workers", "2", "--resume")) == 0
+    assert_same_run_state(resumed, straight)
+    assert learning_columns(resumed) == learning_columns(straight)
 
 
 class HardKill(BaseException):

@@ -30,6 +30,7 @@ import minigrad as mg
 import minigrad.functional as F
 from minigrad import random as mg_random
 from minigrad.nn import Module
+from minigrad.nn.parallel import DataParallel
 from minigrad.optim import Optimizer
 from vit_np.data import iterate_batches
 
@@ -54,9 +55,10 @@ class TrainConfig:
     eval_batch_size: int = 500  # images per forward pass when evaluating
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends only)
     augment: bool = True  # the tutorial's flip + random resized crop on training images
+    workers: int = 1  # threads that share each batch (data parallel); the gradient is the same
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "workers"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
                 raise ValueError(f"TrainConfig: {name} must be a positive integer, got {getattr(self, name)!r}")
         if not self.lr > 0:
@@ -78,16 +80,29 @@ class Position:
     seconds: float = 0.0  # training seconds spent this epoch
 
 
-def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> tuple[float, float, np.ndarray]:
+def batch_loss(model: Module, x: np.ndarray, y: np.ndarray) -> mg.Tensor:
+    """Mean cross-entropy of the model on one batch: (B, 3, H, W), (B,) -> ()."""
+    logits, _ = model(mg.Tensor(x))  # (B, classes)
+    return F.cross_entropy(logits, y)
+
+
+def _logits(model: Module, x: np.ndarray) -> np.ndarray:
+    return model(mg.Tensor(x))[0].data  # (B, classes)
+
+
+def evaluate(model: Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 500,
+             workers: int = 1) -> tuple[float, float, np.ndarray]:
     """Mean cross-entropy, accuracy (%) and predictions over a whole split, in eval mode."""
     was_training = model.training
     model.eval()
+    parallel = DataParallel(model, workers)
     loss_sum, preds = 0.0, []
     with mg.no_grad():
         for x, y in iterate_batches(images, labels, batch_size):
-            logits, _ = model(mg.Tensor(x))  # (B, classes)
-            loss_sum += F.cross_entropy(logits, y).item() * len(y)
-            preds.append(logits.data.argmax(axis=1))
+            logits = parallel.predict(_logits, x)  # (B, classes)
+            loss_sum += F.cross_entropy(mg.Tensor(logits), y).item() * len(y)
+            preds.append(logits.argmax(axis=1))
+    parallel.close()
     model.train(was_training)
     preds = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
     accuracy = 100.0 * float((preds == labels).mean()) if len(labels) else 0.0
@@ -112,6 +127,7 @@ class Trainer:
         self.elapsed = 0.0  # seconds of training + evaluation over the whole run
         self._last_step_state: dict[str, Any] | None = None  # checkpoint_state() after the last whole step
         self.steps_per_epoch = math.ceil(len(self.train_labels) / config.batch_size)
+        self.parallel = DataParallel(model, config.workers)  # workers=1: a plain forward + backward
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
@@ -158,9 +174,8 @@ class Trainer:
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One AdamW step on a batch; returns the batch's mean loss."""
-        logits, _ = self.model(mg.Tensor(x))  # (B, classes)
-        loss = F.cross_entropy(logits, y)
-        value = loss.item()
+        self.optimizer.zero_grad()
+        value = self.parallel.forward_backward(batch_loss, x, y)  # fills every parameter's .grad
         if not math.isfinite(value):
             checkpoint = self.out_dir / CHECKPOINT
             kept = f"{checkpoint} still holds the last good state" if checkpoint.is_file() else "no checkpoint yet"
@@ -168,15 +183,14 @@ class Trainer:
                 f"the training loss became {value} at epoch {self.position.epoch + 1}, step "
                 f"{self.position.batch + 1}; stopping without saving ({kept}). Try a lower --lr."
             )
-        self.optimizer.zero_grad()
-        loss.backward()
         self.optimizer.step()
         return value
 
     def _end_epoch(self, seconds: float) -> dict[str, float]:
         pos = self.position
         t0 = time.perf_counter()
-        test_loss, accuracy, _ = evaluate(self.model, self.test_images, self.test_labels, self.config.eval_batch_size)
+        test_loss, accuracy, _ = evaluate(self.model, self.test_images, self.test_labels,
+                                          self.config.eval_batch_size, self.config.workers)
         self.elapsed += time.perf_counter() - t0
         row = {
             "epoch": pos.epoch + 1,
@@ -226,7 +240,8 @@ class Trainer:
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
         state = mg.load(path)
         saved = json.loads(state["train_config"])
-        checks = [(field, saved[field], getattr(self.config, field)) for field in ("batch_size", "seed", "augment")]
+        defaults = dataclasses.asdict(TrainConfig())  # for fields older checkpoints lack
+        checks = [(field, saved.get(field, defaults[field]), getattr(self.config, field)) for field in ("batch_size", "seed", "augment", "workers")]
         saved_model = json.loads(state["info"]).get("model_config", {})
         checks += [(k, saved_model[k], v) for k, v in self.run_info.get("model_config", {}).items() if k in saved_model]
         for field, theirs, ours in checks:
