@@ -38,8 +38,8 @@ def assert_close(got: np.ndarray, expected: np.ndarray, what: str, rtol: float, 
     if excess.max() > 0:
         k = np.unravel_index(np.argmax(excess), got.shape)
         raise AssertionError(
-            f"{what} is wrong: worst element at index {tuple(int(i) for i in k)} is {got[k]!r}, "
-            f"expected {expected[k]!r} ({reference}) [rtol={rtol}, atol={atol}]"
+            f"{what} is wrong: worst element at index {tuple(int(i) for i in k)} is {float(got[k])!r}, "
+            f"expected {float(expected[k])!r} ({reference}) [rtol={rtol}, atol={atol}]"
         )
 
 

@@ -8,7 +8,7 @@ finite differences.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def drawn_mask(x: torch.Tensor, p: float) -> torch.Tensor:
 
 _UNFOLD_SETUP = '''
 def unfold_patches(x: torch.Tensor, kernel: tuple, stride: tuple, padding: tuple) -> torch.Tensor:
-    """PyTorch's im2col (F.unfold) in minigrad's layout: (B, C*kh*kw, Ho*Wo) -> (B, Ho, Wo, C*kh*kw)."""
+    """PyTorch's im2col (TF.unfold) in minigrad's layout: (B, C*kh*kw, Ho*Wo) -> (B, Ho, Wo, C*kh*kw)."""
     B, _, H, W = x.shape
     Ho = (H + 2 * padding[0] - kernel[0]) // stride[0] + 1
     Wo = (W + 2 * padding[1] - kernel[1]) // stride[1] + 1

@@ -43,7 +43,8 @@ def test_finite_differences():
 '''
 
 
-def _imports(op: str, module: str, code: str) -> str:
+def _imports(op: str, module: str, code: str, finite_differences: bool) -> str:
+    """The imports the cases' code uses, and the harness's checks."""
     lines = ["import numpy as np", "import pytest"]
     lines += ["import torch"] if re.search(r"\btorch\.", code) else []
     lines += ["import torch.nn.functional as TF"] if re.search(r"\bTF\.", code) else []
@@ -54,13 +55,24 @@ def _imports(op: str, module: str, code: str) -> str:
         lines.append(f"from {module} import {op}")
     if "dropout_mask(" in code:
         lines.append("from minigrad.functional.dropout import dropout_mask")
-    lines.append("from harness import check_backward, check_finite_differences, check_forward"
-                 if "check_finite_differences(" in code else "from harness import check_backward, check_forward")
+    checks = "check_backward, check_finite_differences, check_forward" if finite_differences \
+        else "check_backward, check_forward"
+    lines.append(f"from harness import {checks}")
     return "\n".join(lines)
 
 
+def _case_rows(spec: Cases) -> list[str]:
+    rows = []
+    for name, (inputs, ours, theirs) in spec.cases.items():
+        row = f'    "{name}": ({inputs}, {ours}, {theirs}),'
+        if len(row) > 110:  # one element per line
+            row = f'    "{name}": (\n        {inputs},\n        {ours},\n        {theirs},\n    ),'
+        rows.append(row)
+    return rows
+
+
 def _cases_block(op: str, spec: Cases) -> str:
-    rows = [f'    "{name}": ({inputs}, {ours}, {theirs}),' for name, (inputs, ours, theirs) in spec.cases.items()]
+    rows = _case_rows(spec)
     return (f"# name: (inputs, minigrad (its only backward is {op}'s), PyTorch)\n"
             "CASES = {\n" + "\n".join(rows) + "\n}\nFIRST = next(iter(CASES))  # also checked in float32"
             + (" and by finite differences" if spec.finite_differences else "") + "\n")
@@ -76,10 +88,11 @@ def test_file(n: int, path: Path) -> str:
     body = (f"pytestmark = pytest.mark.exercise_{n}\n{low}\n{setup}{_cases_block(ex.op, spec)}"
             + _TESTS + (_FINITE_DIFFERENCES if spec.finite_differences else ""))
     module = ".".join(path.with_suffix("").parts)
+    code = spec.setup + "\n".join(_case_rows(spec))  # what the imports are for
     hint = textwrap.fill(ex.hint, 96, initial_indent="gradient: ", subsequent_indent=" " * 10)
     doc = (f'"""Exercise {n}: {ex.op} backward, in {path.as_posix()}.\n\nforward:  {ex.forward}\n{hint}\n\n'
            f"Run: pytest tests -m exercise_{n}   (in the workspace folder)\n\"\"\"\n")
-    return doc + _imports(ex.op, module, body) + "\n\n" + body
+    return doc + _imports(ex.op, module, code, spec.finite_differences) + "\n\n" + body
 
 
 def pytest_ini() -> str:

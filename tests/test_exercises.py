@@ -1,0 +1,199 @@
+"""python -m minigrad.exercises: a workspace fails every backward exercise until it is solved.
+
+The slow tests run the workspace's tests in a subprocess (one pytest run each, cwd = the workspace
+or the repo root). Run alone: `pytest tests/test_exercises.py`.
+"""
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import minigrad
+from minigrad.exercises import check, workspace
+from minigrad.exercises.cases import CASES
+from minigrad.exercises.catalog import EXERCISES, NUMBER, find_functions, unlisted_functions
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path(minigrad.__file__).resolve().parent
+ROW = re.compile(r"^\s*(\d+)\s+(\w+)\s+(done|failing|not started)\s+(\d+)/(\d+)\s*(.*)$")
+
+
+def cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "minigrad.exercises", *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True)
+
+
+def table(stdout: str) -> dict[int, tuple[str, str, str]]:
+    """check's output -> {exercise: (op, status, detail)}."""
+    rows = {}
+    for line in stdout.splitlines():
+        m = ROW.match(line)
+        if m:
+            rows[int(m.group(1))] = (m.group(2), m.group(3), m.group(6))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory) -> Path:
+    """A new workspace that no test changes."""
+    dest = tmp_path_factory.mktemp("fresh") / "ws"
+    workspace.new_workspace(dest)
+    return dest
+
+
+# -- the catalog ----------------------------------------------------------------------------------
+
+
+def test_catalog_lists_every_function_in_minigrad():
+    assert unlisted_functions(PACKAGE) == [], "add these ops to minigrad/exercises/catalog.py and cases.py"
+    assert set(NUMBER) == set(find_functions(PACKAGE)), "the catalog lists an op minigrad does not define"
+    assert set(CASES) == set(NUMBER), "every exercise needs a test table in cases.py, and only those"
+    assert len(EXERCISES) == len(NUMBER) == 35
+
+
+def test_catalog_notices_a_new_function(tmp_path):
+    package = tmp_path / "minigrad"
+    (package / "ops").mkdir(parents=True)
+    (package / "ops" / "new_op.py").write_text(
+        "from minigrad.engine import Function\n\nclass Cube(Function):\n    pass\n\nclass Helper:\n    pass\n")
+    assert unlisted_functions(package) == ["Cube (minigrad/ops/new_op.py)"]
+
+
+def test_catalog_runs_easy_to_hard():
+    order = [e.op for e in EXERCISES]
+    assert order[:4] == ["Add", "Sub", "Neg", "Mul"]
+    assert order.index("MatMul") < order.index("Softmax") < order.index("LayerNorm") < order.index("Im2Col")
+    assert order[-1] == "ScaledDotProductAttention"
+
+
+# -- new: the source rewrite ------------------------------------------------------------------------
+
+
+def _without_backward_bodies(source: str) -> str:
+    """The module's AST with every backward body emptied: what must not change."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "backward":
+            node.body = [ast.Pass()]
+    return ast.dump(tree)
+
+
+def test_new_stubs_every_backward_and_changes_nothing_else(fresh):
+    ops = find_functions(PACKAGE)
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent)
+        if "exercises" in rel.parts:
+            continue
+        ours, original = (fresh / rel).read_text(), path.read_text()
+        if not any(rel == ops[op] for op in ops):
+            assert ours == original, f"{rel} has no op, so it must be copied unchanged"
+            continue
+        same = _without_backward_bodies(ours) == _without_backward_bodies(original)
+        assert same, f"{rel}: something other than backward bodies changed"
+        for op in (op for op, r in ops.items() if r == rel):
+            n = NUMBER[op]
+            expected = f'raise NotImplementedError("Exercise {n}: {op} backward — see EXERCISES.md")'
+            body = ours.split(f"class {op}(Function)")[1].split("def backward")[1].split("\n\n")[0]
+            code = [line.strip() for line in body.splitlines()[1:] if not line.strip().startswith("#")]
+            assert code == [expected], f"{op}.backward should only raise, got {code}"
+            assert f"# Exercise {n}: " in body, f"{op}.backward has no hint comment"
+
+
+def test_new_copies_no_exercise_tools_and_no_caches(fresh):
+    assert not list((fresh / "minigrad").rglob("__pycache__"))
+    assert sorted(p.name for p in (fresh / "minigrad" / "exercises").iterdir()) == ["__init__.py", "__main__.py"]
+    assert "catalog" not in (fresh / "minigrad" / "exercises" / "__main__.py").read_text()
+
+
+def test_exercises_md_lists_every_exercise_in_order(fresh):
+    text, files = (fresh / "EXERCISES.md").read_text(), find_functions(PACKAGE)
+    headings = re.findall(r"^### Exercise (\d+): (\w+)$", text, flags=re.M)
+    assert headings == [(str(i + 1), e.op) for i, e in enumerate(EXERCISES)]
+    for e in EXERCISES:
+        section = text.split(f"### Exercise {NUMBER[e.op]}: {e.op}\n")[1].split("###")[0]
+        assert f"pytest {fresh}/tests -m exercise_{NUMBER[e.op]}`" in section
+        assert e.hint in section and e.pytorch in section and str(files[e.op]) in section
+
+
+def test_cli_help_and_errors_speak_plainly(tmp_path):
+    helped = cli("--help")
+    assert helped.returncode == 0 and all(word in helped.stdout for word in ("new", "check", "solve"))
+    (tmp_path / "notes.txt").write_text("mine")
+    refused = cli("new", tmp_path)
+    assert refused.returncode == 2 and "is not an empty folder; nothing was written" in refused.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert "is not an exercises workspace" in cli("check", tmp_path).stderr
+    assert cli("check", tmp_path).returncode == 2
+
+
+def test_solve_refuses_an_unknown_exercise(fresh):
+    result = cli("solve", fresh, 36)
+    assert result.returncode == 2 and "there is no exercise 36 (they are numbered 1 to 35)" in result.stderr
+
+
+# -- running the workspace's tests (subprocesses) ---------------------------------------------------
+
+
+def test_fresh_workspace_fails_every_backward_exercise_but_no_forward(fresh):
+    results = check.run_tests(fresh)
+    for n, e in enumerate(EXERCISES, start=1):
+        mine = [r for r in results if r.exercise == n]
+        forward = [r for r in mine if r.name.startswith("test_forward")]
+        backward = [r for r in mine if not r.name.startswith("test_forward")]
+        assert len(forward) == len(CASES[e.op].cases) and all(r.passed for r in forward), (e.op, forward)
+        assert len(backward) >= 2 and not any(r.passed for r in backward), (e.op, backward)
+        for r in backward:
+            assert r.message == f"NotImplementedError: Exercise {n}: {e.op} backward — see EXERCISES.md", r
+    others = [(r.name, r.passed) for r in results if r.exercise is None]
+    assert others == [("test_imports_the_workspace_minigrad", True)]
+    assert {row.status for row in check.summarize(results, fresh)} == {check.NOT_STARTED}
+
+
+def test_learner_command_from_the_repo_root_runs_the_workspace_minigrad(fresh):
+    """From the repo root, `import minigrad` alone would find the real (solved) one: pytest.ini must win."""
+    result = subprocess.run([sys.executable, "-m", "pytest", str(fresh / "tests"), "-m", "exercise_4", "-q",
+                             "-p", "no:cacheprovider", "--tb=line"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "NotImplementedError: Exercise 4: Mul backward" in result.stdout
+    assert re.search(r"\b7 failed, 5 passed\b", result.stdout), result.stdout
+
+
+def test_real_solutions_pass_every_exercise(tmp_path):
+    dest = tmp_path / "ws"
+    assert cli("new", dest).returncode == 0
+    solved = cli("solve", dest, "all")
+    assert solved.returncode == 0, solved.stderr
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent)
+        if "exercises" not in rel.parts:
+            assert (dest / rel).read_text() == path.read_text(), f"{rel} differs from minigrad after solve all"
+    result = cli("check", dest)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {n: row[1] for n, row in table(result.stdout).items()} == {n: "done" for n in range(1, 36)}
+    assert "35 done, 0 failing, 0 not started, of 35 exercises." in result.stdout
+
+
+def test_solving_some_exercises_makes_exactly_those_pass(tmp_path):
+    dest = tmp_path / "ws"
+    workspace.new_workspace(dest)
+    solved = [NUMBER[op] for op in ("Add", "Sum", "GetItem", "MatMul", "CrossEntropy", "Im2Col",
+                                    "ScaledDotProductAttention")]
+    assert cli("solve", dest, *solved).returncode == 0
+    ops_file = dest / "minigrad" / "ops" / "elementwise.py"  # a learner's Mul with a slip: grad_b = grad * b
+    stub = 'raise NotImplementedError("Exercise 4: Mul backward — see EXERCISES.md")'
+    slip = "a, b = ctx.saved_tensors\n        return grad * b, grad * b"
+    ops_file.write_text(ops_file.read_text().replace(stub, slip))
+    result = cli("check", dest)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = table(result.stdout)
+    assert len(rows) == 35
+    for n, (op, status, detail) in rows.items():
+        expected = "done" if n in solved else "failing" if op == "Mul" else "not started"
+        assert status == expected, (n, op, status, detail)
+    assert re.match(r"test_backward\[same_shape\]: gradient of input 1 \(shape \(3, 4\)\) is wrong: worst element "
+                    r"at index \(\d+, \d+\) is -?[\d.e-]+, expected -?[\d.e-]+ \(PyTorch\)", rows[4][2]), rows[4][2]
+    assert f"{len(solved)} done, 1 failing, {35 - len(solved) - 1} not started" in result.stdout
+    assert "Next: exercise 2 (Sub)" in result.stdout
