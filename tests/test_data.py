@@ -15,40 +15,17 @@ import urllib.request
 import numpy as np
 import pytest
 
+import cifar_fixture
+from cifar_fixture import CLASSES, write_batch, write_pickle
 from vit_np import data
 from vit_np.data import DatasetError, DataLoader, iterate_batches, load_cifar10
 
 PER_BATCH, N_TEST = 4, 6
-CLASSES = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"]
-
-
-def write_pickle(path, obj):
-    with open(path, "wb") as f:
-        pickle.dump(obj, f, protocol=2)
-
-
-def write_batch(path, images, labels, key=bytes):
-    """A batch file as CIFAR-10 writes it: data (n, 3072) uint8 in R, G, B planes, labels a list."""
-    k = (lambda s: s.encode()) if key is bytes else (lambda s: s)
-    write_pickle(path, {k("batch_label"): k("a batch"), k("labels"): [int(v) for v in labels],
-                        k("data"): images.reshape(len(images), -1), k("filenames"): [k("x.png")] * len(images)})
 
 
 def make_cifar(root, key=bytes, seed=0):
     """root/cifar-10-batches-py/ with distinct random images -> (train images, train labels, test ...)."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    n_train = 5 * PER_BATCH
-    images = rng.integers(0, 256, (n_train + N_TEST, 3, 32, 32), dtype=np.uint8)
-    labels = rng.integers(0, 10, n_train + N_TEST)
-    for i in range(5):
-        part = slice(i * PER_BATCH, (i + 1) * PER_BATCH)
-        write_batch(folder / f"data_batch_{i + 1}", images[part], labels[part], key)
-    write_batch(folder / "test_batch", images[n_train:], labels[n_train:], key)
-    k = (lambda s: s.encode()) if key is bytes else (lambda s: s)
-    write_pickle(folder / "batches.meta", {k("label_names"): [k(c) for c in CLASSES], k("num_vis"): 3072})
-    return images[:n_train], labels[:n_train], images[n_train:], labels[n_train:]
+    return cifar_fixture.make_cifar(root, PER_BATCH, N_TEST, key, seed)
 
 
 def make_archive(root, tmp_path):

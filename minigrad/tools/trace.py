@@ -54,14 +54,14 @@ class TraceRecord:
     contributions: int  # how many gradients were added (+=) into dL/d output: > 1 if used twice
 
 
-def _names_of(names: Module | Mapping[str, Tensor] | None) -> dict[str, Tensor]:
+def named_tensors(names: Module | Mapping[str, Tensor] | None) -> dict[str, Tensor]:
     if names is None:
         return {}
     if isinstance(names, Module):
         return dict(names.named_parameters())
     if isinstance(names, Mapping):
         return dict(names)
-    raise TypeError(f"trace: names must be a Module or a dict name -> Tensor, got {type(names).__name__}")
+    raise TypeError(f"names must be a Module or a dict name -> Tensor, got {type(names).__name__}")
 
 
 def _kind(t: Tensor) -> str:
@@ -83,7 +83,7 @@ class Trace:
                  names: Module | Mapping[str, Tensor] | None = None):
         self.file = file
         self.records: list[TraceRecord] = []
-        self._named = _names_of(names)  # holds the tensors, so their ids stay theirs
+        self._named = named_tensors(names)  # holds the tensors, so their ids stay theirs
         self._name_of = {id(t): name for name, t in self._named.items()}
         self._labels: dict[int, tuple[weakref.ref, str]] = {}
         self._sent: dict[int, int] = {}  # gradients sent so far to each not-yet-visited node

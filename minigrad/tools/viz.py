@@ -21,6 +21,7 @@ from typing import Mapping
 
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
+from minigrad.tools.trace import named_tensors
 
 COLORS = {"op": "#cfe2f3", "param": "#f9cb9c", "leaf": "#b6d7a8", "const": "#eeeeee"}
 KIND_TEXT = {"op": "op (the tensor it made)", "param": "parameter", "leaf": "leaf with requires_grad",
@@ -43,7 +44,7 @@ class Node:
 
 def collect(root: Tensor, names: Module | Mapping[str, Tensor] | None = None) -> list[Node]:
     """Every tensor `root` was computed from, inputs before the ops that use them (root last)."""
-    name_of = {id(t): n for n, t in _named(names).items()}
+    name_of = {id(t): n for n, t in named_tensors(names).items()}
     index: dict[int, int] = {}
     nodes: list[Node] = []
     visited: set[int] = set()
@@ -62,16 +63,6 @@ def collect(root: Tensor, names: Module | Mapping[str, Tensor] | None = None) ->
     for node in nodes:
         node.inputs = [index[id(p)] for p in _inputs_of(node.tensor)]
     return nodes
-
-
-def _named(names: Module | Mapping[str, Tensor] | None) -> dict[str, Tensor]:
-    if names is None:
-        return {}
-    if isinstance(names, Module):
-        return dict(names.named_parameters())
-    if isinstance(names, Mapping):
-        return dict(names)
-    raise TypeError(f"viz: names must be a Module or a dict name -> Tensor, got {type(names).__name__}")
 
 
 def _inputs_of(t: Tensor) -> tuple[Tensor, ...]:
