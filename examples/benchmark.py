@@ -56,27 +56,19 @@ def random_batch(batch_size: int, seed: int) -> tuple[Any, Any]:
     return rng.standard_normal(shape, dtype=np.float32), rng.integers(0, config.num_classes, batch_size)
 
 
-def build_minigrad_step(model: Any, optimizer: Any, workers: int | None) -> tuple[Callable, int | None]:
+def build_minigrad_step(model: Any, optimizer: Any, workers: int | None) -> tuple[Callable, int]:
     """A train step on minigrad, as vit_np.train.Trainer.train_step; returns (step(x, y), workers used)."""
-    import minigrad as mg
-    import minigrad.functional as F
+    from minigrad.nn import DataParallel
+    from vit_np.train import batch_loss
 
-    if workers is not None and not hasattr(mg, "parallel"):
-        print(f"benchmark: --mg-workers {workers} ignored: this minigrad has no data-parallel training",
-              file=sys.stderr)
-        workers = None
-    if workers is not None:  # issue 6's data-parallel step (placeholder name until it exists): batch split over workers
-        return mg.parallel.train_step(model, optimizer, F.cross_entropy, workers=workers), workers
+    parallel = DataParallel(model, workers or 1)  # workers > 1: the batch is split across threads
 
     def step(x: Any, y: Any) -> None:
-        logits, _ = model(mg.Tensor(x))  # (B, 3, 32, 32) -> (B, classes)
-        loss = F.cross_entropy(logits, y)
-        loss.item()  # the training loop reads the loss every step
         optimizer.zero_grad()
-        loss.backward()
+        parallel.forward_backward(batch_loss, x, y)  # returns the loss as a float, as training reads it
         optimizer.step()
 
-    return step, None
+    return step, workers or 1
 
 
 def build_minigrad(mode: str, seed: int, workers: int | None) -> tuple[Callable, dict[str, Any]]:
@@ -92,12 +84,14 @@ def build_minigrad(mode: str, seed: int, workers: int | None) -> tuple[Callable,
         return step, {"workers": used}
 
     model.eval()
+    from minigrad.nn import DataParallel
+
+    parallel = DataParallel(model, workers or 1)
 
     def forward(x: Any, y: Any) -> None:
-        with mg.no_grad():
-            model(mg.Tensor(x))
+        parallel.predict(lambda m, shard: m(mg.Tensor(shard))[0].data, x)
 
-    return forward, {}
+    return forward, {"workers": workers or 1}
 
 
 def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str, Any]]:
@@ -287,7 +281,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=10, help="timed steps per child process")
     p.add_argument("--rounds", type=int, default=3, help="child processes per framework and setting")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mg-workers", type=int, default=None, help="minigrad data-parallel workers (if supported)")
+    p.add_argument("--mg-workers", type=int, default=None, help="minigrad data-parallel workers: threads sharing each batch (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--child", nargs=3, metavar=("FRAMEWORK", "MODE", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)

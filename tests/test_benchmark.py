@@ -1,0 +1,71 @@
+"""examples/benchmark.py: the report's structure and arithmetic (never its speed, which depends on the machine).
+
+The runs are tiny (batch 8, one warm-up and one timed step, one round, one thread), so each child
+process costs about a second, most of it importing torch.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "examples" / "benchmark.py"
+_spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)  # examples/ is not a package
+benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(benchmark)
+
+TINY = ["--batch-size", "8", "--steps", "1", "--warmup", "1", "--rounds", "1", "--threads", "1"]
+SUMMARY_KEYS = {"images_per_s", "q1", "q3", "round_medians", "peak_rss_mib", "setup_rss_mib", "step_seconds"}
+
+
+def run_script(*args: str) -> str:
+    """Run the script as a user runs it, from the repository root; return its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(SCRIPT.relative_to(ROOT)), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_summary_of_two_rounds():
+    # batch 10: steps of 1 s, 0.5 s (round 1) and 0.25 s (round 2) are 10, 20 and 40 images/s
+    runs = [{"step_seconds": [1.0, 0.5], "peak_rss_mib": 50.0, "setup_rss_mib": 30.0, "workers": None},
+            {"step_seconds": [0.25], "peak_rss_mib": 70.0, "setup_rss_mib": 20.0, "workers": None}]
+    s = benchmark.summarize(runs, batch_size=10)
+    assert s["images_per_s"] == 20.0 and (s["q1"], s["q3"]) == (15.0, 30.0)  # quartiles of [10, 20, 40]
+    assert s["round_medians"] == [15.0, 40.0] and s["step_seconds"] == [1.0, 0.5, 0.25]
+    assert (s["peak_rss_mib"], s["setup_rss_mib"]) == (70.0, 30.0)  # the largest child's
+    assert s["workers"] is None and "torch_threads" not in s
+
+
+def test_json_report_has_every_number_and_consistent_ratios():
+    report = json.loads(run_script(*TINY, "--json"))
+    assert {"cpu", "cores", "numpy", "torch", "OPENBLAS_CORETYPE", "numpy_blas"} <= set(report["machine"])
+    assert report["settings"]["batch_size"] == 8 and report["settings"]["steps"] == 1
+    assert [(r["mode"], r["threads"]) for r in report["results"]] == [("train", 1), ("eval", 1)]
+    for row in report["results"]:
+        mg, pt = row["minigrad"], row["torch"]
+        for summary in (mg, pt):
+            assert SUMMARY_KEYS <= set(summary)
+            assert len(summary["step_seconds"]) == 1 and summary["step_seconds"][0] > 0
+            assert summary["q1"] <= summary["images_per_s"] <= summary["q3"]
+            assert summary["images_per_s"] == pytest.approx(8 / summary["step_seconds"][0])
+            assert summary["peak_rss_mib"] >= summary["setup_rss_mib"] > 0
+        assert pt["torch_threads"] == 1
+        assert row["ratio"] == pytest.approx(mg["images_per_s"] / pt["images_per_s"])
+        assert row["rss_ratio"] == pytest.approx(mg["peak_rss_mib"] / pt["peak_rss_mib"])
+    assert report["results"][0]["minigrad"]["workers"] == 1  # no --mg-workers: one thread per step
+
+
+def test_table_without_torch_reads_n_a():
+    out = run_script(*TINY, "--frameworks", "minigrad", "--modes", "eval")
+    assert out.startswith("machine: ") and "OPENBLAS_CORETYPE=" in out
+    header, row = [line for line in out.splitlines() if line.startswith(("mode ", "eval "))]
+    assert header.split()[:3] == ["mode", "threads", "minigrad"] and "RSS ratio" in header
+    mode, threads, rate, *_ = row.split()
+    assert (mode, threads) == ("eval", "1") and float(rate) > 0
+    assert row.split().count("n/a") == 4  # torch's img/s, the ratio, torch's RSS, the RSS ratio
