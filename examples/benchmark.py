@@ -11,6 +11,10 @@ thread settings and its own peak RSS; the frameworks take turns (minigrad, torch
 so a change in machine load hits both alike. Reported: median images/s over all timed steps of
 all rounds, with the interquartile range, the minigrad/PyTorch ratio, and each child's peak RSS.
 Without torch installed, only minigrad runs and the ratios read n/a.
+
+"N threads": each child's BLAS (and torch's intra-op pool) gets N threads. PyTorch uses them
+inside each op; minigrad splits each batch across N data-parallel workers (minigrad.nn.DataParallel),
+each with a 1/N share of the BLAS threads, as `train_cifar.py --workers N` does.
 """
 from __future__ import annotations
 
@@ -74,8 +78,10 @@ def build_minigrad_step(model: Any, optimizer: Any, workers: int | None) -> tupl
 def build_minigrad(mode: str, seed: int, workers: int | None) -> tuple[Callable, dict[str, Any]]:
     import minigrad as mg
     from minigrad.optim import AdamW
+    from minigrad.tools.memory import keep_freed_memory
     from vit_np.model import ViTForClassification
 
+    keep_freed_memory()  # as vit_np.train.Trainer does: reuse freed pages instead of faulting in new ones
     mg.manual_seed(seed)
     model = ViTForClassification()  # the default ViTConfig: the tutorial's tiny model
     if mode == "train":
@@ -163,8 +169,9 @@ def measure(framework: str, mode: str, threads: int, args: argparse.Namespace) -
     command = [sys.executable, __file__, "--child", framework, mode, str(threads),
                "--batch-size", str(args.batch_size), "--warmup", str(args.warmup),
                "--steps", str(args.steps), "--seed", str(args.seed)]
-    if args.mg_workers is not None:
-        command += ["--mg-workers", str(args.mg_workers)]
+    # minigrad uses its N threads as N data-parallel workers, each with its 1/N share of the BLAS
+    # threads (what `train_cifar.py --workers N` does); --mg-workers overrides the worker count.
+    command += ["--mg-workers", str(args.mg_workers or threads)]
     done = subprocess.run(command, env=child_env(threads), capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"benchmark: the {framework} {mode} child ({threads} threads) failed:\n{done.stderr}")
@@ -281,7 +288,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=10, help="timed steps per child process")
     p.add_argument("--rounds", type=int, default=3, help="child processes per framework and setting")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mg-workers", type=int, default=None, help="minigrad data-parallel workers: threads sharing each batch (default 1)")
+    p.add_argument("--mg-workers", type=int, default=None, help="minigrad data-parallel workers (default: the thread count being measured)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--child", nargs=3, metavar=("FRAMEWORK", "MODE", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)

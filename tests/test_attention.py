@@ -199,3 +199,18 @@ def test_sdpa_bad_dropout_p():
     q = mg.Tensor(np.zeros((2, 5, 4)))
     with pytest.raises(ValueError, match=r"scaled_dot_product_attention: dropout_p must be in \[0, 1\], got 1.5"):
         sdpa(q, q, q, dropout_p=1.5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_sdpa_rows_far_below_the_global_max_take_the_per_row_fallback(dtype):
+    """One query row scores ~+60, another ~-60 below it: a single global shift would underflow
+    the low row to all zeros, so the op must fall back to a per-row max (and match PyTorch)."""
+    rng = np.random.default_rng(7)
+    q = rng.standard_normal((2, 3, 4)) * 0.1
+    k = np.ones((2, 5, 4)) + rng.standard_normal((2, 5, 4)) * 0.1
+    q[0, 0] += 30.0  # scores of this row: about +60
+    q[1, 2] -= 30.0  # and of this one: about -60, far below the global max
+    v = rng.standard_normal((2, 5, 6))
+    check_op(lambda a, b, c: F.scaled_dot_product_attention(a, b, c),
+             lambda a, b, c: torch.nn.functional.scaled_dot_product_attention(a, b, c),
+             inputs=[np.asarray(t, dtype=dtype) for t in (q, k, v)])

@@ -31,6 +31,7 @@ import minigrad.functional as F
 from minigrad import random as mg_random
 from minigrad.nn import Module
 from minigrad.nn.parallel import DataParallel
+from minigrad.tools.memory import keep_freed_memory
 from minigrad.optim import Optimizer
 from vit_np.data import iterate_batches
 
@@ -128,6 +129,7 @@ class Trainer:
         self._last_step_state: dict[str, Any] | None = None  # checkpoint_state() after the last whole step
         self.steps_per_epoch = math.ceil(len(self.train_labels) / config.batch_size)
         self.parallel = DataParallel(model, config.workers)  # workers=1: a plain forward + backward
+        keep_freed_memory()  # each step reuses the last step's freed pages: ~30% faster (see there)
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:

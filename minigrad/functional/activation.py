@@ -86,35 +86,35 @@ def gelu_composed(x: Tensor) -> Tensor:
 
 
 class GeluTanh(Function):
+    """0.5 x (1 + tanh(u)) computed as x * sigmoid(2u), the same function: NumPy's float32 exp
+    is several times faster than its tanh. u = sqrt(2/pi) (x + 0.044715 x^3)."""
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        # t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) = tanh(x (a + b x^2)), one buffer updated in place
-        t = np.multiply(x, x, out=np.empty_like(x))  # x ** 3 would take NumPy's slow power path
-        t *= _SQRT_2_OVER_PI * _GELU_COEF
-        t += _SQRT_2_OVER_PI
-        t *= x
-        np.tanh(t, out=t)
-        ctx.save_for_backward(x, t)
-        y = np.add(t, 1.0, out=np.empty_like(t))
-        y *= x
-        y *= 0.5
-        return y  # 0.5 x (1 + t)
+        e = np.multiply(x, x, out=np.empty_like(x))  # x ** 3 would take NumPy's slow power path
+        e *= -2.0 * _SQRT_2_OVER_PI * _GELU_COEF
+        e += -2.0 * _SQRT_2_OVER_PI
+        e *= x  # -2u
+        with np.errstate(over="ignore"):  # exp(-2u) = inf for x << 0 gives s = 0, y = -0: right
+            np.exp(e, out=e)
+        e += 1.0
+        s = np.divide(1.0, e, out=e)  # s = sigmoid(2u) = 0.5 (1 + tanh(u))
+        ctx.save_for_backward(x, s)
+        return x * s
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-        x, t = ctx.saved_tensors
-        dinner = np.multiply(x, x, out=np.empty_like(x))
-        dinner *= _SQRT_2_OVER_PI * 3.0 * _GELU_COEF
-        dinner += _SQRT_2_OVER_PI  # sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-        d = np.multiply(t, t, out=np.empty_like(t))
-        np.subtract(1.0, d, out=d)  # 1 - t^2
+        # d/dx x s = s + x s' ,  s' = 2 s (1 - s) du/dx ,  du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+        x, s = ctx.saved_tensors
+        d = np.multiply(x, x, out=np.empty_like(x))
+        d *= 2.0 * _SQRT_2_OVER_PI * 3.0 * _GELU_COEF
+        d += 2.0 * _SQRT_2_OVER_PI  # 2 du/dx
         d *= x
-        d *= dinner
-        d += t
-        d += 1.0
-        d *= 0.5  # 0.5 (1 + t) + 0.5 x (1 - t^2) dinner
-        return d * grad
+        d *= s
+        d *= 1.0 - s  # x s'
+        d += s
+        d *= grad
+        return d
 
 
 _erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; exact, slow, used only for "none"

@@ -7,7 +7,7 @@ import numpy as np
 
 from minigrad.engine import Context, Function
 from minigrad.functional.activation import softmax
-from minigrad.functional.dropout import dropout, dropout_mask
+from minigrad.functional.dropout import apply_keep, dropout, dropout_keep
 from minigrad.tensor import Tensor
 
 
@@ -39,54 +39,86 @@ def _row_sums(x: np.ndarray) -> np.ndarray:
 
 
 def softmax_last_dim(scores: np.ndarray) -> np.ndarray:
-    """softmax over the last dim; `scores` is used as scratch space.
+    """softmax over the last dim, computed in place in `scores` (which it returns).
 
     One global shift instead of a max per row (several times cheaper). A row whose values all
-    sit far below the global max would underflow, so such rows are redone with their own max.
+    sit far below the global max would underflow: then every row is redone with its own max
+    from `scores` recomputed by the caller (rare: never for a trained ViT's attention).
     """
     scores -= scores.max()  # now every value <= 0
-    probs = np.exp(scores)
-    sums = _row_sums(probs)  # (..., Tq, 1)
-    low = sums[..., 0] < 1e-10  # this row's max is more than ~23 below the global max
-    if low.any():
-        rows = scores[low]  # (n_low, Tk)
-        probs[low] = np.exp(rows - rows.max(axis=-1, keepdims=True))
-        sums[low] = _row_sums(probs[low])
-    probs /= sums
-    return probs
+    np.exp(scores, out=scores)
+    sums = _row_sums(scores)  # (..., Tq, 1)
+    if sums.min() < 1e-10:  # a row's max is more than ~23 below the global max
+        raise _Underflow
+    scores /= sums
+    return scores
+
+
+class _Underflow(Exception):
+    """Some row of exp(scores - global max) underflowed: redo the softmax with per-row maxima."""
+
+
+def _softmax_rows(scores: np.ndarray) -> np.ndarray:
+    """The classic per-row-max softmax (in place), the fallback of softmax_last_dim."""
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= _row_sums(scores)
+    return scores
+
+
+def _batched(a: np.ndarray, flat: bool) -> np.ndarray:
+    """C-contiguous, and (N, rows, cols) when every operand has the same batch dims: NumPy's
+    stacked matmul is several times slower on strided operands and on 4-d stacks."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(-1, *a.shape[-2:]) if flat else a
 
 
 class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx: Context, q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float,
                 bias: np.ndarray | None, dropout_p: float, weights_out: list | None) -> np.ndarray:
-        scores = q @ np.swapaxes(k, -1, -2)  # (..., Tq, Tk)
-        scores *= q.dtype.type(scale)
-        if bias is not None:
-            scores += bias
-        probs = softmax_last_dim(scores)  # softmax over keys
-        mask = dropout_mask(probs.shape, dropout_p, probs.dtype) if dropout_p > 0 else None
-        dropped = probs * mask if mask is not None else probs
-        if weights_out is not None:
-            weights_out.append(dropped.copy())  # for the caller (need_weights): a copy, so editing it cannot change gradients
-        ctx.save_for_backward(q, k, v, probs, mask)
-        ctx.scale = scale
-        return dropped @ v  # (..., Tq, dv)
+        out_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]) + (q.shape[-2], v.shape[-1])
+        flat = q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and bias is None
+        q3, k3, v3 = _batched(q, flat), _batched(k, flat), _batched(v, flat)  # (N, T, d) each
+        k3t = _batched(np.swapaxes(k3, -1, -2), flat)  # (N, d, Tk), contiguous: q @ k^T is fast then
+        q3s = q3 * q.dtype.type(scale)  # scaling q costs a 1/Tk of scaling the scores
+
+        def scores() -> np.ndarray:  # (N, Tq, Tk)
+            s = q3s @ k3t
+            if bias is not None:
+                s += bias
+            return s
+
+        try:
+            probs = softmax_last_dim(scores())  # softmax over keys
+        except _Underflow:
+            probs = _softmax_rows(scores())
+        keep = dropout_keep(probs.shape, dropout_p) if dropout_p > 0 else None
+        dropped = apply_keep(probs, keep, dropout_p) if keep is not None else probs
+        if weights_out is not None:  # for the caller (need_weights): a copy, so editing it cannot change gradients
+            weights_out.append(dropped.reshape(out_shape[:-2] + probs.shape[-2:]).copy())
+        ctx.save_for_backward(q3, k3, v3, probs, keep)
+        ctx.scale, ctx.p, ctx.shapes = scale, dropout_p, (q.shape, k.shape, v.shape)
+        return (dropped @ v3).reshape(out_shape)  # (..., Tq, dv)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
-        q, k, v, probs, mask = ctx.saved_tensors
-        dropped = probs * mask if mask is not None else probs
-        grad_v = np.swapaxes(dropped, -1, -2) @ grad  # (..., Tk, dv)
-        grad_scores = grad @ np.swapaxes(v, -1, -2)  # dL/d dropped: (..., Tq, Tk), a fresh buffer
-        if mask is not None:
-            grad_scores *= mask  # dL/d probs
+        q3, k3, v3, probs, keep = ctx.saved_tensors
+        q_shape, k_shape, v_shape = ctx.shapes
+        g3 = _batched(grad, q3.ndim == 3)  # (N, Tq, dv)
+        dropped = apply_keep(probs, keep, ctx.p) if keep is not None else probs
+        grad_v = np.swapaxes(dropped, -1, -2) @ g3  # (N, Tk, dv)
+        grad_scores = g3 @ np.swapaxes(v3, -1, -2)  # dL/d dropped: (N, Tq, Tk), a fresh buffer
+        if keep is not None:
+            grad_scores = apply_keep(grad_scores, keep, ctx.p)  # dL/d probs
         # softmax backward, then the scale: d scores = p (gp - sum(gp p)) * scale, in place
         grad_scores -= _row_sums(grad_scores * probs)
         grad_scores *= probs
-        grad_scores *= q.dtype.type(ctx.scale)
-        grad_q = grad_scores @ k  # (..., Tq, d)
-        grad_k = np.swapaxes(grad_scores, -1, -2) @ q  # (..., Tk, d)
+        grad_scores *= q3.dtype.type(ctx.scale)
+        grad_q = grad_scores @ k3  # (N, Tq, d)
+        grad_k = np.swapaxes(grad_scores, -1, -2) @ q3  # (N, Tk, d)
+        if q3.ndim == 3 and len(q_shape) != 3:  # back from (N, T, d) to the inputs' batch dims
+            grad_q, grad_k, grad_v = grad_q.reshape(q_shape), grad_k.reshape(k_shape), grad_v.reshape(v_shape)
         return grad_q, grad_k, grad_v
 
 

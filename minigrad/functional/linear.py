@@ -29,7 +29,7 @@ class Linear(Function):
         if bias is not None:
             check_dtypes("linear", x, bias)
         x2 = x.reshape(-1, in_features)  # (..., in) -> (N, in): one large matmul
-        y = x2 @ weight.T  # (N, out)
+        y = np.dot(x2, weight.T)  # (N, out); `x2 @ weight.T` takes a 3x slower path in NumPy 2.4
         if bias is not None:
             y += bias
         ctx.save_for_backward(x2, weight)
@@ -40,8 +40,8 @@ class Linear(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         x2, weight = ctx.saved_tensors
         g2 = grad.reshape(-1, weight.shape[0])  # (N, out)
-        grad_x = (g2 @ weight).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None  # (N, in)
-        grad_w = g2.T @ x2 if ctx.needs_input_grad[1] else None  # (out, in)
+        grad_x = np.dot(g2, weight).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None  # (N, in)
+        grad_w = np.dot(g2.T, x2) if ctx.needs_input_grad[1] else None  # (out, in)
         grad_b = g2.sum(axis=0) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
 

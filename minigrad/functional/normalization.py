@@ -31,33 +31,40 @@ def layer_norm_composed(x: Tensor, normalized_shape: int | Sequence[int], weight
     return y
 
 
+def _row_means(x2: np.ndarray) -> np.ndarray:
+    """x2.mean(axis=1) for (N, D) as a matrix-vector product: several times faster in BLAS."""
+    return x2 @ np.full(x2.shape[1], 1.0 / x2.shape[1], dtype=x2.dtype)  # (N,)
+
+
 class LayerNorm(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
                 axes: tuple[int, ...], eps: float) -> np.ndarray:
         check_dtypes("layer_norm", x, weight)
         check_dtypes("layer_norm", x, bias)
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
+        x2 = x.reshape(-1, weight.size)  # (..., *normalized_shape) -> (N, D): rows are normalized
+        xhat = x2 - _row_means(x2)[:, None]  # centered
+        var = _row_means(xhat * xhat)  # (N,), biased, as PyTorch
         rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))  # a constant row gives 1/sqrt(eps), not NaN
-        xhat = centered * rstd
+        xhat *= rstd[:, None]
         ctx.save_for_backward(xhat, rstd, weight)
-        ctx.axes = axes
-        return xhat * weight + bias
+        ctx.x_shape = x.shape
+        y = xhat * weight.reshape(-1)
+        y += bias.reshape(-1)
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         # With gh = g * weight:  dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat))
         xhat, rstd, weight = ctx.saved_tensors
-        axes = ctx.axes
-        gh = grad * weight
-        grad_x = rstd * (gh - gh.mean(axis=axes, keepdims=True)
-                         - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
-        batch = tuple(range(grad.ndim - len(axes)))  # weight and bias are shared over these
-        grad_w = (grad * xhat).sum(axis=batch) if ctx.needs_input_grad[1] else None
-        grad_b = grad.sum(axis=batch) if ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b
+        g2 = grad.reshape(xhat.shape)  # (N, D)
+        gh = g2 * weight.reshape(-1)
+        grad_x = gh - _row_means(gh)[:, None]
+        grad_x -= xhat * _row_means(gh * xhat)[:, None]
+        grad_x *= rstd[:, None]
+        grad_w = (g2 * xhat).sum(axis=0).reshape(weight.shape) if ctx.needs_input_grad[1] else None
+        grad_b = g2.sum(axis=0).reshape(weight.shape) if ctx.needs_input_grad[2] else None
+        return grad_x.reshape(ctx.x_shape), grad_w, grad_b
 
 
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,

@@ -8,6 +8,8 @@ replica) but own their `.grad`. With the loss of shard k weighted by n_k / N,
     dL/dw = sum_k (n_k / N) dL_k/dw,
 
 the summed gradient equals that of one backward over the whole batch, up to float rounding.
+Each worker's BLAS calls use its share of the machine's BLAS threads (minigrad.tools.blas), so
+2 workers on 2 cores run 2 threads, not 4.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from minigrad.engine import no_grad
 from minigrad.nn.module import Module
 from minigrad.random import default_generator, fork_rng
 from minigrad.tensor import Tensor
+from minigrad.tools.blas import blas_threads_per_worker
 
 LossFn = Callable[[Module, np.ndarray, np.ndarray], Tensor]  # (model, x, y) -> scalar mean loss
 
@@ -49,8 +52,8 @@ class DataParallel:
         shards = np.array_split(np.arange(len(y)), self.workers)
         seeds = default_generator().integers(0, 2**63, size=self.workers)
         jobs = [(m, x[s], y[s], len(s) / len(y), int(seed)) for m, s, seed in zip(models, shards, seeds)]
-        futures = [self._pool.submit(_shard_backward, loss_fn, *job) for job in jobs[1:]]
-        losses = [_shard_backward(loss_fn, *jobs[0])] + [f.result() for f in futures]
+        futures = [self._pool.submit(_shard_backward, loss_fn, *job, self.workers) for job in jobs[1:]]
+        losses = [_shard_backward(loss_fn, *jobs[0], self.workers)] + [f.result() for f in futures]
         for replica in models[1:]:  # add the replicas' gradients into the model's
             for p, rp in zip(self.model.parameters(), replica.parameters()):
                 if rp.grad is not None:
@@ -65,8 +68,10 @@ class DataParallel:
                 return forward(self.model, x)
             models = [self.model, *self._fresh_replicas()]
             shards = np.array_split(x, self.workers)
-            futures = [self._pool.submit(_no_grad_call, forward, m, s) for m, s in zip(models[1:], shards[1:])]
-            return np.concatenate([forward(models[0], shards[0])] + [f.result() for f in futures])
+            futures = [self._pool.submit(_no_grad_call, forward, m, s, self.workers)
+                       for m, s in zip(models[1:], shards[1:])]
+            first = _no_grad_call(forward, models[0], shards[0], self.workers)
+            return np.concatenate([first] + [f.result() for f in futures])
 
     def _fresh_replicas(self) -> list[Module]:
         """Replicas sharing the model's parameter arrays, rebuilt if those arrays were replaced."""
@@ -91,13 +96,15 @@ class DataParallel:
             self._pool.shutdown()
 
 
-def _shard_backward(loss_fn: LossFn, model: Module, x: np.ndarray, y: np.ndarray, weight: float, seed: int) -> float:
-    with fork_rng(seed):
+def _shard_backward(loss_fn: LossFn, model: Module, x: np.ndarray, y: np.ndarray, weight: float, seed: int,
+                    workers: int) -> float:
+    with fork_rng(seed), blas_threads_per_worker(workers):
         loss = loss_fn(model, x, y)
         loss.backward(np.asarray(weight, dtype=loss.dtype))  # d(weight * loss): shard's share of the mean
     return weight * loss.item()
 
 
-def _no_grad_call(forward: Callable[[Module, np.ndarray], np.ndarray], model: Module, x: np.ndarray) -> np.ndarray:
-    with no_grad():  # grad mode is per thread: the worker must turn it off itself
+def _no_grad_call(forward: Callable[[Module, np.ndarray], np.ndarray], model: Module, x: np.ndarray,
+                  workers: int) -> np.ndarray:
+    with no_grad(), blas_threads_per_worker(workers):  # grad mode is per thread: each worker sets its own
         return forward(model, x)
