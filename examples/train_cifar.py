@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit-train", type=int, default=None, metavar="N", help="use the first N training images")
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use the first N test images")
     p.add_argument("--resume", action="store_true", help="continue from --out-dir/checkpoint.npz")
-    p.add_argument("--workers", type=int, default=1,
-                   help="threads sharing each batch (data parallel: same gradient, uses more cores)")
+    p.add_argument("--workers", type=int, default=2 if (os.cpu_count() or 1) > 1 else 1,
+                   help="threads sharing each batch (data parallel: the same gradient, on more cores)")
     p.add_argument("--checkpoint-every", type=int, default=50, metavar="STEPS",
                    help="also checkpoint every STEPS steps inside an epoch (0: epoch ends only)")
     p.add_argument("--eval-only", action="store_true",

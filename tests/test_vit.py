@@ -53,20 +53,23 @@ def batch(n=2, dtype=np.float32, seed=1):
 # -- parity with PyTorch, dropout off: forward, loss, attention maps, every gradient -------------
 
 
-@pytest.fixture(scope="module", params=[(v, d) for v in VARIANTS for d in DTYPES],
-                ids=lambda p: f"{p[0]}-{p[1].__name__}")
+@pytest.fixture(scope="module", params=[(v, d, maps) for v in VARIANTS for d in DTYPES for maps in (True, False)],
+                ids=lambda p: f"{p[0]}-{p[1].__name__}-{'maps' if p[2] else 'cls_only'}")
 def run(request):
-    """One forward + backward of both models on the same batch (shared by the tests below)."""
-    variant, dtype = request.param
+    """One forward + backward of both models on the same batch (shared by the tests below).
+
+    Without output_attentions our last block computes [CLS] alone (Block's cls_only): the logits
+    and every gradient must still be PyTorch's, which always computes every token."""
+    variant, dtype, maps = request.param
     ours, theirs = make_pair(dtype, use_faster_attention=VARIANTS[variant], **NO_DROPOUT)
     x, y = batch(2, dtype)
-    logits, attentions = ours(x, output_attentions=True)
+    logits, attentions = ours(x, output_attentions=maps)
     loss = F.cross_entropy(logits, y)
     loss.backward()
     t_logits, t_attentions = theirs(torch.from_numpy(x), output_attentions=True)
     t_loss = torch.nn.functional.cross_entropy(t_logits, torch.from_numpy(y))
     t_loss.backward()
-    return dict(tol=TOLERANCES[dtype], dtype=dtype, ours=ours, theirs=theirs, logits=logits, t_logits=t_logits,
+    return dict(tol=TOLERANCES[dtype], dtype=dtype, maps=maps, ours=ours, theirs=theirs, logits=logits, t_logits=t_logits,
                 attentions=attentions, t_attentions=t_attentions, loss=loss, t_loss=t_loss)
 
 
@@ -80,6 +83,9 @@ def test_loss_matches_pytorch(run):
 
 
 def test_attention_maps_match_pytorch(run):
+    if not run["maps"]:  # the cls_only run: no maps were asked for, so none may come back
+        assert run["attentions"] is None
+        return
     assert len(run["attentions"]) == len(run["t_attentions"]) == 4
     for i, (a, t) in enumerate(zip(run["attentions"], run["t_attentions"])):
         assert a.shape == (2, 4, 65, 65)
