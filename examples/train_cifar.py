@@ -83,51 +83,64 @@ def draw_results(model, test_images, test_labels, class_names, out_dir: Path) ->
     return accuracy
 
 
+class UsageError(Exception):
+    """Something the user can fix: printed as one `error:` line, exit code 2."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out_dir = Path(args.out_dir)
+    try:
+        out_dir = writable(Path(args.out_dir))
+        config = model_config(args)
+        test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)
+        class_names = load_class_names(args.data_dir)
+        if args.eval_only:
+            return evaluate_checkpoint(Path(args.checkpoint) if args.checkpoint else out_dir / BEST, config,
+                                       test, class_names, out_dir)
+        train = load_cifar10(args.data_dir, train=True, limit=args.limit_train)
+        trainer = build_trainer(args, config, train, test, out_dir)
+    except (UsageError, ValueError, DatasetError) as err:  # a bad flag, config, data or checkpoint
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return run(trainer, args, class_names, out_dir)
+
+
+def writable(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / ".write_test").write_text("ok")
         (out_dir / ".write_test").unlink()
     except OSError as err:
-        print(f"error: cannot write to --out-dir {out_dir} ({err.strerror}). Fix: choose a directory you can "
-              "write to, e.g. --out-dir runs/cifar10.", file=sys.stderr)
-        return 2
-    try:
-        config = model_config(args)
-        train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                   weight_decay=args.weight_decay, seed=args.seed,
-                                   checkpoint_every=args.checkpoint_every, workers=args.workers)
-        test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)
-        train = load_cifar10(args.data_dir, train=True, limit=args.limit_train) if not args.eval_only else None
-        class_names = load_class_names(args.data_dir)
-    except (ValueError, DatasetError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot write to --out-dir {out_dir} ({err.strerror}). Fix: choose a directory you "
+                         "can write to, e.g. --out-dir runs/cifar10.") from None
+    return out_dir
 
-    if args.eval_only:
-        return evaluate_checkpoint(Path(args.checkpoint) if args.checkpoint else out_dir / BEST, config, test,
-                                   class_names, out_dir)
+
+def build_trainer(args: argparse.Namespace, config: ViTConfig, train, test, out_dir: Path) -> Trainer:
+    """The tutorial's setup: a seeded model and AdamW; with --resume, restored from checkpoint.npz."""
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               weight_decay=args.weight_decay, seed=args.seed,
+                               checkpoint_every=args.checkpoint_every, workers=args.workers)
     mg.manual_seed(args.seed)
     model = ViTForClassification(config)
     optimizer = AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    progress = None if args.no_progress else _tqdm()
     trainer = Trainer(model, optimizer, train, test, train_config, out_dir,
-                      run_info={"model_config": config.to_dict()}, progress=progress)
+                      run_info={"model_config": config.to_dict()}, progress=None if args.no_progress else _tqdm())
     if args.resume:
         if not (out_dir / CHECKPOINT).is_file():
-            print(f"error: --resume found no {out_dir / CHECKPOINT}; start without --resume", file=sys.stderr)
-            return 2
-        try:
-            trainer.load_checkpoint()
-        except ValueError as err:  # settings that differ from the checkpoint's, or an unreadable file
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+            raise UsageError(f"--resume found no {out_dir / CHECKPOINT}; start without --resume")
+        trainer.load_checkpoint()  # a ValueError if its settings differ from this run's
         print(f"Resuming at epoch {trainer.position.epoch + 1}, step {trainer.position.batch}")
-    print(f"ViT with {model.num_parameters():,} parameters; {len(train[1])} training and "
-          f"{len(test[1])} test images; {json.dumps(config.to_dict())}")
-    plots.plot_sample_images(train[0][:40], train[1][:40], class_names, out_dir / "samples.png")
+    return trainer
+
+
+def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_dir: Path) -> int:
+    """Train to the last epoch, printing the tutorial's line per epoch, then draw the results."""
+    images, labels = trainer.train_images, trainer.train_labels
+    test = (trainer.test_images, trainer.test_labels)
+    print(f"ViT with {trainer.model.num_parameters():,} parameters; {len(labels)} training and "
+          f"{len(test[1])} test images; {json.dumps(trainer.run_info['model_config'])}")
+    plots.plot_sample_images(images[:40], labels[:40], class_names, out_dir / "samples.png")
 
     def on_epoch_end(row: dict) -> None:
         print(f"Epoch {row['epoch']}/{args.epochs} - Train Loss: {row['train_loss']:.4f}, "
@@ -144,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    model.load_state_dict(mg.load(out_dir / BEST)["model"])
-    draw_results(model, *test, class_names, out_dir)
+    trainer.model.load_state_dict(mg.load(out_dir / BEST)["model"])
+    draw_results(trainer.model, *test, class_names, out_dir)
     return 0
 
 
