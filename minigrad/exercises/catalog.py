@@ -139,21 +139,25 @@ EXERCISES: list[Exercise] = [
         "get no gradient: return (grad_logits, None).",
         "composite: log_softmax then nll_loss; nll_loss_backward puts -grad (/N for mean) at the targets, and "
         "_log_softmax_backward_data turns it into softmax - onehot"),
-    _ex("GeluTanh", FUSED, "y = 0.5 x (1 + t), t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) (the tutorial's NewGELU)",
-        "dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), with x and t saved. "
-        "Use Python floats for the constants so float32 stays float32.",
+    _ex("GeluTanh", FUSED, "y = 0.5 x (1 + tanh u) = x s, s = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) "
+        "(the tutorial's NewGELU)",
+        "dy/dx = s + x s', s' = 2 s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2); forward saved "
+        "x and s. Use Python floats for the constants so float32 stays float32.",
         "derivatives.yaml `gelu`: gelu_backward(grad, self, approximate='tanh'), the same formula"),
     _ex("GeluErf", FUSED, "y = x Phi(x), Phi the standard normal CDF",
         "dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); forward saved x and Phi(x).",
         "derivatives.yaml `gelu`: gelu_backward(grad, self, approximate='none')"),
     _ex("LayerNorm", FUSED,
-        "xhat = (x - mean) * rstd, rstd = 1 / sqrt(var + eps) over ctx.axes;  y = xhat * w + b",
-        "With gh = grad * w: grad_x = rstd * (gh - mean(gh) - xhat * mean(gh * xhat)), means over ctx.axes; "
-        "grad_w = sum of grad * xhat and grad_b = sum of grad over the leading (batch) dims.",
+        "x as rows (N, D), D = the normalized size: xhat = (x - mean) * rstd, rstd = 1 / sqrt(var + eps) per "
+        "row;  y = xhat * w + b",
+        "Forward saved xhat (N, D), rstd (N,) and w. With g = grad as (N, D) and gh = g * w: grad_x = rstd * "
+        "(gh - mean(gh) - xhat * mean(gh * xhat)), row means, back to ctx.x_shape; grad_w = sum over rows "
+        "of g * xhat and grad_b = sum over rows of g, both in w's shape.",
         "derivatives.yaml `native_layer_norm`: native_layer_norm_backward(grad, input, normalized_shape, mean, "
         "rstd, weight, bias, output_mask), the same three formulas"),
-    _ex("Dropout", FUSED, "y = x * mask, mask = keep / (1 - p) drawn once in forward",
-        "grad_x = grad * mask with the saved mask: the same elements are dropped, the same scale applied.",
+    _ex("Dropout", FUSED, "y = x * keep / (1 - p), keep a bool mask drawn once in forward",
+        "grad_x = grad * keep / (1 - p) with the saved keep and ctx.p: the same elements are dropped, the "
+        "same scale applied (the file's apply_keep does exactly that).",
         "derivatives.yaml `native_dropout`: native_dropout_backward(grad, mask, scale) = grad * mask * scale"),
     _ex("Im2Col", FUSED,
         "conv-as-matmul: out[b, i, j, (c, u, v)] = x_padded[b, c, i*sh + u, j*sw + v], then conv2d = linear",
@@ -163,9 +167,11 @@ EXERCISES: list[Exercise] = [
         "F.unfold is im2col, and derivatives.yaml `im2col` is col2im(grad, ...) (= F.fold); torch's own conv2d "
         "backward (convolution_backward) computes the same sums without building the patch matrix"),
     _ex("ScaledDotProductAttention", FUSED,
-        "S = q k^T * scale + bias, P = softmax(S) over keys, D = P * dropout_mask, out = D @ v",
-        "grad_v = D^T @ grad; dD = grad @ v^T; dP = dD * mask; dS = P * (dP - sum(dP * P, -1)) (the softmax "
-        "backward of exercise 27); grad_q = dS @ k * scale, grad_k = dS^T @ q * scale.",
+        "S = q k^T * scale + bias, P = softmax(S) over keys, D = P * keep / (1 - p), out = D @ v",
+        "Forward saved q, k, v (flattened to (N, T, d) when their batch dims agree), P and keep (None without "
+        "dropout). grad_v = D^T @ grad; dD = grad @ v^T; dP = dD * keep / (1 - p) (apply_keep); dS = P * (dP - "
+        "sum(dP * P, -1)) (the softmax backward of exercise 27); grad_q = dS @ k * scale, grad_k = dS^T @ q * "
+        "scale; reshape the three back to ctx.shapes.",
         "on CPU, the math path composes matmul/softmax/dropout and autograd differentiates them; the fused "
         "kernel's backward (_scaled_dot_product_flash_attention_for_cpu_backward) recomputes P block by block"),
 ]
