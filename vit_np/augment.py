@@ -6,6 +6,9 @@ Training (torchvision, as the tutorial wrote it):
     Normalize(mean=0.5, std=0.5)
 Test: ToTensor, Normalize.   (The tutorial's Resize((32, 32)) is the identity on CIFAR-10.)
 
+The fast-cpu recipe (examples/train_cifar.py --recipe fast-cpu) uses the classic CIFAR
+augmentation instead: RandomCrop(32, padding=4) + RandomHorizontalFlip, see crop_flip_transform.
+
 Images are uint8 (B, 3, H, W), the layout of the CIFAR-10 files; every transform returns
 float32 (B, 3, 32, 32) in [-1, 1]. A crop is resized with bilinear interpolation exactly as
 torch.nn.functional.interpolate(mode="bilinear", align_corners=False) does it: each output
@@ -58,6 +61,44 @@ def train_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     x = resized_crop(images, top, left, crop_h, crop_w, size=(32, 32), flip=flip)  # values 0..255
     x /= np.float32(255)  # ToTensor's scaling, after the resize: a blend commutes with it
     return normalize(x, inplace=True)
+
+
+def crop_flip_transform(images: np.ndarray, rng: np.random.Generator, padding: int = 4) -> np.ndarray:
+    """Normalize(RandomHorizontalFlip(RandomCrop(32, padding)(ToTensor(x))));  uint8 (B, 3, H, W) -> float32 (B, 3, H, W).
+
+    Draws, in order from rng: B flips, then B tops and B lefts, each uniform in [0, 2 * padding].
+    """
+    batch = len(images)
+    flip = rng.random(batch) < 0.5  # (B,) RandomHorizontalFlip(p=0.5)
+    top = rng.integers(0, 2 * padding + 1, size=batch)  # (B,) offsets into the padded image
+    left = rng.integers(0, 2 * padding + 1, size=batch)
+    x = padded_crop(images, top, left, padding, flip).astype(np.float32)  # values 0..255
+    x /= np.float32(255)  # ToTensor
+    return normalize(x, inplace=True)
+
+
+def padded_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, padding: int,
+                flip: np.ndarray | None = None) -> np.ndarray:
+    """Crop b of image b zero-padded by `padding` on every side, at (top[b], left[b]), then mirrored where flip[b].
+
+    images: (B, C, H, W) -> same dtype (B, C, H, W). Pixels that come from the padding are 0
+    (black, as RandomCrop's default fill). One gather: out[b, c, i, j] = padded[b, c, top[b] + i, col[b, j]].
+    """
+    batch, channels, height, width = images.shape
+    if np.any((top < 0) | (top > 2 * padding) | (left < 0) | (left > 2 * padding)):
+        raise ValueError(f"padded_crop: top and left must be in [0, {2 * padding}] for padding={padding}")
+    padded = np.zeros((batch, channels, height + 2 * padding, width + 2 * padding), dtype=images.dtype)
+    padded[:, :, padding:padding + height, padding:padding + width] = images
+    rows = top[:, None] + np.arange(height)  # (B, H) source rows in the padded image
+    cols = left[:, None] + np.arange(width)  # (B, W)
+    if flip is not None:
+        cols = np.where(flip[:, None], cols[:, ::-1], cols)  # a flip reads the crop's columns backwards
+    b = np.arange(batch)[:, None, None, None]
+    c = np.arange(channels)[None, :, None, None]
+    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # (B, C, H, W)
+
+
+TRANSFORMS = {"tutorial": train_transform, "crop-flip": crop_flip_transform}  # name -> training transform
 
 
 # ----------------------------------------------------------------------------------------------

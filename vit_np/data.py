@@ -29,11 +29,11 @@ import tarfile
 import urllib.request
 import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from vit_np.augment import eval_transform, train_transform
+from vit_np.augment import TRANSFORMS, eval_transform
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -323,26 +323,38 @@ def augment_rng(seed: int, epoch: int, batch_index: int) -> np.random.Generator:
     return np.random.default_rng([seed, AUGMENT_STREAM, epoch, batch_index])
 
 
+def training_transform(augment: bool | str) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
+    """The transform an `augment` setting names: True or "tutorial" (flip + random resized crop),
+    "crop-flip" (RandomCrop(32, padding=4) + flip), False or "none" (None: normalize only)."""
+    if augment is False or augment == "none":
+        return None
+    name = "tutorial" if augment is True else augment
+    if name not in TRANSFORMS:
+        raise ValueError(f"augment must be True, False, 'none' or one of {sorted(TRANSFORMS)}, got {augment!r}")
+    return TRANSFORMS[name]
+
+
 def iterate_batches(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False, augment: bool = False,
+    images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False, augment: bool | str = False,
     seed: int = 0, epoch: int = 0, drop_last: bool = False, start_batch: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield x float32 (B, 3, 32, 32) in [-1, 1], y int64 (B,): each example once, in an order set by (seed, epoch).
 
-    augment=True applies the training transform (flip, random resized crop, normalize); else
-    normalize only. The last batch is smaller unless drop_last=True drops it. start_batch=k
+    augment=True (or "tutorial") applies the tutorial's training transform (flip, random resized
+    crop, normalize), "crop-flip" the padded random crop + flip; False normalizes only. The last batch is smaller unless drop_last=True drops it. start_batch=k
     skips the first k batches (a run resumed mid-epoch) and yields exactly the rest.
     """
     _check_batching(images, labels, batch_size, seed, epoch)
     if isinstance(start_batch, bool) or not isinstance(start_batch, (int, np.integer)) or start_batch < 0:
         raise ValueError(f"iterate_batches: start_batch must be an integer >= 0, got {start_batch!r}")
+    transform = training_transform(augment)
     n = len(images)
     order = epoch_permutation(n, seed, epoch) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     for batch_index in range(start_batch, math.ceil(stop / batch_size)):
         idx = order[batch_index * batch_size:min((batch_index + 1) * batch_size, stop)]  # (B,)
         x = images[idx]  # (B, 3, 32, 32) uint8
-        x = train_transform(x, augment_rng(seed, epoch, batch_index)) if augment else eval_transform(x)
+        x = transform(x, augment_rng(seed, epoch, batch_index)) if transform else eval_transform(x)
         yield x, labels[idx]
 
 
@@ -363,8 +375,9 @@ class DataLoader:
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False,
-                 augment: bool = False, seed: int = 0, drop_last: bool = False):
+                 augment: bool | str = False, seed: int = 0, drop_last: bool = False):
         _check_batching(images, labels, batch_size, seed, 0)
+        training_transform(augment)  # an unknown name fails here, not at the first batch
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.seed, self.drop_last = seed, drop_last

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -32,8 +33,10 @@ from minigrad import random as mg_random
 from minigrad.nn import Module
 from minigrad.nn.parallel import DataParallel
 from minigrad.tools.memory import keep_freed_memory
+from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import Optimizer
-from vit_np.data import iterate_batches
+from minigrad.optim.lr_scheduler import warmup_cosine_factor
+from vit_np.data import iterate_batches, training_transform
 
 CHECKPOINT = "checkpoint.npz"
 BEST = "best.npz"
@@ -55,8 +58,14 @@ class TrainConfig:
     seed: int = 0  # seeds the model init, batch order, augmentation and dropout
     eval_batch_size: int = 500  # images per forward pass when evaluating
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends only)
-    augment: bool = True  # the tutorial's flip + random resized crop on training images
+    augment: bool | str = True  # True/"tutorial": flip + random resized crop; "crop-flip": padded crop + flip
     workers: int = 1  # threads that share each batch (data parallel); the gradient is the same
+    # The longer recipes' extras; the defaults are the tutorial's (constant lr, plain cross-entropy).
+    lr_schedule: str = "constant"  # "constant", or "warmup-cosine": linear warmup, then a half cosine
+    warmup_epochs: float = 0.0  # length of the linear warmup (warmup-cosine)
+    min_lr_ratio: float = 0.0  # warmup-cosine ends at lr * min_lr_ratio
+    label_smoothing: float = 0.0  # cross-entropy against (1 - s) * one_hot + s / classes
+    grad_clip: float = 0.0  # clip the gradient's global 2-norm to this before each step (0: off)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "workers"):
@@ -68,6 +77,40 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.checkpoint_every < 0:
             raise ValueError(f"TrainConfig: checkpoint_every must be >= 0, got {self.checkpoint_every!r}")
+        training_transform(self.augment)  # a ValueError naming the choices
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"TrainConfig: lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(f"TrainConfig: warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs!r}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"TrainConfig: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"TrainConfig: label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if not self.grad_clip >= 0:
+            raise ValueError(f"TrainConfig: grad_clip must be >= 0 (0: off), got {self.grad_clip!r}")
+
+    def lr_factor(self, step: int, steps_per_epoch: int) -> float:
+        """The learning rate of optimizer step `step` (0-based, over the whole run) as a multiple of lr."""
+        if self.lr_schedule == "constant":
+            return 1.0
+        warmup = round(self.warmup_epochs * steps_per_epoch)
+        return warmup_cosine_factor(step, warmup, self.epochs * steps_per_epoch, self.min_lr_ratio)
+
+
+LR_SCHEDULES = ("constant", "warmup-cosine")
+
+
+def param_groups(model: Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups that decay only the weight matrices: biases, LayerNorm weights, the [CLS] token and
+    the position embeddings get weight_decay 0 (shrinking them towards 0 has no regularizing meaning).
+
+    A parameter decays when it has 2 or more dimensions and is not an embedding; names follow the model's.
+    """
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        embedding = name.endswith(("cls_token", "position_embeddings"))
+        (decay if p.ndim >= 2 and not embedding else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 @dataclass
@@ -81,10 +124,10 @@ class Position:
     seconds: float = 0.0  # training seconds spent this epoch
 
 
-def batch_loss(model: Module, x: np.ndarray, y: np.ndarray) -> mg.Tensor:
+def batch_loss(model: Module, x: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0) -> mg.Tensor:
     """Mean cross-entropy of the model on one batch: (B, 3, H, W), (B,) -> ()."""
     logits, _ = model(mg.Tensor(x))  # (B, classes)
-    return F.cross_entropy(logits, y)
+    return F.cross_entropy(logits, y, label_smoothing=label_smoothing)
 
 
 def _logits(model: Module, x: np.ndarray) -> np.ndarray:
@@ -129,6 +172,8 @@ class Trainer:
         self._last_step_state: dict[str, Any] | None = None  # checkpoint_state() after the last whole step
         self.steps_per_epoch = math.ceil(len(self.train_labels) / config.batch_size)
         self.parallel = DataParallel(model, config.workers)  # workers=1: a plain forward + backward
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]  # the schedule scales these
+        self.loss_fn = functools.partial(batch_loss, label_smoothing=config.label_smoothing)
         keep_freed_memory()  # each step reuses the last step's freed pages: ~30% faster (see there)
 
     # -- the loop ------------------------------------------------------------------------------
@@ -175,9 +220,13 @@ class Trainer:
             bar.close()
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One AdamW step on a batch; returns the batch's mean loss."""
+        """One AdamW step on a batch (lr from the schedule, gradient clipped if asked); returns the mean loss."""
+        factor = self.config.lr_factor(self.position.epoch * self.steps_per_epoch + self.position.batch,
+                                       self.steps_per_epoch)
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base_lr * factor
         self.optimizer.zero_grad()
-        value = self.parallel.forward_backward(batch_loss, x, y)  # fills every parameter's .grad
+        value = self.parallel.forward_backward(self.loss_fn, x, y)  # fills every parameter's .grad
         if not math.isfinite(value):
             checkpoint = self.out_dir / CHECKPOINT
             kept = f"{checkpoint} still holds the last good state" if checkpoint.is_file() else "no checkpoint yet"
@@ -185,6 +234,8 @@ class Trainer:
                 f"the training loss became {value} at epoch {self.position.epoch + 1}, step "
                 f"{self.position.batch + 1}; stopping without saving ({kept}). Try a lower --lr."
             )
+        if self.config.grad_clip:
+            clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         return value
 
