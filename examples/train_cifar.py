@@ -7,7 +7,7 @@
     python examples/train_cifar.py --eval-only --checkpoint runs/cifar10/best.npz
 
 Leaves in --out-dir: checkpoint.npz, best.npz, metrics.csv, and PNG figures (samples, curves,
-attention maps, confusion matrix).
+accuracy against wall-clock time, attention maps, confusion matrix).
 """
 from __future__ import annotations
 
@@ -184,6 +184,7 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
               f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}% "
               f"({row['epoch_seconds']:.0f} s, {row['train_images_per_second']:.0f} img/s)", flush=True)
         plots.plot_curves(trainer.history, out_dir / "curves.png")
+        plots.plot_accuracy_vs_time({f"{args.recipe} recipe": trainer.history}, out_dir / "accuracy_vs_time.png")
 
     try:
         trainer.fit(on_epoch_end)

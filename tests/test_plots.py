@@ -69,6 +69,30 @@ def test_plot_curves_names_a_bad_history_entry(tmp_path, row, message):
         plots.plot_curves([row], tmp_path / "curves.png")
 
 
+def test_plot_accuracy_vs_time_one_line_per_run_in_minutes(tmp_path):
+    fast = [dict(accuracy=40.0 + e, elapsed_seconds=60.0 * e) for e in range(1, 4)]
+    slow = [dict(accuracy=30.0 + e, elapsed_seconds=120.0 * e) for e in range(1, 3)]
+    fig = plots.plot_accuracy_vs_time({"fast": fast, "slow": slow}, tmp_path / "acc.png", target=78)
+    assert_png(tmp_path / "acc.png", fig)
+    (ax,) = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"fast", "slow", "78%"}
+    np.testing.assert_allclose(lines["fast"].get_xdata(), [1, 2, 3])  # seconds -> minutes
+    np.testing.assert_allclose(lines["slow"].get_ydata(), [31, 32])
+    np.testing.assert_allclose(lines["78%"].get_ydata(), [78, 78])
+
+
+def test_plot_accuracy_vs_time_names_a_bad_entry(tmp_path):
+    with pytest.raises(ValueError, match=r"run 'a' entry 0 lacks \['elapsed_seconds'\]"):
+        plots.plot_accuracy_vs_time({"a": [dict(accuracy=1.0)]}, tmp_path / "acc.png")
+
+
+def test_read_metrics_reads_what_the_trainer_writes(tmp_path):
+    (tmp_path / "metrics.csv").write_text("epoch,accuracy,elapsed_seconds\n1,30.5,100\n2,41,200.5\n")
+    assert plots.read_metrics(tmp_path / "metrics.csv") == [
+        dict(epoch=1.0, accuracy=30.5, elapsed_seconds=100.0), dict(epoch=2.0, accuracy=41.0, elapsed_seconds=200.5)]
+
+
 def test_cls_attention_map_by_hand():
     # 1 image, 2 heads, T = 1 + 4 tokens: row 0 (the [CLS] query), columns 1: (the patches).
     attention = np.zeros((1, 2, 5, 5))

@@ -39,7 +39,7 @@ TINY = ["--hidden-size", "8", "--layers", "1", "--heads", "2", "--batch-size", "
         "--limit-train", "40", "--limit-test", "40", "--no-download"]
 STEPS_PER_EPOCH = 3  # ceil(40 / 16)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-FIGURES = ["samples.png", "curves.png", "attention.png", "confusion_matrix.png"]
+FIGURES = ["samples.png", "curves.png", "accuracy_vs_time.png", "attention.png", "confusion_matrix.png"]
 
 
 def cli(data_dir, out_dir, *extra, progress=False):
@@ -57,7 +57,7 @@ def data_dir(tmp_path_factory):
 
 def skip_figures(mp):
     """Draw no PNGs: most of a tiny run's time, and beside the point when a test is about weights."""
-    for name in ("plot_sample_images", "plot_curves", "plot_attention", "plot_confusion_matrix"):
+    for name in ("plot_sample_images", "plot_curves", "plot_accuracy_vs_time", "plot_attention", "plot_confusion_matrix"):
         mp.setattr(train_cifar.plots, name, lambda *args, **kwargs: None)
 
 

@@ -7,6 +7,7 @@ as the model sees them.
 """
 from __future__ import annotations
 
+import csv
 import math
 import os
 from pathlib import Path
@@ -79,6 +80,41 @@ def plot_curves(history: Sequence[dict], path: str | os.PathLike) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLike,
+                          target: float | None = None) -> Figure:
+    """Test accuracy against wall-clock minutes (train + eval), one line per run.
+
+    runs: {label: history}, each history's rows with "accuracy" (%) and "elapsed_seconds"
+    (as metrics.csv has them); target draws a dashed horizontal line at that accuracy.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, history in runs.items():
+        for i, row in enumerate(history):
+            missing = {"accuracy", "elapsed_seconds"} - set(row)
+            if missing:
+                raise ValueError(f"plot_accuracy_vs_time: run {label!r} entry {i} lacks {sorted(missing)}")
+        minutes = [float(row["elapsed_seconds"]) / 60 for row in history]
+        accuracy = [float(row["accuracy"]) for row in history]
+        line, = ax.plot(minutes, accuracy, marker=".", label=label)
+        if history:
+            ax.annotate(f"{accuracy[-1]:.1f}%", (minutes[-1], accuracy[-1]), textcoords="offset points",
+                        xytext=(4, -10), color=line.get_color())
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"{target:g}%")
+    ax.set(xlabel="wall-clock minutes (train + test, 2 CPU cores)", ylabel="test accuracy (%)",
+           title="CIFAR-10 test accuracy against time")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """metrics.csv as written by vit_np.train: one dict per epoch, numbers as floats."""
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,276 @@
+"""The fast-cpu recipe (examples/train_cifar.py --recipe fast-cpu), piece by piece against PyTorch.
+
+Its pieces: RandomCrop(32, padding=4) + flip, a linear warmup then cosine learning rate, label
+smoothing, gradient clipping, and AdamW parameter groups without weight decay on biases, norms
+and embeddings. Each is checked against what PyTorch does with the same inputs; then the
+Trainer's whole step (all of them at once) against a PyTorch loop, and the recipe's command line.
+"""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import minigrad as mg
+from cifar_fixture import make_cifar
+from oracle import DTYPES, TOLERANCES, assert_close
+from vit_np import torch_reference as torch_vit
+from vit_np.augment import crop_flip_transform, normalize, padded_crop
+from vit_np.config import ViTConfig
+from vit_np.data import DataLoader, augment_rng, iterate_batches
+from vit_np.model import ViTForClassification
+from vit_np.train import TrainConfig, Trainer, param_groups
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("train_cifar", ROOT / "examples" / "train_cifar.py")
+train_cifar = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(train_cifar)
+
+TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
+
+
+def images(n=6, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+
+
+# -- RandomCrop(32, padding=4) + RandomHorizontalFlip ---------------------------------------------
+
+
+def torch_crop_flip(x: np.ndarray, top, left, flip, padding=4) -> torch.Tensor:
+    """What torchvision does per image: pad with zeros, crop 32x32 at (top, left), mirror if flipped,
+    ToTensor (/ 255), Normalize(0.5, 0.5). Written with torch ops, one image at a time."""
+    out = []
+    for b in range(len(x)):
+        img = torch.nn.functional.pad(torch.from_numpy(x[b]), (padding,) * 4)  # (3, 40, 40), zeros around
+        img = img[:, top[b]:top[b] + 32, left[b]:left[b] + 32]
+        if flip[b]:
+            img = torch.flip(img, dims=[-1])
+        out.append((img.float() / 255 - 0.5) / 0.5)
+    return torch.stack(out)
+
+
+def test_crop_flip_equals_torch_pad_crop_flip():
+    x = images(8)
+    rng = np.random.default_rng(3)
+    ours = crop_flip_transform(x, rng)
+    rng = np.random.default_rng(3)  # the documented draw order: B flips, B tops, B lefts
+    flip = rng.random(8) < 0.5
+    top, left = rng.integers(0, 9, size=8), rng.integers(0, 9, size=8)
+    assert ours.dtype == np.float32 and ours.shape == (8, 3, 32, 32)
+    np.testing.assert_array_equal(ours, torch_crop_flip(x, top, left, flip).numpy())
+
+
+@pytest.mark.parametrize("top, left", [(0, 0), (8, 8), (0, 8), (4, 4), (8, 0)])
+def test_padded_crop_corners_and_centre(top, left):
+    """(4, 4) is the image itself; the corners show 4 rows and 4 columns of black padding."""
+    x = images(2)
+    for flip in (False, True):
+        got = padded_crop(x, np.full(2, top), np.full(2, left), 4, np.full(2, flip))
+        want = torch_crop_flip(x, [top] * 2, [left] * 2, [flip] * 2)
+        np.testing.assert_array_equal(normalize(got.astype(np.float32) / np.float32(255)), want.numpy())
+    np.testing.assert_array_equal(padded_crop(x, np.full(2, 4), np.full(2, 4), 4), x)
+
+
+def test_crop_flip_draws_every_offset_and_flips_half():
+    """Offsets uniform over 0..8 on both axes and flips with p = 0.5, within 5 standard errors."""
+    x = np.zeros((1, 3, 32, 32), dtype=np.uint8)
+    x[0, :, 0, 0] = 255  # one white pixel: where it lands tells the offset and the flip
+    n = 4000
+    rng = np.random.default_rng(0)
+    positions = [np.argwhere(crop_flip_transform(x, rng)[0, 0] > 0) for _ in range(n)]
+    visible = [p[0] for p in positions if len(p)]  # the pixel is cropped away when top or left < 4
+    rows = np.array([r for r, _ in visible])
+    cols = np.array([c for _, c in visible])
+    assert set(rows) == set(range(5))  # top in 4..8 keeps the pixel, at row top - 4
+    assert set(cols) == set(range(5)) | set(range(27, 32))  # and mirrored columns 31 - (left - 4)
+    p_visible = (5 / 9) ** 2
+    assert abs(len(visible) / n - p_visible) < 5 * np.sqrt(p_visible * (1 - p_visible) / n)
+    flipped = (cols >= 27).mean()
+    assert abs(flipped - 0.5) < 5 * np.sqrt(0.25 / len(cols))
+
+
+def test_padded_crop_rejects_offsets_outside_the_padding():
+    with pytest.raises(ValueError, match=r"padded_crop: top and left must be in \[0, 8\] for padding=4"):
+        padded_crop(images(1), np.array([9]), np.array([0]), 4)
+
+
+def test_iterate_batches_applies_the_named_transform():
+    x, y = images(10), np.arange(10)
+    got = list(iterate_batches(x, y, 4, shuffle=True, augment="crop-flip", seed=2, epoch=1))
+    for b, (xb, yb) in enumerate(got):  # labels are the indices: yb names the batch's images
+        np.testing.assert_array_equal(xb, crop_flip_transform(x[yb], augment_rng(2, 1, b)))
+    assert sorted(np.concatenate([yb for _, yb in got])) == list(range(10))
+
+
+def test_unknown_augmentation_is_named():
+    x, y = images(4), np.arange(4)
+    with pytest.raises(ValueError, match=r"augment must be True, False, 'none' or one of \['crop-flip', 'tutorial'\], got 'mixup'"):
+        DataLoader(x, y, 2, augment="mixup")
+    with pytest.raises(ValueError, match="augment must be"):
+        TrainConfig(augment="cutout")
+
+
+# -- learning rate: linear warmup, then cosine ------------------------------------------------------
+
+
+@pytest.mark.parametrize("epochs, steps, warmup, min_ratio", [(6, 5, 2.0, 0.1), (3, 7, 0.5, 0.0), (4, 3, 0.0, 0.01)])
+def test_warmup_cosine_equals_torch_linear_then_cosine(epochs, steps, warmup, min_ratio):
+    """torch: SequentialLR(LinearLR(1/w -> 1 over w - 1 steps), CosineAnnealingLR(T_max = total - w, eta_min))."""
+    lr, total, w = 2e-3, epochs * steps, round(warmup * steps)
+    config = TrainConfig(epochs=epochs, lr=lr, lr_schedule="warmup-cosine", warmup_epochs=warmup, min_lr_ratio=min_ratio)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - w, eta_min=lr * min_ratio)
+    if w:
+        linear = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / w, end_factor=1.0, total_iters=max(w - 1, 1))
+        sched = torch.optim.lr_scheduler.SequentialLR(opt, [linear, cosine], milestones=[w])
+    else:
+        sched = cosine
+    for step in range(total):
+        np.testing.assert_allclose(lr * config.lr_factor(step, steps), sched.get_last_lr()[0], rtol=1e-12, atol=0)
+        opt.step()
+        sched.step()
+
+
+def test_constant_schedule_is_the_tutorials():
+    assert all(TrainConfig().lr_factor(step, 196) == 1.0 for step in range(0, 3000, 7))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr_schedule", "linear", "lr_schedule must be one of"), ("warmup_epochs", 20.0, r"warmup_epochs must be in \[0, epochs=15\]"),
+    ("min_lr_ratio", 1.5, r"min_lr_ratio must be in \[0, 1\]"), ("label_smoothing", 1.0, r"label_smoothing must be in \[0, 1\)"),
+    ("grad_clip", -1.0, "grad_clip must be >= 0"),
+])
+def test_recipe_fields_are_validated_by_name(field, value, message):
+    with pytest.raises(ValueError, match=f"TrainConfig: {message}"):
+        TrainConfig(**{field: value})
+
+
+# -- weight decay only on weight matrices --------------------------------------------------------------
+
+
+def test_param_groups_exclude_biases_norms_and_embeddings():
+    model = ViTForClassification(ViTConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32))
+    decay, no_decay = param_groups(model, 0.05)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = sorted(names[id(p)] for p in decay["params"])
+    kept = sorted(names[id(p)] for p in no_decay["params"])
+    assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.05, 0.0)
+    assert sorted(decayed + kept) == sorted(names.values())  # every parameter, once
+    assert all(n.endswith(".weight") and "layernorm" not in n for n in decayed)
+    assert all(n.endswith((".bias", "cls_token", "position_embeddings")) or "layernorm" in n for n in kept)
+    assert decayed == sorted(["embedding.patch_embeddings.projection.weight", "classifier.weight"] + [
+        f"encoder.blocks.{i}.{layer}.weight" for i in range(2)
+        for layer in ("attention.qkv_projection", "attention.output_projection", "mlp.dense_1", "mlp.dense_2")])
+
+
+# -- the whole step: schedule + label smoothing + clipping + groups, against a PyTorch loop --------------
+
+
+def torch_recipe_steps(model, batches, lr, weight_decay, warmup_steps, total_steps, min_ratio, smoothing, clip):
+    """The same recipe in PyTorch: AdamW groups, SequentialLR, CrossEntropyLoss(label_smoothing), clip_grad_norm_."""
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and not n.endswith(("cls_token", "position_embeddings"))]
+    no_decay = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    linear = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warmup_steps, total_iters=max(warmup_steps - 1, 1))
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps - warmup_steps, eta_min=lr * min_ratio)
+    sched = torch.optim.lr_scheduler.SequentialLR(opt, [linear, cosine], milestones=[warmup_steps])
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
+    norms = []
+    for x, y in batches:
+        opt.zero_grad()
+        logits, _ = model(torch.from_numpy(x))
+        loss_fn(logits, torch.from_numpy(y)).backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip)))
+        opt.step()
+        sched.step()
+    return norms
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_trainer_steps_equal_a_pytorch_loop(dtype, workers, tmp_path):
+    config = ViTConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    mg.manual_seed(0)
+    ours = ViTForClassification(config).to(dtype)
+    theirs = torch_vit.ViTForClassfication(config.to_dict()).to(TORCH_DTYPE[dtype])
+    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()})
+    lr, wd, clip = 1e-2, 0.05, 0.5
+    train = TrainConfig(epochs=3, batch_size=8, lr=lr, weight_decay=wd, lr_schedule="warmup-cosine", warmup_epochs=1.0,
+                        min_lr_ratio=0.1, label_smoothing=0.1, grad_clip=clip, workers=workers)
+    data = (images(16), np.arange(16) % 10)
+    optimizer = mg.optim.AdamW(param_groups(ours, wd), lr=lr, weight_decay=wd)
+    trainer = Trainer(ours, optimizer, data, data, train, tmp_path)
+    rng = np.random.default_rng(1)
+    batches = [(rng.standard_normal((8, 3, 32, 32)).astype(dtype), rng.integers(0, 10, 8)) for _ in range(6)]
+    for x, y in batches:  # 3 epochs of 2 steps: warmup over the first 2, cosine over the last 4
+        trainer.train_step(x, y)
+        trainer.position.batch += 1
+        if trainer.position.batch == trainer.steps_per_epoch:
+            trainer.position.epoch, trainer.position.batch = trainer.position.epoch + 1, 0
+    norms = torch_recipe_steps(theirs, batches, lr, wd, 2, 6, 0.1, 0.1, clip)
+    assert max(norms) > clip  # the clipping really acted
+    tol = TOLERANCES[dtype]
+    if dtype == np.float32:  # six steps of AdamW compound float32 rounding (an update ~ lr * sign)
+        tol = dict(rtol=1e-3, atol=1e-4)
+    for name, value in theirs.state_dict().items():
+        assert_close(ours.state_dict()[name], value.detach().numpy(), name, **tol)
+
+
+# -- the command line ---------------------------------------------------------------------------------
+
+
+def test_recipe_sets_defaults_and_flags_still_win():
+    tutorial, fast = train_cifar.parse_args([]), train_cifar.parse_args(["--recipe", "fast-cpu"])
+    assert (tutorial.hidden_size, tutorial.lr, tutorial.augment, tutorial.lr_schedule, tutorial.dropout) == (48, 1e-3, "tutorial", "constant", 0.1)
+    assert not tutorial.decay_exclusions and tutorial.label_smoothing == 0.0 and tutorial.grad_clip == 0.0
+    for key, value in train_cifar.RECIPES["fast-cpu"].items():
+        assert getattr(fast, key) == value, key
+    mixed = train_cifar.parse_args(["--recipe", "fast-cpu", "--epochs", "3", "--no-decay-exclusions"])
+    assert (mixed.epochs, mixed.decay_exclusions, mixed.hidden_size) == (3, False, 96)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cifar")
+    make_cifar(root, per_batch=40, n_test=40)
+    return root
+
+
+def recipe_cli(data_dir, out_dir, *extra):
+    return ["--recipe", "fast-cpu", "--data-dir", str(data_dir), "--out-dir", str(out_dir), "--hidden-size", "12",
+            "--layers", "1", "--heads", "2", "--mlp-size", "24", "--batch-size", "16", "--limit-train", "40",
+            "--limit-test", "40", "--no-download", "--no-progress", "--epochs", "3", "--warmup-epochs", "1", *extra]
+
+
+def test_recipe_run_follows_the_schedule_and_resumes_exactly(data_dir, tmp_path, monkeypatch, capsys):
+    for name in ("plot_sample_images", "plot_curves", "plot_accuracy_vs_time", "plot_attention", "plot_confusion_matrix"):
+        monkeypatch.setattr(train_cifar.plots, name, lambda *args, **kwargs: None)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert train_cifar.main(recipe_cli(data_dir, straight)) == 0
+    state = mg.load(straight / "checkpoint.npz")
+    assert len(state["optimizer"]["param_groups"]) == 2  # decay exclusions on
+    lrs = [float(row.split(",")[4]) for row in (straight / "metrics.csv").read_text().splitlines()[1:]]
+    steps = 3  # ceil(40 / 16) per epoch; the lr column is each epoch's last step's
+    want = [1.5e-3 * TrainConfig(epochs=3, lr_schedule="warmup-cosine", warmup_epochs=1, min_lr_ratio=0.01).lr_factor(e * steps + 2, steps)
+            for e in range(3)]
+    np.testing.assert_allclose(lrs, want, rtol=1e-5)
+
+    calls = [0]
+    original = Trainer.train_step
+
+    def interrupted(self, x, y):
+        calls[0] += 1
+        if calls[0] == 5:  # epoch 2, step 2: in the middle of the cosine part
+            raise KeyboardInterrupt
+        return original(self, x, y)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    assert train_cifar.main(recipe_cli(data_dir, resumed)) == 130
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert train_cifar.main(recipe_cli(data_dir, resumed, "--resume")) == 0
+    a, b = mg.load(straight / "checkpoint.npz"), mg.load(resumed / "checkpoint.npz")
+    for name, value in a["model"].items():
+        np.testing.assert_array_equal(value, b["model"][name], err_msg=name)
+    assert "--resume" in capsys.readouterr().err
