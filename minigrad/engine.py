@@ -72,7 +72,10 @@ class Context:
     def __init__(self, fn: type[Function], inputs: tuple[Tensor, ...]):
         self.fn = fn  # the Function subclass, e.g. Mul
         self.inputs = inputs  # the input Tensors (the edges of the graph)
-        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        # Which inputs backward must give a gradient; all False under no_grad, where no backward
+        # can follow, so a forward may skip work only backward needs (see ScaledDotProductAttention).
+        grad_enabled = is_grad_enabled()
+        self.needs_input_grad = tuple(grad_enabled and t.requires_grad for t in inputs)
         self.saved_tensors: tuple = ()
         self.released = False  # set once backward has freed this node
 
@@ -105,7 +108,7 @@ class Function:
 
         ctx = Context(cls, inputs)
         out = cls.forward(ctx, *(t.data for t in inputs), **kwargs)
-        needs_grad = is_grad_enabled() and any(ctx.needs_input_grad) and out.dtype.kind == "f"
+        needs_grad = any(ctx.needs_input_grad) and out.dtype.kind == "f"
         result = Tensor._from_op(out, requires_grad=needs_grad)
         if needs_grad:
             result._ctx = ctx

@@ -88,7 +88,8 @@ def test_sdpa_weights_are_torch_softmax(case, dtype):
         scores = scores.masked_fill(~torch.ones(scores.shape[-2:], dtype=torch.bool).tril(), -torch.inf)
     assert weights.dtype == dtype
     assert_close(weights.data, torch.softmax(scores, dim=-1).numpy(), "weights", **TOLERANCES[dtype])
-    np.testing.assert_array_equal(out.data, sdpa(mg.Tensor(q), mg.Tensor(k), mg.Tensor(v), **kwargs).data)
+    # without the weights (and no gradient asked) the unmasked cases take the inference path: same values
+    assert_close(sdpa(mg.Tensor(q), mg.Tensor(k), mg.Tensor(v), **kwargs).data, out.data, "out", **TOLERANCES[dtype])
 
 
 def test_sdpa_weights_do_not_alias_the_graph():
@@ -214,3 +215,51 @@ def test_sdpa_rows_far_below_the_global_max_take_the_per_row_fallback(dtype):
     check_op(lambda a, b, c: F.scaled_dot_product_attention(a, b, c),
              lambda a, b, c: torch.nn.functional.scaled_dot_product_attention(a, b, c),
              inputs=[np.asarray(t, dtype=dtype) for t in (q, k, v)])
+
+
+# -- the inference path: no gradient can be asked for (no_grad, or no input requires grad) ------------
+
+
+def torch_sdpa(q, k, v):
+    return TF.scaled_dot_product_attention(*(torch.tensor(a) for a in (q, k, v))).numpy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape", [(3, 2, 7, 4), (2, 130, 9, 5), (300, 6, 3)], ids=["small", "two_chunks", "3d_three_chunks"])
+def test_sdpa_inference_path_equals_torch(shape, dtype):
+    """Under no_grad the op goes through the score matrices in chunks of INFERENCE_CHUNK and divides
+    after @ v; shapes with 1, 2 and 3 chunks (the last one partial) all match PyTorch."""
+    from minigrad.functional import attention
+
+    n = int(np.prod(shape[:-2]))
+    assert n <= attention.INFERENCE_CHUNK or n % attention.INFERENCE_CHUNK  # the last chunk is partial
+    rng = np.random.default_rng(3)
+    qkv = rng.standard_normal((3, *shape[:-2], shape[-2], 3 * shape[-1])).astype(dtype) * 2
+    q, k, v = np.split(qkv[0], 3, axis=-1)  # strided views, as a fused qkv projection gives them
+    with mg.no_grad():
+        out = sdpa(mg.Tensor(q), mg.Tensor(k), mg.Tensor(v))
+    assert out.dtype == dtype and out._ctx is None
+    assert_close(out.data, torch_sdpa(q, k, v), "out", **TOLERANCES[dtype])
+    grad_mode = sdpa(mg.Tensor(q, requires_grad=True), mg.Tensor(k), mg.Tensor(v))  # the training path
+    assert_close(out.data, grad_mode.data, "inference vs training path", **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_sdpa_inference_path_falls_back_per_row(dtype, monkeypatch):
+    """The rows ~60 below their chunk's max would underflow a chunk-wide shift: redone with per-row maxima."""
+    from minigrad.functional import attention
+
+    calls = []
+    per_row = attention._softmax_rows
+    monkeypatch.setattr(attention, "_softmax_rows", lambda *a, **kw: calls.append(1) or per_row(*a, **kw))
+    rng = np.random.default_rng(7)
+    q = rng.standard_normal((2, 3, 4)) * 0.1
+    k = np.ones((2, 5, 4)) + rng.standard_normal((2, 5, 4)) * 0.1
+    q[0, 0] += 30.0
+    q[1, 2] -= 30.0
+    v = rng.standard_normal((2, 5, 6))
+    q, k, v = (a.astype(dtype) for a in (q, k, v))
+    with mg.no_grad():
+        out = sdpa(mg.Tensor(q), mg.Tensor(k), mg.Tensor(v)).data
+    assert calls == [1] and np.isfinite(out).all()
+    assert_close(out, torch_sdpa(q, k, v), "out", **TOLERANCES[dtype])

@@ -72,6 +72,28 @@ def test_predict_equals_one_forward():
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("micro_batch", [None, 1, 4, 64])
+def test_predict_in_micro_batches_covers_every_row_in_order(workers, micro_batch):
+    """Each worker runs its shard micro_batch rows at a time (4 does not divide the shards of 9 or 23)."""
+    model = make_mlp()
+    for n in (9, 23):
+        x = np.random.default_rng(n).standard_normal((n, 6))
+        with mg.no_grad():
+            expected = model(mg.Tensor(x)).data
+        sizes = []
+        got = DataParallel(model, workers).predict(lambda m, s: sizes.append(len(s)) or m(mg.Tensor(s)).data, x,
+                                                   micro_batch=micro_batch)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        assert sum(sizes) == n and max(sizes) <= (micro_batch or n)
+
+
+@pytest.mark.parametrize("micro_batch", [0, -3, 2.5])
+def test_predict_rejects_a_bad_micro_batch(micro_batch):
+    with pytest.raises(ValueError, match=f"DataParallel.predict: micro_batch must be a positive integer or None, got {micro_batch}"):
+        DataParallel(make_mlp(), 1).predict(lambda m, s: s, np.zeros((3, 6)), micro_batch=micro_batch)
+
+
 def test_grad_mode_is_per_thread():
     seen = {}
 

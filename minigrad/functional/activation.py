@@ -89,18 +89,29 @@ class GeluTanh(Function):
     """0.5 x (1 + tanh(u)) computed as x * sigmoid(2u), the same function: NumPy's float32 exp
     is several times faster than its tanh. u = sqrt(2/pi) (x + 0.044715 x^3)."""
 
+    CHUNK = 1 << 16  # elements per pass: the temporaries of a chunk stay in the CPU cache
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        e = np.multiply(x, x, out=np.empty_like(x))  # x ** 3 would take NumPy's slow power path
-        e *= -2.0 * _SQRT_2_OVER_PI * _GELU_COEF
-        e += -2.0 * _SQRT_2_OVER_PI
-        e *= x  # -2u
-        with np.errstate(over="ignore"):  # exp(-2u) = inf for x << 0 gives s = 0, y = -0: right
-            np.exp(e, out=e)
-        e += 1.0
-        s = np.divide(1.0, e, out=e)  # s = sigmoid(2u) = 0.5 (1 + tanh(u))
+        x = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (ascontiguousarray makes 0-d 1-d)
+        y = np.empty_like(x)
+        s = np.empty_like(x) if any(ctx.needs_input_grad) else None  # sigmoid(2u), for backward
+        flat_x, flat_y = x.reshape(-1), y.reshape(-1)  # views, taken a chunk at a time
+        e = np.empty(min(flat_x.size, GeluTanh.CHUNK), dtype=x.dtype)
+        for start in range(0, flat_x.size, GeluTanh.CHUNK):
+            xc = flat_x[start:start + GeluTanh.CHUNK]
+            ec = e[:xc.size]
+            np.multiply(xc, xc, out=ec)  # x ** 3 would take NumPy's slow power path
+            ec *= -2.0 * _SQRT_2_OVER_PI * _GELU_COEF
+            ec += -2.0 * _SQRT_2_OVER_PI
+            ec *= xc  # -2u
+            with np.errstate(over="ignore"):  # exp(-2u) = inf for x << 0 gives s = 0, y = -0: right
+                np.exp(ec, out=ec)
+            ec += 1.0
+            sc = np.divide(1.0, ec, out=ec if s is None else s.reshape(-1)[start:start + xc.size])  # sigmoid(2u)
+            np.multiply(xc, sc, out=flat_y[start:start + xc.size])
         ctx.save_for_backward(x, s)
-        return x * s
+        return y
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:

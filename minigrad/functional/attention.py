@@ -58,11 +58,12 @@ class _Underflow(Exception):
     """Some row of exp(scores - global max) underflowed: redo the softmax with per-row maxima."""
 
 
-def _softmax_rows(scores: np.ndarray) -> np.ndarray:
+def _softmax_rows(scores: np.ndarray, normalize: bool = True) -> np.ndarray:
     """The classic per-row-max softmax (in place), the fallback of softmax_last_dim."""
     scores -= scores.max(axis=-1, keepdims=True)
     np.exp(scores, out=scores)
-    scores /= _row_sums(scores)
+    if normalize:
+        scores /= _row_sums(scores)
     return scores
 
 
@@ -73,12 +74,55 @@ def _batched(a: np.ndarray, flat: bool) -> np.ndarray:
     return a.reshape(-1, *a.shape[-2:]) if flat else a
 
 
+def _contiguous(a: np.ndarray, factor: float | None = None) -> np.ndarray:
+    """A C-contiguous copy of a (strided) view, times `factor` if given: one pass over the data."""
+    out = np.empty(a.shape, dtype=a.dtype)
+    if factor is None:
+        np.copyto(out, a)
+    else:
+        np.multiply(a, a.dtype.type(factor), out=out)
+    return out
+
+
+INFERENCE_CHUNK = 128  # (Tq, Tk) score matrices per chunk: about 2 MB for the ViT's 65 tokens
+
+
+def attention_inference(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float) -> np.ndarray:
+    """softmax(q k^T * scale) v when no backward will follow;  (..., Tq, d), (..., Tk, d), (..., Tk, dv) -> (..., Tq, dv).
+
+    The training forward must keep the whole (..., Tq, Tk) probability tensor for backward.
+    Without that, this goes through the score matrices a chunk at a time, so a chunk's scores
+    stay in the CPU cache across the softmax passes (shift, exp, row sums), and it divides by
+    the row sums after multiplying by v: Tq * dv values to divide per matrix instead of Tq * Tk.
+    Each chunk is shifted by its own max (any shift that is constant along a row gives the same softmax).
+    """
+    (tq, d), (tk, dv) = q.shape[-2:], v.shape[-2:]
+    qs = _contiguous(q, scale).reshape(-1, tq, d)  # (N, Tq, d), scaled: 1/Tk of the work of scaling scores
+    kt = _contiguous(np.swapaxes(k, -1, -2)).reshape(-1, d, tk)  # (N, d, Tk)
+    v3 = np.ascontiguousarray(v).reshape(-1, tk, dv)  # (N, Tk, dv)
+    out = np.empty((len(qs), tq, dv), dtype=q.dtype)
+    for start in range(0, len(qs), INFERENCE_CHUNK):
+        chunk = slice(start, start + INFERENCE_CHUNK)
+        e = qs[chunk] @ kt[chunk]  # (n, Tq, Tk) scores
+        e -= e.max()
+        np.exp(e, out=e)
+        sums = _row_sums(e)  # (n, Tq, 1)
+        if sums.min() < 1e-10:  # some row underflowed: shift every row by its own max instead
+            e = _softmax_rows(qs[chunk] @ kt[chunk], normalize=False)
+            sums = _row_sums(e)
+        o = np.matmul(e, v3[chunk], out=out[chunk])  # (n, Tq, dv), not yet divided by the sums
+        o /= sums
+    return out.reshape(q.shape[:-1] + (dv,))
+
+
 class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx: Context, q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float,
                 bias: np.ndarray | None, dropout_p: float, weights_out: list | None) -> np.ndarray:
         out_shape = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]) + (q.shape[-2], v.shape[-1])
         flat = q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and bias is None
+        if flat and not any(ctx.needs_input_grad) and dropout_p == 0 and weights_out is None:
+            return attention_inference(q, k, v, scale)  # no backward can follow: skip what it needs
         q3, k3, v3 = _batched(q, flat), _batched(k, flat), _batched(v, flat)  # (N, T, d) each
         k3t = _batched(np.swapaxes(k3, -1, -2), flat)  # (N, d, Tk), contiguous: q @ k^T is fast then
         q3s = q3 * q.dtype.type(scale)  # scaling q costs a 1/Tk of scaling the scores

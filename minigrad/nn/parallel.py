@@ -26,6 +26,7 @@ from minigrad.tensor import Tensor
 from minigrad.tools.blas import blas_threads_per_worker
 
 LossFn = Callable[[Module, np.ndarray, np.ndarray], Tensor]  # (model, x, y) -> scalar mean loss
+PREDICT_MICRO_BATCH = 64  # examples per forward in predict (measured for the tutorial's ViT: see predict)
 
 
 class DataParallel:
@@ -61,16 +62,24 @@ class DataParallel:
                     rp.grad = None
         return float(sum(losses))
 
-    def predict(self, forward: Callable[[Module, np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
-        """forward(model, shard) -> array, run on `workers` shards in parallel, concatenated."""
+    def predict(self, forward: Callable[[Module, np.ndarray], np.ndarray], x: np.ndarray,
+                micro_batch: int | None = PREDICT_MICRO_BATCH) -> np.ndarray:
+        """forward(model, shard) -> array, run on `workers` shards in parallel, concatenated.
+
+        Each worker feeds its shard to `forward` `micro_batch` examples at a time (None: all at
+        once): without a backward to feed, nothing needs the whole batch's activations at once,
+        and a small batch's activations stay in the CPU cache from one layer to the next.
+        """
+        if micro_batch is not None and (not isinstance(micro_batch, int) or micro_batch < 1):
+            raise ValueError(f"DataParallel.predict: micro_batch must be a positive integer or None, got {micro_batch!r}")
         with no_grad():
             if self.workers == 1 or len(x) < self.workers:
-                return forward(self.model, x)
+                return _no_grad_call(forward, self.model, x, 1, micro_batch)
             models = [self.model, *self._fresh_replicas()]
             shards = np.array_split(x, self.workers)
-            futures = [self._pool.submit(_no_grad_call, forward, m, s, self.workers)
+            futures = [self._pool.submit(_no_grad_call, forward, m, s, self.workers, micro_batch)
                        for m, s in zip(models[1:], shards[1:])]
-            first = _no_grad_call(forward, models[0], shards[0], self.workers)
+            first = _no_grad_call(forward, models[0], shards[0], self.workers, micro_batch)
             return np.concatenate([first] + [f.result() for f in futures])
 
     def _fresh_replicas(self) -> list[Module]:
@@ -105,6 +114,8 @@ def _shard_backward(loss_fn: LossFn, model: Module, x: np.ndarray, y: np.ndarray
 
 
 def _no_grad_call(forward: Callable[[Module, np.ndarray], np.ndarray], model: Module, x: np.ndarray,
-                  workers: int) -> np.ndarray:
+                  workers: int, micro_batch: int | None = None) -> np.ndarray:
     with no_grad(), blas_threads_per_worker(workers):  # grad mode is per thread: each worker sets its own
-        return forward(model, x)
+        if micro_batch is None or len(x) <= micro_batch:
+            return forward(model, x)
+        return np.concatenate([forward(model, x[i:i + micro_batch]) for i in range(0, len(x), micro_batch)])
