@@ -274,3 +274,23 @@ def test_recipe_run_follows_the_schedule_and_resumes_exactly(data_dir, tmp_path,
     for name, value in a["model"].items():
         np.testing.assert_array_equal(value, b["model"][name], err_msg=name)
     assert "--resume" in capsys.readouterr().err
+
+
+# -- examples/plot_runs.py: accuracy against wall-clock time, for the README's figure --------------------
+
+
+def test_plot_runs_draws_each_run_and_names_missing_files(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("plot_runs", ROOT / "examples" / "plot_runs.py")
+    plot_runs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot_runs)
+    for name, accuracy in (("a", 50.0), ("b", 60.0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.csv").write_text(f"epoch,accuracy,elapsed_seconds\n1,{accuracy - 5},60\n2,{accuracy},120\n")
+    out = tmp_path / "acc.png"
+    assert plot_runs.main([str(tmp_path / "a"), str(tmp_path / "b" / "metrics.csv"), "--labels", "A", "B",
+                           "--target", "55", "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert plot_runs.main([str(tmp_path / "a"), "--labels", "A", "B"]) == 2
+    assert plot_runs.main([str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "1 runs but 2 --labels" in err and f"no metrics file at {tmp_path / 'nowhere'}" in err
