@@ -82,20 +82,20 @@ def padded_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, padding: 
     """Crop b of image b zero-padded by `padding` on every side, at (top[b], left[b]), then mirrored where flip[b].
 
     images: (B, C, H, W) -> same dtype (B, C, H, W). Pixels that come from the padding are 0
-    (black, as RandomCrop's default fill). One gather: out[b, c, i, j] = padded[b, c, top[b] + i, col[b, j]].
+    (black, as RandomCrop's default fill). The padded batch seen through sliding_window_view is
+    every possible crop at once, (B, C, 2p+1, 2p+1, H, W), without copying; indexing it with
+    (b, top[b], left[b]) copies out the B crops we drew.
     """
     batch, channels, height, width = images.shape
     if np.any((top < 0) | (top > 2 * padding) | (left < 0) | (left > 2 * padding)):
         raise ValueError(f"padded_crop: top and left must be in [0, {2 * padding}] for padding={padding}")
     padded = np.zeros((batch, channels, height + 2 * padding, width + 2 * padding), dtype=images.dtype)
     padded[:, :, padding:padding + height, padding:padding + width] = images
-    rows = top[:, None] + np.arange(height)  # (B, H) source rows in the padded image
-    cols = left[:, None] + np.arange(width)  # (B, W)
-    if flip is not None:
-        cols = np.where(flip[:, None], cols[:, ::-1], cols)  # a flip reads the crop's columns backwards
-    b = np.arange(batch)[:, None, None, None]
-    c = np.arange(channels)[None, :, None, None]
-    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]  # (B, C, H, W)
+    crops = np.lib.stride_tricks.sliding_window_view(padded, (height, width), axis=(2, 3))  # (B, C, 2p+1, 2p+1, H, W)
+    out = crops[np.arange(batch), :, top, left]  # (B, C, H, W): advanced indices (b, top, left) first
+    if flip is not None and flip.any():
+        out[flip] = out[flip][..., ::-1]  # mirror the columns of the flipped crops
+    return out
 
 
 TRANSFORMS = {"tutorial": train_transform, "crop-flip": crop_flip_transform}  # name -> training transform
