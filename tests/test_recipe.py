@@ -294,3 +294,12 @@ def test_plot_runs_draws_each_run_and_names_missing_files(tmp_path, capsys):
     assert plot_runs.main([str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "1 runs but 2 --labels" in err and f"no metrics file at {tmp_path / 'nowhere'}" in err
+
+
+def test_resume_with_another_schedule_length_is_refused(data_dir, tmp_path, monkeypatch, capsys):
+    """With warmup-cosine the number of epochs sets every step's lr: resuming with another is refused."""
+    for name in ("plot_sample_images", "plot_curves", "plot_accuracy_vs_time", "plot_attention", "plot_confusion_matrix"):
+        monkeypatch.setattr(train_cifar.plots, name, lambda *args, **kwargs: None)
+    assert train_cifar.main(recipe_cli(data_dir, tmp_path)) == 0
+    assert train_cifar.main(recipe_cli(data_dir, tmp_path, "--epochs", "5", "--resume")) == 2
+    assert "made with epochs=3, this run has epochs=5" in capsys.readouterr().err

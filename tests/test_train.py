@@ -260,7 +260,9 @@ def test_hard_kill_then_resume_from_the_periodic_checkpoint(data_dir, reference,
 
 
 @pytest.mark.parametrize("flag, value, field", [("--batch-size", "8", "batch_size"), ("--seed", "1", "seed"),
-                                                ("--hidden-size", "16", "hidden_size")])
+                                                ("--hidden-size", "16", "hidden_size"),
+                                                ("--label-smoothing", "0.1", "label_smoothing"),
+                                                ("--augment", "crop-flip", "augment"), ("--grad-clip", "1.5", "grad_clip")])
 def test_resume_with_other_settings_is_refused(data_dir, reference, tmp_path, capsys, flag, value, field):
     shutil.copy(reference / "checkpoint.npz", tmp_path / "checkpoint.npz")
     assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "3", "--resume", flag, value)) == 2

@@ -32,10 +32,10 @@ import minigrad.functional as F
 from minigrad import random as mg_random
 from minigrad.nn import Module
 from minigrad.nn.parallel import DataParallel
-from minigrad.tools.memory import keep_freed_memory
 from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import Optimizer
 from minigrad.optim.lr_scheduler import warmup_cosine_factor
+from minigrad.tools.memory import keep_freed_memory
 from vit_np.data import iterate_batches, training_transform
 
 CHECKPOINT = "checkpoint.npz"
@@ -172,7 +172,9 @@ class Trainer:
         self._last_step_state: dict[str, Any] | None = None  # checkpoint_state() after the last whole step
         self.steps_per_epoch = math.ceil(len(self.train_labels) / config.batch_size)
         self.parallel = DataParallel(model, config.workers)  # workers=1: a plain forward + backward
-        self.base_lrs = [group["lr"] for group in optimizer.param_groups]  # the schedule scales these
+        # The schedule scales each group's lr as the optimizer arrived (so build it with the base lr,
+        # and load a checkpoint into it after this: the checkpoint holds the scheduled lr).
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.loss_fn = functools.partial(batch_loss, label_smoothing=config.label_smoothing)
         keep_freed_memory()  # each step reuses the last step's freed pages: ~30% faster (see there)
 
@@ -294,7 +296,11 @@ class Trainer:
         state = mg.load(path)
         saved = json.loads(state["train_config"])
         defaults = dataclasses.asdict(TrainConfig())  # for fields older checkpoints lack
-        checks = [(field, saved.get(field, defaults[field]), getattr(self.config, field)) for field in ("batch_size", "seed", "augment", "workers")]
+        fields = ["batch_size", "seed", "augment", "workers", "lr_schedule", "warmup_epochs", "min_lr_ratio",
+                  "label_smoothing", "grad_clip"]
+        if self.config.lr_schedule != "constant":
+            fields.append("epochs")  # the schedule's length: more epochs would change every lr so far
+        checks = [(field, saved.get(field, defaults[field]), getattr(self.config, field)) for field in fields]
         saved_model = json.loads(state["info"]).get("model_config", {})
         checks += [(k, saved_model[k], v) for k, v in self.run_info.get("model_config", {}).items() if k in saved_model]
         for field, theirs, ours in checks:
