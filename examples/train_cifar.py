@@ -31,12 +31,13 @@ from vit_np.train import BEST, CHECKPOINT, TrainConfig, Trainer, TrainingError, 
 RECIPES: dict[str, dict] = {
     "tutorial": {},  # the tutorial's tiny ViT and training setup: the argparse defaults
     # A plain ViT sized for 2 hours on 2 CPU cores: 6 blocks of width 96 (3 heads of 32, MLP 192),
-    # trained 60 epochs with the classic CIFAR augmentation (padded random crop + flip), label
-    # smoothing, a 5-epoch warmup then cosine decay, gradient clipping, and no weight decay on
-    # biases, LayerNorm weights, [CLS] and position embeddings. No dropout: the augmentation regularizes.
+    # trained 66 epochs with the classic CIFAR augmentation (padded random crop + flip) plus MixUp /
+    # CutMix on 80% of the batches, label smoothing, a 5-epoch warmup then cosine decay, gradient
+    # clipping, and no weight decay on biases, LayerNorm weights, [CLS] and position embeddings.
+    # No dropout: the augmentation regularizes. (Without the mixing, 60 epochs reached 76.6%.)
     "fast-cpu": dict(
-        epochs=60, lr=1.5e-3, weight_decay=0.05, hidden_size=96, layers=6, heads=3, mlp_size=192, dropout=0.0,
-        augment="crop-flip", lr_schedule="warmup-cosine", warmup_epochs=5.0, min_lr_ratio=0.01,
+        epochs=66, lr=1.5e-3, weight_decay=0.05, hidden_size=96, layers=6, heads=3, mlp_size=192, dropout=0.0,
+        augment="crop-flip", mix_prob=0.8, lr_schedule="warmup-cosine", warmup_epochs=5.0, min_lr_ratio=0.01,
         label_smoothing=0.1, grad_clip=1.0, decay_exclusions=True, out_dir="runs/cifar10-fast-cpu",
     ),
 }
@@ -64,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient's global 2-norm (0: off)")
     p.add_argument("--decay-exclusions", action=argparse.BooleanOptionalAction, default=False,
                    help="no weight decay on biases, LayerNorm weights, [CLS] and position embeddings")
+    p.add_argument("--mix-prob", type=float, default=0.0,
+                   help="chance that a batch is mixed with MixUp or CutMix (0: never)")
+    p.add_argument("--mixup-alpha", type=float, default=0.8, help="MixUp's lam ~ Beta(alpha, alpha)")
+    p.add_argument("--cutmix-alpha", type=float, default=1.0, help="CutMix's lam ~ Beta(alpha, alpha)")
+    p.add_argument("--mix-switch-prob", type=float, default=0.5, help="chance that a mixed batch uses CutMix, not MixUp")
     p.add_argument("--data-dir", default="data", help="holds cifar-10-batches-py/ or cifar-10-python.tar.gz")
     p.add_argument("--out-dir", default="runs/cifar10", help="checkpoints, metrics.csv and figures go here")
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
@@ -156,7 +162,8 @@ def build_trainer(args: argparse.Namespace, config: ViTConfig, train, test, out_
                                checkpoint_every=args.checkpoint_every, workers=args.workers,
                                augment=args.augment, lr_schedule=args.lr_schedule, warmup_epochs=args.warmup_epochs,
                                min_lr_ratio=args.min_lr_ratio, label_smoothing=args.label_smoothing,
-                               grad_clip=args.grad_clip)
+                               grad_clip=args.grad_clip, mix_prob=args.mix_prob, mixup_alpha=args.mixup_alpha,
+                               cutmix_alpha=args.cutmix_alpha, mix_switch_prob=args.mix_switch_prob)
     mg.manual_seed(args.seed)
     model = ViTForClassification(config)
     params = param_groups(model, args.weight_decay) if args.decay_exclusions else model.parameters()

@@ -97,6 +97,53 @@ def test_cross_entropy_masked_logits(name, dtype):
              inputs=[x], dtype=dtype)
 
 
+def probabilities_for(n: int, c: int, dtype, seed: int = 0) -> np.ndarray:
+    """Rows that sum to 1: half are two one-hots mixed (as mixup / cutmix make them), half random."""
+    rng = np.random.default_rng(seed)
+    q = rng.dirichlet(np.ones(c), size=n)
+    lam = rng.uniform(size=n // 2)
+    q[: n // 2] = 0.0
+    q[np.arange(n // 2), rng.integers(0, c, n // 2)] += lam
+    q[np.arange(n // 2), rng.integers(0, c, n // 2)] += 1 - lam
+    return q.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", SMOOTHINGS, ids=lambda e: f"ls{e}")
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_cross_entropy_with_probability_targets_matches_torch(shape, smoothing, reduction, dtype):
+    """Targets as class probabilities (N, C), as torch accepts them: q = (1 - e) targets + e / C."""
+    q = probabilities_for(*shape, dtype)
+    check_op(lambda x: F.cross_entropy(x, q, label_smoothing=smoothing, reduction=reduction),
+             lambda x: TF.cross_entropy(x, torch.tensor(q), label_smoothing=smoothing, reduction=reduction),
+             [shape], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("smoothing", SMOOTHINGS, ids=lambda e: f"ls{e}")
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_cross_entropy_composed_with_probability_targets_matches_torch(shape, smoothing, dtype):
+    q = probabilities_for(*shape, dtype)
+    check_op(lambda x: F.cross_entropy_composed(x, q, label_smoothing=smoothing),
+             lambda x: TF.cross_entropy(x, torch.tensor(q), label_smoothing=smoothing), [shape], dtype)
+
+
+def test_probability_targets_gradcheck():
+    x = mg.Tensor(random_inputs([(4, 3)], np.float64)[0], requires_grad=True)
+    q = probabilities_for(4, 3, np.float64)
+    assert mg.gradcheck(lambda z: F.cross_entropy(z, q, label_smoothing=0.1), [x])
+    assert mg.gradcheck(lambda z: F.cross_entropy_composed(z, q, label_smoothing=0.1), [x])
+
+
+def test_one_hot_probabilities_equal_class_indices():
+    logits = mg.Tensor(random_inputs([(6, 5)], np.float64)[0])
+    t = targets_for(6, 5)
+    one_hot = np.eye(5)[t]
+    np.testing.assert_allclose(F.cross_entropy(logits, one_hot, label_smoothing=0.1).item(),
+                               F.cross_entropy(logits, t, label_smoothing=0.1).item(), rtol=1e-14)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_gradcheck(reduction):
     x = mg.Tensor(random_inputs([(4, 3)], np.float64)[0], requires_grad=True)
@@ -112,7 +159,12 @@ def test_cross_entropy_composed_gradcheck():
 
 # (description, targets, kwargs, error type, message pattern)
 BAD_CALLS = {
-    "float_targets": (np.array([0.0, 1.0, 2.0]), {}, TypeError, r"targets must be integer class indices, got dtype float64"),
+    "float_targets_not_probabilities": (np.array([0.0, 1.0, 2.0]), {}, ValueError,
+                                        r"probability targets must have the logits' shape \(3, 4\), got \(3,\)"),
+    "probabilities_of_another_dtype": (np.full((3, 4), 0.25, dtype=np.float32), {}, TypeError,
+                                       r"probability targets are float32 but logits are float64"),
+    "bool_targets": (np.array([True, False, True]), {}, TypeError,
+                     r"targets must be integer class indices or float class probabilities, got dtype bool"),
     "target_too_big": (np.array([0, 5, 1]), {}, IndexError, r"target 5 is out of range for 4 classes"),
     "target_negative": (np.array([0, -1, 1]), {}, IndexError, r"target -1 is out of range for 4 classes"),
     "targets_wrong_shape": (np.array([[0, 1, 2]]), {}, ValueError, r"targets shape \(1, 3\) does not match logits \(3, 4\)"),

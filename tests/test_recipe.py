@@ -189,7 +189,8 @@ def torch_recipe_steps(model, batches, lr, weight_decay, warmup_steps, total_ste
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("workers", [1, 2])
-def test_trainer_steps_equal_a_pytorch_loop(dtype, workers, tmp_path):
+@pytest.mark.parametrize("targets", ["indices", "mixed"])
+def test_trainer_steps_equal_a_pytorch_loop(dtype, workers, targets, tmp_path):
     config = ViTConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     mg.manual_seed(0)
@@ -204,6 +205,10 @@ def test_trainer_steps_equal_a_pytorch_loop(dtype, workers, tmp_path):
     trainer = Trainer(ours, optimizer, data, data, train, tmp_path)
     rng = np.random.default_rng(1)
     batches = [(rng.standard_normal((8, 3, 32, 32)).astype(dtype), rng.integers(0, 10, 8)) for _ in range(6)]
+    if targets == "mixed":  # MixUp / CutMix images with class-probability labels, as --mix-prob makes them
+        from vit_np.augment import Mix
+
+        batches = [Mix(prob=1.0)(x, y, rng) for x, y in batches]
     for x, y in batches:  # 3 epochs of 2 steps: warmup over the first 2, cosine over the last 4
         trainer.train_step(x, y)
         trainer.position.batch += 1
@@ -303,3 +308,106 @@ def test_resume_with_another_schedule_length_is_refused(data_dir, tmp_path, monk
     assert train_cifar.main(recipe_cli(data_dir, tmp_path)) == 0
     assert train_cifar.main(recipe_cli(data_dir, tmp_path, "--epochs", "5", "--resume")) == 2
     assert "made with epochs=3, this run has epochs=5" in capsys.readouterr().err
+
+
+# -- MixUp / CutMix: torchvision.transforms.v2's formulas, written out with torch ops ------------------
+
+
+def torch_mixup(x, one_hot, lam):
+    """torchvision v2 MixUp: batch.roll(1, 0) blended with weight lam, labels likewise."""
+    x, q = torch.from_numpy(x), torch.from_numpy(one_hot)
+    return x.mul(lam).add_(x.roll(1, 0).mul_(1.0 - lam)), q.mul(lam).add_(q.roll(1, 0).mul_(1.0 - lam))
+
+
+def torch_cutmix(x, one_hot, lam, r_y, r_x):
+    """torchvision v2 CutMix for a given lam and box centre (its _mixup_label and box code)."""
+    x, q = torch.from_numpy(x), torch.from_numpy(one_hot)
+    H, W = x.shape[-2:]
+    r = 0.5 * np.sqrt(1.0 - lam)
+    r_w_half, r_h_half = int(r * W), int(r * H)
+    x1, y1 = int(torch.clamp(torch.tensor(r_x - r_w_half), min=0)), int(torch.clamp(torch.tensor(r_y - r_h_half), min=0))
+    x2, y2 = int(torch.clamp(torch.tensor(r_x + r_w_half), max=W)), int(torch.clamp(torch.tensor(r_y + r_h_half), max=H))
+    out = x.clone()
+    out[..., y1:y2, x1:x2] = x.roll(1, 0)[..., y1:y2, x1:x2]
+    lam_adjusted = float(1.0 - (x2 - x1) * (y2 - y1) / (H * W))
+    return out, q.mul(lam_adjusted).add_(q.roll(1, 0).mul_(1.0 - lam_adjusted))
+
+
+def mix_inputs(b=6):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((b, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, b)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mix_equals_torchvision_formulas(seed):
+    """Replaying the documented draws (u, v, lam, box centre) gives torchvision's MixUp or CutMix."""
+    from vit_np.augment import Mix
+
+    x, y = mix_inputs()
+    mix = Mix(num_classes=10, prob=1.0, switch_prob=0.5)
+    got_x, got_q = mix(x, y, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    assert rng.random() < 1.0
+    one_hot = np.eye(10, dtype=np.float32)[y]
+    if rng.random() < 0.5:
+        lam = rng.beta(1.0, 1.0)
+        want_x, want_q = torch_cutmix(x, one_hot, lam, int(rng.integers(32)), int(rng.integers(32)))
+    else:
+        want_x, want_q = torch_mixup(x, one_hot, rng.beta(0.8, 0.8))
+    assert got_x.dtype == got_q.dtype == np.float32
+    assert_close(got_x, want_x.numpy(), "images", **TOLERANCES[np.float32])
+    assert_close(got_q, want_q.numpy(), "labels", **TOLERANCES[np.float32])
+    np.testing.assert_allclose(got_q.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_mix_draws_both_kinds_and_leaves_some_batches_alone():
+    """prob=0.5: about half the batches unmixed (one-hot labels); the mixed ones split between kinds."""
+    from vit_np.augment import Mix
+
+    x, y = mix_inputs()
+    mix, kinds = Mix(prob=0.5), {"none": 0, "mixup": 0, "cutmix": 0}
+    for seed in range(400):
+        got_x, got_q = mix(x, y, np.random.default_rng(seed))
+        if np.array_equal(got_x, x):
+            kinds["none"] += 1
+            np.testing.assert_array_equal(got_q, np.eye(10, dtype=np.float32)[y])
+        elif np.isin(got_x, np.concatenate([x, np.roll(x, 1, 0)])).all():
+            kinds["cutmix"] += 1  # every pixel comes from one of the two images
+        else:
+            kinds["mixup"] += 1
+    assert all(abs(kinds[k] - n) < 5 * np.sqrt(n) for k, n in (("none", 200), ("mixup", 100), ("cutmix", 100))), kinds
+
+
+@pytest.mark.parametrize("field, value", [("prob", 1.5), ("switch_prob", -0.1), ("mixup_alpha", 0.0)])
+def test_mix_settings_are_validated(field, value):
+    from vit_np.augment import Mix
+
+    with pytest.raises(ValueError, match=f"Mix: {field} must be"):
+        Mix(**{field: value})
+    if field != "switch_prob":
+        key = {"prob": "mix_prob"}.get(field, field)
+        with pytest.raises(ValueError, match=f"TrainConfig: .*{field}|TrainConfig: {key}"):
+            TrainConfig(**{key: value, **({} if key == "mix_prob" else {"mix_prob": 0.5})})
+
+
+def test_mixed_batches_come_from_the_batch_generator():
+    """iterate_batches with mix: the crop and then the mix draw from one generator per (seed, epoch,
+    batch), so a resumed run replays them; y becomes float32 probabilities."""
+    from vit_np.augment import Mix
+    from vit_np.data import epoch_permutation
+
+    x, y = images(10), np.arange(10)
+    mix = Mix(prob=1.0)
+    got = list(iterate_batches(x, y, 4, shuffle=True, augment="crop-flip", seed=2, epoch=1, mix=mix))
+    order = epoch_permutation(10, 2, 1)
+    for b, (xb, qb) in enumerate(got):
+        idx = order[4 * b:4 * b + 4]
+        rng = augment_rng(2, 1, b)
+        want_x, want_q = mix(crop_flip_transform(x[idx], rng), y[idx], rng)
+        np.testing.assert_array_equal(xb, want_x)
+        np.testing.assert_array_equal(qb, want_q)
+        assert qb.dtype == np.float32 and qb.shape == (len(idx), 10)
+    again = list(iterate_batches(x, y, 4, shuffle=True, augment="crop-flip", seed=2, epoch=1, mix=mix, start_batch=1))
+    for (xa, qa), (xb, qb) in zip(got[1:], again, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(qa, qb)

@@ -21,6 +21,7 @@ flip is just a mirrored column index in Rx, so it costs nothing.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -99,6 +100,70 @@ def padded_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, padding: 
 
 
 TRANSFORMS = {"tutorial": train_transform, "crop-flip": crop_flip_transform}  # name -> training transform
+
+
+# ----------------------------------------------------------------------------------------------
+# MixUp and CutMix: blend pairs of images and their labels (torchvision.transforms.v2's versions)
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mix:
+    """With probability `prob`, mix a batch with itself rolled by one (image i with image i-1):
+    CutMix with probability `switch_prob`, else MixUp. One lam ~ Beta(alpha, alpha) per batch, as
+    torchvision.transforms.v2.MixUp / CutMix draw it; labels become class probabilities (B, C):
+
+        MixUp:  x = lam x + (1 - lam) x_rolled,     q = lam onehot(y) + (1 - lam) onehot(y_rolled)
+        CutMix: x = x with a box pasted from x_rolled, whose side is sqrt(1 - lam) of the image's
+                (clipped at the border), and lam = 1 - box area / image area in q.
+
+    An unmixed batch gets one-hot probabilities, so every batch of a run has the same kind of labels.
+    """
+
+    num_classes: int = 10
+    mixup_alpha: float = 0.8
+    cutmix_alpha: float = 1.0
+    prob: float = 1.0  # chance that a batch is mixed at all
+    switch_prob: float = 0.5  # chance that a mixed batch uses CutMix rather than MixUp
+
+    def __post_init__(self) -> None:
+        for name in ("prob", "switch_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"Mix: {name} must be in [0, 1], got {getattr(self, name)!r}")
+        for name in ("mixup_alpha", "cutmix_alpha"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Mix: {name} must be > 0, got {getattr(self, name)!r}")
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """x float (B, C, H, W), y int (B,) -> mixed x (a new array), q (B, num_classes) of x's dtype.
+
+        Draws from rng, in order: u (mix if u < prob); then v (CutMix if v < switch_prob); lam;
+        for CutMix the box centre (row, then column).
+        """
+        one_hot = np.eye(self.num_classes, dtype=x.dtype)[y]  # (B, classes)
+        if rng.random() >= self.prob:
+            return x, one_hot
+        rolled_x, rolled_q = np.roll(x, 1, axis=0), np.roll(one_hot, 1, axis=0)  # pair i with i - 1
+        if rng.random() < self.switch_prob:
+            lam = rng.beta(self.cutmix_alpha, self.cutmix_alpha)
+            top, bottom, left, right = cutmix_box(lam, x.shape[-2], x.shape[-1], rng)
+            x = x.copy()
+            x[..., top:bottom, left:right] = rolled_x[..., top:bottom, left:right]
+            lam = 1.0 - (bottom - top) * (right - left) / (x.shape[-2] * x.shape[-1])  # the pixels' share
+        else:
+            lam = rng.beta(self.mixup_alpha, self.mixup_alpha)
+            x = x * x.dtype.type(lam) + rolled_x * x.dtype.type(1.0 - lam)
+        return x, one_hot * x.dtype.type(lam) + rolled_q * x.dtype.type(1.0 - lam)
+
+
+def cutmix_box(lam: float, height: int, width: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """torchvision's CutMix box for a given lam: a centre uniform over the pixels, half-sides
+    int(0.5 sqrt(1 - lam) * side), clipped to the image -> (top, bottom, left, right)."""
+    centre_y, centre_x = int(rng.integers(height)), int(rng.integers(width))
+    r = 0.5 * math.sqrt(1.0 - lam)
+    half_h, half_w = int(r * height), int(r * width)
+    return (max(centre_y - half_h, 0), min(centre_y + half_h, height),
+            max(centre_x - half_w, 0), min(centre_x + half_w, width))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from vit_np.augment import TRANSFORMS, eval_transform
+from vit_np.augment import TRANSFORMS, Mix, eval_transform
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -336,13 +336,15 @@ def training_transform(augment: bool | str) -> Callable[[np.ndarray, np.random.G
 
 def iterate_batches(
     images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False, augment: bool | str = False,
-    seed: int = 0, epoch: int = 0, drop_last: bool = False, start_batch: int = 0,
+    seed: int = 0, epoch: int = 0, drop_last: bool = False, start_batch: int = 0, mix: Mix | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield x float32 (B, 3, 32, 32) in [-1, 1], y int64 (B,): each example once, in an order set by (seed, epoch).
 
     augment=True (or "tutorial") applies the tutorial's training transform (flip, random resized
     crop, normalize), "crop-flip" the padded random crop + flip; False normalizes only. The last batch is smaller unless drop_last=True drops it. start_batch=k
     skips the first k batches (a run resumed mid-epoch) and yields exactly the rest.
+    mix (a vit_np.augment.Mix) blends the augmented images with MixUp / CutMix; y is then the
+    class probabilities, float32 (B, classes), drawn from the same per-batch generator.
     """
     _check_batching(images, labels, batch_size, seed, epoch)
     if isinstance(start_batch, bool) or not isinstance(start_batch, (int, np.integer)) or start_batch < 0:
@@ -354,8 +356,9 @@ def iterate_batches(
     for batch_index in range(start_batch, math.ceil(stop / batch_size)):
         idx = order[batch_index * batch_size:min((batch_index + 1) * batch_size, stop)]  # (B,)
         x = images[idx]  # (B, 3, 32, 32) uint8
-        x = transform(x, augment_rng(seed, epoch, batch_index)) if transform else eval_transform(x)
-        yield x, labels[idx]
+        rng = augment_rng(seed, epoch, batch_index)
+        x = transform(x, rng) if transform else eval_transform(x)
+        yield mix(x, labels[idx], rng) if mix is not None else (x, labels[idx])
 
 
 def _check_batching(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, epoch: int) -> None:

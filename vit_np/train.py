@@ -36,6 +36,7 @@ from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import Optimizer
 from minigrad.optim.lr_scheduler import warmup_cosine_factor
 from minigrad.tools.memory import keep_freed_memory
+from vit_np.augment import Mix
 from vit_np.data import iterate_batches, training_transform
 
 CHECKPOINT = "checkpoint.npz"
@@ -66,6 +67,10 @@ class TrainConfig:
     min_lr_ratio: float = 0.0  # warmup-cosine ends at lr * min_lr_ratio
     label_smoothing: float = 0.0  # cross-entropy against (1 - s) * one_hot + s / classes
     grad_clip: float = 0.0  # clip the gradient's global 2-norm to this before each step (0: off)
+    mix_prob: float = 0.0  # chance that a batch is mixed by MixUp / CutMix (0: never; see vit_np.augment.Mix)
+    mixup_alpha: float = 0.8  # MixUp's lam ~ Beta(alpha, alpha)
+    cutmix_alpha: float = 1.0  # CutMix's lam ~ Beta(alpha, alpha)
+    mix_switch_prob: float = 0.5  # chance that a mixed batch uses CutMix rather than MixUp
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "workers"):
@@ -88,6 +93,19 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if not self.grad_clip >= 0:
             raise ValueError(f"TrainConfig: grad_clip must be >= 0 (0: off), got {self.grad_clip!r}")
+        if not 0 <= self.mix_prob <= 1:
+            raise ValueError(f"TrainConfig: mix_prob must be in [0, 1], got {self.mix_prob!r}")
+        if self.mix_prob:
+            self.mix(10)  # a ValueError naming a bad alpha or switch probability
+
+    def mix(self, num_classes: int) -> Mix | None:
+        """The batch mixing these settings ask for, or None."""
+        if not self.mix_prob:
+            return None
+        try:
+            return Mix(num_classes, self.mixup_alpha, self.cutmix_alpha, self.mix_prob, self.mix_switch_prob)
+        except ValueError as err:
+            raise ValueError(f"TrainConfig: {err}") from None
 
     def lr_factor(self, step: int, steps_per_epoch: int) -> float:
         """The learning rate of optimizer step `step` (0-based, over the whole run) as a multiple of lr."""
@@ -171,6 +189,8 @@ class Trainer:
         self.elapsed = 0.0  # seconds of training + evaluation over the whole run
         self._last_step_state: dict[str, Any] | None = None  # checkpoint_state() after the last whole step
         self.steps_per_epoch = math.ceil(len(self.train_labels) / config.batch_size)
+        config_of_model = getattr(model, "config", None)  # a ViT knows its classes; else count the labels
+        self.num_classes = config_of_model.num_classes if config_of_model else int(self.train_labels.max()) + 1
         self.parallel = DataParallel(model, config.workers)  # workers=1: a plain forward + backward
         # The schedule scales each group's lr as the optimizer arrived (so build it with the base lr,
         # and load a checkpoint into it after this: the checkpoint holds the scheduled lr).
@@ -200,7 +220,8 @@ class Trainer:
         pos, cfg = self.position, self.config
         self.model.train()
         batches = iterate_batches(self.train_images, self.train_labels, cfg.batch_size, shuffle=True,
-                                  augment=cfg.augment, seed=cfg.seed, epoch=pos.epoch, start_batch=pos.batch)
+                                  augment=cfg.augment, seed=cfg.seed, epoch=pos.epoch, start_batch=pos.batch,
+                                  mix=cfg.mix(self.num_classes))
         bar = self._progress_bar(pos)
         last = time.perf_counter()
         for x, y in batches:
@@ -297,7 +318,7 @@ class Trainer:
         saved = json.loads(state["train_config"])
         defaults = dataclasses.asdict(TrainConfig())  # for fields older checkpoints lack
         fields = ["batch_size", "seed", "augment", "workers", "lr_schedule", "warmup_epochs", "min_lr_ratio",
-                  "label_smoothing", "grad_clip"]
+                  "label_smoothing", "grad_clip", "mix_prob", "mixup_alpha", "cutmix_alpha", "mix_switch_prob"]
         if self.config.lr_schedule != "constant":
             fields.append("epochs")  # the schedule's length: more epochs would change every lr so far
         checks = [(field, saved.get(field, defaults[field]), getattr(self.config, field)) for field in fields]
