@@ -258,7 +258,7 @@ def test_recipe_run_follows_the_schedule_and_resumes_exactly(data_dir, tmp_path,
     assert len(state["optimizer"]["param_groups"]) == 2  # decay exclusions on
     lrs = [float(row.split(",")[4]) for row in (straight / "metrics.csv").read_text().splitlines()[1:]]
     steps = 3  # ceil(40 / 16) per epoch; the lr column is each epoch's last step's
-    want = [1.5e-3 * TrainConfig(epochs=3, lr_schedule="warmup-cosine", warmup_epochs=1, min_lr_ratio=0.01).lr_factor(e * steps + 2, steps)
+    want = [train_cifar.RECIPES["fast-cpu"]["lr"] * TrainConfig(epochs=3, lr_schedule="warmup-cosine", warmup_epochs=1, min_lr_ratio=0.01).lr_factor(e * steps + 2, steps)
             for e in range(3)]
     np.testing.assert_allclose(lrs, want, rtol=1e-5)
 

@@ -136,6 +136,9 @@ def test_two_epoch_run_writes_metrics_checkpoints_and_figures(data_dir, tmp_path
         assert re.search(rf"Epoch {epoch}/2 - Train Loss: \d+\.\d{{4}}, Test Loss: \d+\.\d{{4}}, "
                          rf"Accuracy: \d+\.\d{{2}}%", out)
     rows = read_metrics(tmp_path)
+    last, best = rows[-1], max(rows, key=lambda row: float(row["accuracy"]))
+    assert f"Final: {float(last['accuracy']):.2f}% test accuracy after epoch 2" in out
+    assert f"best.npz holds epoch {best['epoch']} ({float(best['accuracy']):.2f}%)" in out
     assert list(rows[0]) == METRIC_FIELDS and [int(r["epoch"]) for r in rows] == [1, 2]
     for row in rows:
         assert all(math.isfinite(float(v)) for v in row.values()), row
