@@ -1,7 +1,7 @@
 """Train the tutorial's Vision Transformer on CIFAR-10 with minigrad, on the CPU.
 
     python examples/train_cifar.py                      # the tutorial's recipe: 15 epochs, AdamW 1e-3
-    python examples/train_cifar.py --recipe fast-cpu    # a wider, deeper ViT to ~80% in under 2 hours
+    python examples/train_cifar.py --recipe fast-cpu    # a wider, deeper ViT for a 2-hour CPU budget
     python examples/train_cifar.py --limit-train 2000 --limit-test 500 --epochs 2   # a quick look
     python examples/train_cifar.py --resume             # continue an interrupted run exactly
     python examples/train_cifar.py --eval-only --checkpoint runs/cifar10/best.npz
@@ -31,10 +31,11 @@ from vit_np.train import BEST, CHECKPOINT, TrainConfig, Trainer, TrainingError, 
 RECIPES: dict[str, dict] = {
     "tutorial": {},  # the tutorial's tiny ViT and training setup: the argparse defaults
     # A plain ViT sized for 2 hours on 2 CPU cores: 6 blocks of width 96 (3 heads of 32, MLP 192),
-    # trained 66 epochs with the classic CIFAR augmentation (padded random crop + flip) plus MixUp /
-    # CutMix on 80% of the batches, label smoothing, a 5-epoch warmup then cosine decay, gradient
-    # clipping, and no weight decay on biases, LayerNorm weights, [CLS] and position embeddings.
-    # No dropout: the augmentation regularizes. (Without the mixing, 60 epochs reached 76.6%.)
+    # trained 66 epochs in batches of 128 with the classic CIFAR augmentation (padded random crop +
+    # flip) plus MixUp / CutMix on 80% of the batches, label smoothing, a 5-epoch warmup then cosine
+    # decay, gradient clipping, and no weight decay on biases, LayerNorm weights, [CLS] and position
+    # embeddings. No dropout: the augmentation regularizes. Measured runs are in the README: without
+    # the mixing (60 epochs, batch 256) 76.63%; with it (batch 256, lr 1.5e-3) 77.96%.
     "fast-cpu": dict(
         epochs=66, batch_size=128, lr=1e-3, weight_decay=0.05, hidden_size=96, layers=6, heads=3, mlp_size=192, dropout=0.0,
         augment="crop-flip", mix_prob=0.8, lr_schedule="warmup-cosine", warmup_epochs=5.0, min_lr_ratio=0.01,

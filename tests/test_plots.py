@@ -72,14 +72,19 @@ def test_plot_curves_names_a_bad_history_entry(tmp_path, row, message):
 def test_plot_accuracy_vs_time_one_line_per_run_in_minutes(tmp_path):
     fast = [dict(accuracy=40.0 + e, elapsed_seconds=60.0 * e) for e in range(1, 4)]
     slow = [dict(accuracy=30.0 + e, elapsed_seconds=120.0 * e) for e in range(1, 3)]
-    fig = plots.plot_accuracy_vs_time({"fast": fast, "slow": slow}, tmp_path / "acc.png", target=78)
+    slow[-1]["accuracy"] = 77.96
+    fig = plots.plot_accuracy_vs_time({"fast": fast, "slow": slow}, tmp_path / "acc.png", target=78,
+                                      budget_minutes=120)
     assert_png(tmp_path / "acc.png", fig)
     (ax,) = fig.axes
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert set(lines) == {"fast", "slow", "78%"}
+    assert set(lines) == {"fast", "slow", "78%", "120 min"}
     np.testing.assert_allclose(lines["fast"].get_xdata(), [1, 2, 3])  # seconds -> minutes
-    np.testing.assert_allclose(lines["slow"].get_ydata(), [31, 32])
+    np.testing.assert_allclose(lines["slow"].get_ydata(), [31, 77.96])
     np.testing.assert_allclose(lines["78%"].get_ydata(), [78, 78])
+    np.testing.assert_allclose(lines["120 min"].get_xdata(), [120, 120])
+    # each run's last accuracy, to two decimals: 77.96 next to a 78% line must not round to 78.0
+    assert sorted(text.get_text() for text in ax.texts) == ["43.00%", "77.96%"]
 
 
 def test_plot_accuracy_vs_time_names_a_bad_entry(tmp_path):

@@ -293,7 +293,7 @@ def test_plot_runs_draws_each_run_and_names_missing_files(tmp_path, capsys):
         (tmp_path / name / "metrics.csv").write_text(f"epoch,accuracy,elapsed_seconds\n1,{accuracy - 5},60\n2,{accuracy},120\n")
     out = tmp_path / "acc.png"
     assert plot_runs.main([str(tmp_path / "a"), str(tmp_path / "b" / "metrics.csv"), "--labels", "A", "B",
-                           "--target", "55", "--out", str(out)]) == 0
+                           "--target", "55", "--budget-minutes", "2", "--out", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert plot_runs.main([str(tmp_path / "a"), "--labels", "A", "B"]) == 2
     assert plot_runs.main([str(tmp_path / "nowhere")]) == 2

@@ -83,11 +83,13 @@ def plot_curves(history: Sequence[dict], path: str | os.PathLike) -> Figure:
 
 
 def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLike,
-                          target: float | None = None) -> Figure:
+                          target: float | None = None, budget_minutes: float | None = None) -> Figure:
     """Test accuracy against wall-clock minutes (train + eval), one line per run.
 
     runs: {label: history}, each history's rows with "accuracy" (%) and "elapsed_seconds"
-    (as metrics.csv has them); target draws a dashed horizontal line at that accuracy.
+    (as metrics.csv has them); target draws a dashed horizontal line at that accuracy,
+    budget_minutes a dotted vertical line at that time. Each line ends with its last accuracy,
+    to two decimals (77.96% must not read as 78.0% next to a 78% target).
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, history in runs.items():
@@ -99,10 +101,12 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
         accuracy = [float(row["accuracy"]) for row in history]
         line, = ax.plot(minutes, accuracy, marker=".", label=label)
         if history:
-            ax.annotate(f"{accuracy[-1]:.1f}%", (minutes[-1], accuracy[-1]), textcoords="offset points",
+            ax.annotate(f"{accuracy[-1]:.2f}%", (minutes[-1], accuracy[-1]), textcoords="offset points",
                         xytext=(4, -10), color=line.get_color())
     if target is not None:
         ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"{target:g}%")
+    if budget_minutes is not None:
+        ax.axvline(budget_minutes, color="gray", linestyle=":", linewidth=1, label=f"{budget_minutes:g} min")
     ax.set(xlabel="wall-clock minutes (train + test, 2 CPU cores)", ylabel="test accuracy (%)",
            title="CIFAR-10 test accuracy against time")
     ax.grid(alpha=0.3)
