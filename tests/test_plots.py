@@ -78,13 +78,16 @@ def test_plot_accuracy_vs_time_one_line_per_run_in_minutes(tmp_path):
     assert_png(tmp_path / "acc.png", fig)
     (ax,) = fig.axes
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert set(lines) == {"fast", "slow", "78%", "120 min"}
-    np.testing.assert_allclose(lines["fast"].get_xdata(), [1, 2, 3])  # seconds -> minutes
-    np.testing.assert_allclose(lines["slow"].get_ydata(), [31, 77.96])
+    # each run's legend entry ends with its last accuracy, to two decimals (77.96 next to a 78% line
+    # must not round to 78.0), and its last time in minutes
+    fast_label, slow_label = "fast: 43.00% at 3 min", "slow: 77.96% at 4 min"
+    assert set(lines) == {fast_label, slow_label, "78%", "120 min"}
+    np.testing.assert_allclose(lines[fast_label].get_xdata(), [1, 2, 3])  # seconds -> minutes
+    np.testing.assert_allclose(lines[slow_label].get_ydata(), [31, 77.96])
     np.testing.assert_allclose(lines["78%"].get_ydata(), [78, 78])
     np.testing.assert_allclose(lines["120 min"].get_xdata(), [120, 120])
-    # each run's last accuracy, to two decimals: 77.96 next to a 78% line must not round to 78.0
-    assert sorted(text.get_text() for text in ax.texts) == ["43.00%", "77.96%"]
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == [fast_label, slow_label, "78%", "120 min"]
 
 
 def test_plot_accuracy_vs_time_names_a_bad_entry(tmp_path):

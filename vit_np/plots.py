@@ -88,8 +88,9 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
 
     runs: {label: history}, each history's rows with "accuracy" (%) and "elapsed_seconds"
     (as metrics.csv has them); target draws a dashed horizontal line at that accuracy,
-    budget_minutes a dotted vertical line at that time. Each line ends with its last accuracy,
-    to two decimals (77.96% must not read as 78.0% next to a 78% target).
+    budget_minutes a dotted vertical line at that time. Each run's legend entry ends with its
+    last accuracy, to two decimals (77.96% must not read as 78.0% next to a 78% target), and its
+    last time: runs that end at the same point stay readable, where labels on the plot would overlap.
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, history in runs.items():
@@ -99,10 +100,9 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
                 raise ValueError(f"plot_accuracy_vs_time: run {label!r} entry {i} lacks {sorted(missing)}")
         minutes = [float(row["elapsed_seconds"]) / 60 for row in history]
         accuracy = [float(row["accuracy"]) for row in history]
-        line, = ax.plot(minutes, accuracy, marker=".", label=label)
         if history:
-            ax.annotate(f"{accuracy[-1]:.2f}%", (minutes[-1], accuracy[-1]), textcoords="offset points",
-                        xytext=(4, -10), color=line.get_color())
+            label = f"{label}: {accuracy[-1]:.2f}% at {minutes[-1]:.0f} min"
+        ax.plot(minutes, accuracy, marker=".", markersize=4, label=label)
     if target is not None:
         ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"{target:g}%")
     if budget_minutes is not None:
