@@ -78,7 +78,7 @@ def build_minigrad_step(model: Any, optimizer: Any, workers: int | None) -> tupl
 def build_minigrad(mode: str, seed: int, workers: int | None) -> tuple[Callable, dict[str, Any]]:
     import minigrad as mg
     from minigrad.optim import AdamW
-    from minigrad.tools.memory import keep_freed_memory
+    from minigrad.kernels.memory import keep_freed_memory
     from vit_np.model import ViTForClassification
 
     keep_freed_memory()  # as vit_np.train.Trainer does: reuse freed pages instead of faulting in new ones

@@ -5,7 +5,8 @@
     python examples/draw_vit_block.py --per-head      # the clear MultiHeadAttention instead
 
 A tiny block (C = 8, 2 heads, MLP 8 -> 32 -> 8, eval mode so no dropout) on x of shape
-(B=1, T=5, C=8). The graph is drawn before backward(), which frees it.
+(B=1, T=5, C=8), recorded in reference mode (the Functions of minigrad/ops and minigrad/functional,
+not the kernels). The graph is drawn before backward(), which frees it.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    block, x, out = build(args.per_head)
+    with mg.reference():  # the ops a learner reads, forward and backward
+        block, x, out = build(args.per_head)
     names = {**dict(block.named_parameters()), "x": x}
     mg.viz.draw_graph(out, str(out_dir / "graph_vit_block.png"), names=names,
                       title="One ViT block (x: (1, 5, 8)); edges go from an input to the op that uses it")

@@ -15,6 +15,8 @@ attention head of size 4, an MLP 4 -> 8 -> 4, float64, seed 0:
 
 It uses the composed ops (softmax_composed, gelu_composed, x @ W.T + b), so backward visits each
 primitive op (MatMul, Exp, Sum, Div, Tanh, ...) and minigrad.trace() prints every one of them.
+Everything runs inside `minigrad.reference()`: each op is the Function in minigrad/ops that you
+read, never a faster kernel, so the code you step into is the code you read.
 With PyTorch installed, every gradient is printed next to PyTorch's (the script fails if they differ).
 
 Things to find in the printout (answers in the math above):
@@ -117,6 +119,11 @@ def compare(name: str, got: np.ndarray, ref: dict | None) -> bool:
 
 
 def main() -> int:
+    with mg.reference():  # every op runs its reference formulas (minigrad/ops), not a kernel
+        return walk_through()
+
+
+def walk_through() -> int:
     arrays = make_inputs(seed=0)
     t = ours(arrays)
     breakpoint_here(1, "the forward pass is done; every tensor below remembers the op that made it")

@@ -12,6 +12,11 @@ Read this file top to bottom; it is the whole of reverse-mode autodiff in minigr
    then visits nodes from the root back to the leaves, calling each op's backward and
    adding (+=, never =) the results into its inputs' gradients.
 
+The Functions in minigrad/ops and minigrad/functional are the reference: the textbook formulas.
+An op may also have a kernel (minigrad/kernels): the same forward/backward contract, written for
+speed. `Function.apply` is the one place that picks between them; inside `with minigrad.reference():`
+every op runs its reference formulas, which is what a learner reads and steps into.
+
 Which tensors keep `.grad`: leaves that require grad (parameters and inputs you created with
 requires_grad=True), plus any non-leaf on which you called `.retain_grad()`. Gradients of
 intermediate tensors are freed as soon as they have been passed on, and, unless
@@ -59,6 +64,21 @@ def enable_grad() -> contextlib.AbstractContextManager[None]:
     return _set_grad_enabled(True)
 
 
+def is_reference_mode() -> bool:
+    return getattr(_mode, "reference", False)
+
+
+@contextlib.contextmanager
+def reference() -> Iterator[None]:
+    """Inside this block (in this thread) every op runs its reference Function, never a kernel."""
+    previous = is_reference_mode()
+    _mode.reference = True
+    try:
+        yield
+    finally:
+        _mode.reference = previous
+
+
 # ----------------------------------------------------------------------------------------------
 # A node of the graph, and the op base class
 # ----------------------------------------------------------------------------------------------
@@ -67,13 +87,13 @@ def enable_grad() -> contextlib.AbstractContextManager[None]:
 class Context:
     """What one op call remembers for its backward: the op, its inputs, and saved arrays."""
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "released", "__dict__")
+    __slots__ = ("fn", "impl", "inputs", "needs_input_grad", "saved_tensors", "released", "__dict__")
 
-    def __init__(self, fn: type[Function], inputs: tuple[Tensor, ...]):
+    def __init__(self, fn: type[Function], inputs: tuple[Tensor, ...], impl: Any = None):
         self.fn = fn  # the Function subclass, e.g. Mul
+        self.impl = impl or fn  # whose forward ran, and so whose backward must run: fn or its kernel
         self.inputs = inputs  # the input Tensors (the edges of the graph)
-        # Which inputs backward must give a gradient; all False under no_grad, where no backward
-        # can follow, so a forward may skip work only backward needs (see ScaledDotProductAttention).
+        # Which inputs backward must give a gradient; all False under no_grad (no backward can follow).
         grad_enabled = is_grad_enabled()
         self.needs_input_grad = tuple(grad_enabled and t.requires_grad for t in inputs)
         self.saved_tensors: tuple = ()
@@ -106,13 +126,24 @@ class Function:
         """Run forward on the inputs' arrays; record a graph node if a gradient is needed."""
         from minigrad.tensor import Tensor
 
-        ctx = Context(cls, inputs)
-        out = cls.forward(ctx, *(t.data for t in inputs), **kwargs)
+        impl = cls if is_reference_mode() else _kernels.get(cls, cls)  # the only place that chooses
+        ctx = Context(cls, inputs, impl)
+        out = impl.forward(ctx, *(t.data for t in inputs), **kwargs)
         needs_grad = any(ctx.needs_input_grad) and out.dtype.kind == "f"
         result = Tensor._from_op(out, requires_grad=needs_grad)
         if needs_grad:
             result._ctx = ctx
         return result
+
+
+# A kernel replaces a reference Function outside reference mode: reference Function -> kernel.
+# minigrad.kernels fills this table when it is imported (see minigrad/kernels/__init__.py).
+_kernels: dict[type[Function], Any] = {}
+
+
+def register_kernel(function: type[Function], kernel: Any) -> None:
+    """Run `kernel.forward` / `kernel.backward` for `function` outside reference mode."""
+    _kernels[function] = kernel
 
 
 # ----------------------------------------------------------------------------------------------
@@ -184,14 +215,20 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
                 f"backward: the graph through {ctx.fn.__name__} was already freed by an earlier "
                 "backward(); call backward(retain_graph=True) the first time to go through it twice"
             )
-        input_grads = ctx.fn.backward(ctx, g)
+        input_grads = ctx.impl.backward(ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        if len(input_grads) != len(ctx.inputs):
+            raise RuntimeError(f"{ctx.fn.__name__}.backward returned {len(input_grads)} gradients "
+                               f"for {len(ctx.inputs)} inputs")
         for tracer in tracers:
             tracer(ctx, tensor, g, input_grads)
-        for parent, needs, pg in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
-            if not needs or pg is None:
+        for i, (parent, needs, pg) in enumerate(zip(ctx.inputs, ctx.needs_input_grad, input_grads)):
+            if not needs:
                 continue
+            if pg is None:  # never silently nothing: an input that requires grad gets one
+                raise RuntimeError(f"{ctx.fn.__name__}.backward gave no gradient for input {i} "
+                                   f"(shape {parent.shape}), which requires grad")
             if pg.dtype != parent.data.dtype:
                 raise TypeError(f"{ctx.fn.__name__}.backward returned a {pg.dtype} gradient for a "
                                 f"{parent.data.dtype} input; a gradient must have its input's dtype")

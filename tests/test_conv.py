@@ -8,7 +8,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from oracle import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, check_op, random_inputs
 
 DTYPE_IDS = ["f64", "f32"]
 # name -> (x shape (B, C, H, W), weight shape (O, C, kh, kw), stride, padding, bias?)

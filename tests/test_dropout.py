@@ -10,8 +10,8 @@ import torch
 
 import minigrad as mg
 import minigrad.functional as F
-from oracle import DTYPES, check_op, random_inputs
-from twins import check_twins, seeded
+from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import check_twins, seeded
 
 DTYPE_IDS = ["f64", "f32"]
 DROPOUTS = {"fused": F.dropout, "composed": F.dropout_composed}

@@ -13,7 +13,7 @@ import torch
 
 import minigrad as mg
 from minigrad.engine import Context, Function, topological_order, unbroadcast
-from oracle import DTYPES, check_op
+from minigrad.testing import DTYPES, check_op
 
 
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)
@@ -128,7 +128,7 @@ def test_retain_grad_keeps_an_intermediate_gradient():
     assert other.grad is None
 
 
-def test_function_returning_none_gives_no_gradient_to_that_input():
+def test_function_may_return_none_only_for_an_input_that_needs_no_gradient():
     class FirstOnly(Function):
         @staticmethod
         def forward(ctx, a, b):
@@ -140,10 +140,29 @@ def test_function_returning_none_gives_no_gradient_to_that_input():
             return grad, None
 
     a, b, c = leaf(2), leaf(2), mg.ones(2, dtype=np.float64)
-    out = FirstOnly.apply(a, b)
-    assert out._ctx.seen == (True, True) and FirstOnly.apply(a, c)._ctx.seen == (True, False)
+    out = FirstOnly.apply(a, c)  # c needs no gradient: None is its answer
+    assert out._ctx.seen == (True, False)
     out.sum().backward()
-    assert a.grad is not None and b.grad is None
+    assert a.grad is not None and c.grad is None
+    out = FirstOnly.apply(a, b)
+    assert out._ctx.seen == (True, True)
+    with pytest.raises(RuntimeError, match=r"FirstOnly.backward gave no gradient for input 1 \(shape \(2,\)\), "
+                                           r"which requires grad"):
+        out.sum().backward()  # never silently nothing
+
+
+def test_function_returning_too_few_gradients_is_named():
+    class OneGrad(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (grad,)
+
+    with pytest.raises(RuntimeError, match=r"OneGrad.backward returned 1 gradients for 2 inputs"):
+        OneGrad.apply(leaf(2), leaf(2)).sum().backward()
 
 
 # -- graph lifetime ----------------------------------------------------------------------------

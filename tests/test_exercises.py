@@ -18,6 +18,7 @@ from minigrad.exercises.catalog import EXERCISES, NUMBER, find_functions, unlist
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(minigrad.__file__).resolve().parent
+N_EXERCISES = 37
 ROW = re.compile(r"^\s*(\d+)\s+(\w+)\s+(done|failing|not started)\s+(\d+)/(\d+)\s*(.*)$")
 
 
@@ -51,7 +52,25 @@ def test_catalog_lists_every_function_in_minigrad():
     assert unlisted_functions(PACKAGE) == [], "add these ops to minigrad/exercises/catalog.py and cases.py"
     assert set(NUMBER) == set(find_functions(PACKAGE)), "the catalog lists an op minigrad does not define"
     assert set(CASES) == set(NUMBER), "every exercise needs a test table in cases.py, and only those"
-    assert len(EXERCISES) == len(NUMBER) == 35
+    assert len(EXERCISES) == len(NUMBER) == N_EXERCISES
+
+
+def test_catalog_lists_reference_functions_not_kernels():
+    """The exercises are the reference formulas: no kernel is an exercise, every reference op is."""
+    files = find_functions(PACKAGE)
+    assert not any("kernels" in path.parts for path in files.values())
+    assert set(minigrad.kernels.registered()) <= {
+        f for f in _all_functions() if f.__name__ in NUMBER}, "every op with a kernel is also an exercise"
+
+
+def _all_functions() -> set:
+    seen, todo = set(), [minigrad.engine.Function]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    return seen
 
 
 def test_catalog_notices_a_new_function(tmp_path):
@@ -85,7 +104,7 @@ def test_new_stubs_every_backward_and_changes_nothing_else(fresh):
     ops = find_functions(PACKAGE)
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE.parent)
-        if "exercises" in rel.parts:
+        if "exercises" in rel.parts or "kernels" in rel.parts:
             continue
         ours, original = (fresh / rel).read_text(), path.read_text()
         if not any(rel == ops[op] for op in ops):
@@ -99,7 +118,28 @@ def test_new_stubs_every_backward_and_changes_nothing_else(fresh):
             body = ours.split(f"class {op}(Function)")[1].split("def backward")[1].split("\n\n")[0]
             code = [line.strip() for line in body.splitlines()[1:] if not line.strip().startswith("#")]
             assert code == [expected], f"{op}.backward should only raise, got {code}"
-            assert f"# Exercise {n}: " in body, f"{op}.backward has no hint comment"
+            comment = " ".join(line.strip().removeprefix("# ") for line in body.splitlines() if line.strip().startswith("#"))
+            assert comment == f"Exercise {n}: {EXERCISES[n - 1].task} (Stuck? python -m minigrad.exercises hint {n})"
+            assert EXERCISES[n - 1].hint not in comment, f"{op}'s stub gives the formula away"
+
+
+def test_stubbed_bodies_are_the_reference_bodies(fresh):
+    """What `new` removes, and `solve` puts back, is each reference Function's own backward body."""
+    ops = find_functions(PACKAGE)
+    for op, rel in ops.items():
+        original = workspace._backward_spans((PACKAGE.parent / rel).read_text())[op]
+        stubbed = workspace._backward_spans((fresh / rel).read_text())[op]
+        assert original[2] == stubbed[2]  # the same indent: the same method of the same class
+        assert "".join(workspace.real_body(op)) == "".join(
+            (PACKAGE.parent / rel).read_text().splitlines(keepends=True)[original[0]:original[1] + 1])
+
+
+def test_workspace_has_no_kernels(fresh):
+    """No kernel may run instead of the learner's backward: the workspace's kernels package is empty."""
+    kernels = fresh / "minigrad" / "kernels"
+    assert sorted(p.name for p in kernels.iterdir()) == ["__init__.py"]
+    text = (kernels / "__init__.py").read_text()
+    assert "replaces" not in text and "def registered()" in text
 
 
 def test_new_copies_no_exercise_tools_and_no_caches(fresh):
@@ -115,7 +155,8 @@ def test_exercises_md_lists_every_exercise_in_order(fresh):
     for e in EXERCISES:
         section = text.split(f"### Exercise {NUMBER[e.op]}: {e.op}\n")[1].split("###")[0]
         assert f"pytest {fresh}/tests -m exercise_{NUMBER[e.op]}`" in section
-        assert e.hint in section and e.pytorch in section and str(files[e.op]) in section
+        assert e.task in section and e.pytorch in section and str(files[e.op]) in section
+        assert e.hint not in section and f"python -m minigrad.exercises hint {NUMBER[e.op]}" in section
 
 
 def test_cli_help_and_errors_speak_plainly(tmp_path):
@@ -130,8 +171,19 @@ def test_cli_help_and_errors_speak_plainly(tmp_path):
 
 
 def test_solve_refuses_an_unknown_exercise(fresh):
-    result = cli("solve", fresh, 36)
-    assert result.returncode == 2 and "there is no exercise 36 (they are numbered 1 to 35)" in result.stderr
+    result = cli("solve", fresh, N_EXERCISES + 1)
+    assert result.returncode == 2
+    assert f"there is no exercise {N_EXERCISES + 1} (they are numbered 1 to {N_EXERCISES})" in result.stderr
+
+
+def test_hint_prints_the_formula_one_step_after_the_stub():
+    for n in (4, NUMBER["LayerNorm"]):
+        result = cli("hint", n)
+        assert result.returncode == 0, result.stderr
+        text = " ".join(result.stdout.split())
+        assert EXERCISES[n - 1].hint in text and f"Exercise {n}: {EXERCISES[n - 1].op} backward" in text
+    refused = cli("hint", 0)
+    assert refused.returncode == 2 and "there is no exercise 0" in refused.stderr
 
 
 # -- running the workspace's tests (subprocesses) ---------------------------------------------------
@@ -168,12 +220,12 @@ def test_real_solutions_pass_every_exercise(tmp_path):
     assert solved.returncode == 0, solved.stderr
     for path in PACKAGE.rglob("*.py"):
         rel = path.relative_to(PACKAGE.parent)
-        if "exercises" not in rel.parts:
+        if "exercises" not in rel.parts and "kernels" not in rel.parts:
             assert (dest / rel).read_text() == path.read_text(), f"{rel} differs from minigrad after solve all"
     result = cli("check", dest)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert {n: row[1] for n, row in table(result.stdout).items()} == {n: "done" for n in range(1, 36)}
-    assert "35 done, 0 failing, 0 not started, of 35 exercises." in result.stdout
+    assert {n: row[1] for n, row in table(result.stdout).items()} == {n: "done" for n in range(1, N_EXERCISES + 1)}
+    assert f"{N_EXERCISES} done, 0 failing, 0 not started, of {N_EXERCISES} exercises." in result.stdout
 
 
 def test_solving_some_exercises_makes_exactly_those_pass(tmp_path):
@@ -189,11 +241,11 @@ def test_solving_some_exercises_makes_exactly_those_pass(tmp_path):
     result = cli("check", dest)
     assert result.returncode == 1, result.stdout + result.stderr
     rows = table(result.stdout)
-    assert len(rows) == 35
+    assert len(rows) == N_EXERCISES
     for n, (op, status, detail) in rows.items():
         expected = "done" if n in solved else "failing" if op == "Mul" else "not started"
         assert status == expected, (n, op, status, detail)
     assert re.match(r"test_backward\[same_shape\]: gradient of input 1 \(shape \(3, 4\)\) is wrong: worst element "
                     r"at index \(\d+, \d+\) is -?[\d.e-]+, expected -?[\d.e-]+ \(PyTorch\)", rows[4][2]), rows[4][2]
-    assert f"{len(solved)} done, 1 failing, {35 - len(solved) - 1} not started" in result.stdout
+    assert f"{len(solved)} done, 1 failing, {N_EXERCISES - len(solved) - 1} not started" in result.stdout
     assert "Next: exercise 2 (Sub)" in result.stdout

@@ -8,7 +8,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.engine import Function
-from oracle import random_inputs
+from minigrad.testing import random_inputs
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from oracle import DTYPES, check_op, random_inputs
-from twins import check_twins
+from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import check_twins
 
 DTYPE_IDS = ["f64", "f32"]
 SHAPES = [(6, 5), (1, 3)]  # (N, C)

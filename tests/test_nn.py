@@ -9,7 +9,7 @@ import torch
 
 import minigrad as mg
 import minigrad.nn as nn
-from oracle import DTYPES, TOLERANCES, assert_close, check_op
+from minigrad.testing import DTYPES, MODES, TOLERANCES, assert_close, check_op
 
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
@@ -19,15 +19,19 @@ def copy_weights(ours: nn.Module, theirs: torch.nn.Module) -> None:
 
 
 def check_layer(ours: nn.Module, theirs: torch.nn.Module, x_shape: tuple, dtype) -> None:
-    """Same weights, same input, same random upstream gradient: output, dx and every dparam agree."""
+    """Same weights, same input, same random upstream gradient: output, dx and every dparam agree,
+    with minigrad's kernels and with its reference formulas."""
     theirs = theirs.to(TORCH_DTYPE[dtype])
     copy_weights(ours, theirs)
-    check_op(ours, theirs, [x_shape], dtype=dtype)
-    ours_params, their_params = list(ours.named_parameters()), list(theirs.named_parameters())
-    assert [n for n, _ in ours_params] == [n for n, _ in their_params]
-    for (name, p), (_, t) in zip(ours_params, their_params):
-        assert p.dtype == dtype and p.grad.dtype == dtype, f"{name}: {p.dtype}, grad {p.grad.dtype}"
-        assert_close(p.grad, t.grad.numpy(), f"gradient of {name}", **TOLERANCES[dtype])
+    for mode in MODES:
+        ours.zero_grad()
+        theirs.zero_grad()
+        check_op(ours, theirs, [x_shape], dtype=dtype, modes=(mode,))
+        ours_params, their_params = list(ours.named_parameters()), list(theirs.named_parameters())
+        assert [n for n, _ in ours_params] == [n for n, _ in their_params]
+        for (name, p), (_, t) in zip(ours_params, their_params):
+            assert p.dtype == dtype and p.grad.dtype == dtype, f"{name}: {p.dtype}, grad {p.grad.dtype}"
+            assert_close(p.grad, t.grad.numpy(), f"gradient of {name} [{mode}]", **TOLERANCES[dtype])
 
 
 # -- layers --------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from oracle import DTYPES, check_op, random_inputs
-from twins import check_twins
+from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import check_twins
 
 DTYPE_IDS = ["f64", "f32"]
 # (input shape, normalized_shape as the caller writes it): an int, or a tuple of 1 or 2 dims

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import minigrad as mg
-from oracle import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, check_op, random_inputs
 
 
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import minigrad as mg
-from oracle import DTYPES, check_op
+from minigrad.testing import DTYPES, check_op
 
 
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)

@@ -12,7 +12,7 @@ import torch
 import minigrad as mg
 from minigrad import nn, optim
 from minigrad.optim import lr_scheduler
-from oracle import DTYPES, TOLERANCES, assert_close
+from minigrad.testing import DTYPES, TOLERANCES, assert_close
 
 SHAPES = [(4, 3), (3,), (2, 2, 2)]
 STEPS = 25

@@ -9,7 +9,7 @@ import minigrad.functional as F
 from minigrad import nn
 from minigrad.nn.parallel import DataParallel
 from minigrad.random import default_generator, fork_rng
-from oracle import assert_close
+from minigrad.testing import assert_close
 
 
 def make_mlp(dropout: float = 0.0) -> nn.Module:

@@ -14,7 +14,7 @@ import torch
 
 import minigrad as mg
 from cifar_fixture import make_cifar
-from oracle import DTYPES, TOLERANCES, assert_close
+from minigrad.testing import DTYPES, TOLERANCES, assert_close
 from vit_np import torch_reference as torch_vit
 from vit_np.augment import crop_flip_transform, normalize, padded_crop
 from vit_np.config import ViTConfig
@@ -105,7 +105,7 @@ def test_iterate_batches_applies_the_named_transform():
 
 def test_unknown_augmentation_is_named():
     x, y = images(4), np.arange(4)
-    with pytest.raises(ValueError, match=r"augment must be True, False, 'none' or one of \['crop-flip', 'tutorial'\], got 'mixup'"):
+    with pytest.raises(ValueError, match=r"augment must be True, False, 'none' or one of \['crop-flip', 'crop-flip-randaugment', 'crop-flip-trivial', 'tutorial'\], got 'mixup'"):
         DataLoader(x, y, 2, augment="mixup")
     with pytest.raises(ValueError, match="augment must be"):
         TrainConfig(augment="cutout")

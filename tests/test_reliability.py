@@ -19,7 +19,7 @@ import torch
 import minigrad as mg
 from cifar_fixture import make_cifar
 from minigrad.optim import AdamW
-from oracle import assert_close
+from minigrad.testing import assert_close
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "train_cifar.py"

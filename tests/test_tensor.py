@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import minigrad as mg
-from oracle import DTYPES, check_op
+from minigrad.testing import DTYPES, check_op
 
 
 @pytest.fixture(autouse=True)

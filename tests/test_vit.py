@@ -15,7 +15,7 @@ import minigrad.functional as F
 from minigrad import nn
 from vit_np import torch_reference as torch_vit
 from minigrad.optim import AdamW
-from oracle import DTYPES, TOLERANCES, assert_close
+from minigrad.testing import DTYPES, MODES, TOLERANCES, assert_close, mode
 from vit_np.config import ViTConfig
 from vit_np.model import (
     ViTForClassification, fused_to_per_head_state_dict, per_head_to_fused_state_dict,
@@ -53,19 +53,22 @@ def batch(n=2, dtype=np.float32, seed=1):
 # -- parity with PyTorch, dropout off: forward, loss, attention maps, every gradient -------------
 
 
-@pytest.fixture(scope="module", params=[(v, d, maps) for v in VARIANTS for d in DTYPES for maps in (True, False)],
-                ids=lambda p: f"{p[0]}-{p[1].__name__}-{'maps' if p[2] else 'cls_only'}")
+@pytest.fixture(scope="module", params=[(v, d, maps, m) for v in VARIANTS for d in DTYPES for maps in (True, False)
+                                        for m in MODES],
+                ids=lambda p: f"{p[0]}-{p[1].__name__}-{'maps' if p[2] else 'cls_only'}-{p[3]}")
 def run(request):
-    """One forward + backward of both models on the same batch (shared by the tests below).
+    """One forward + backward of both models on the same batch (shared by the tests below), with
+    minigrad's kernels and with its reference formulas.
 
     Without output_attentions our last block computes [CLS] alone (Block's cls_only): the logits
     and every gradient must still be PyTorch's, which always computes every token."""
-    variant, dtype, maps = request.param
+    variant, dtype, maps, name = request.param
     ours, theirs = make_pair(dtype, use_faster_attention=VARIANTS[variant], **NO_DROPOUT)
     x, y = batch(2, dtype)
-    logits, attentions = ours(x, output_attentions=maps)
-    loss = F.cross_entropy(logits, y)
-    loss.backward()
+    with mode(name):
+        logits, attentions = ours(x, output_attentions=maps)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
     t_logits, t_attentions = theirs(torch.from_numpy(x), output_attentions=True)
     t_loss = torch.nn.functional.cross_entropy(t_logits, torch.from_numpy(y))
     t_loss.backward()
@@ -99,6 +102,39 @@ def test_gradients_match_pytorch(run):
     for name, p in ours.items():
         assert p.grad is not None and p.grad.dtype == run["dtype"], f"{name} has no {run['dtype']} gradient"
         assert_close(p.grad, theirs[name].grad.numpy(), f"gradient of {name}", **run["tol"])
+
+
+# -- one training step, dropout on: the kernels give the reference formulas' numbers ------------------
+
+
+def training_step(variant: str, dtype, mode_name: str) -> tuple[float, dict, dict]:
+    """Seeded model, one forward + backward + AdamW step with dropout 0.1 on a batch of 8:
+    the loss, every gradient and every updated weight."""
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(use_faster_attention=VARIANTS[variant])).to(dtype)
+    optimizer = AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    x, y = batch(8, dtype)
+    with mode(mode_name):
+        mg.manual_seed(1)  # the dropout masks
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        grads = {name: p.grad.copy() for name, p in model.named_parameters()}
+        optimizer.step()
+    return loss.item(), grads, model.state_dict()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_training_step_with_dropout_is_the_same_with_kernels_and_reference(variant, dtype):
+    loss_k, grads_k, weights_k = training_step(variant, dtype, "kernels")
+    loss_r, grads_r, weights_r = training_step(variant, dtype, "reference")
+    tol = TOLERANCES[dtype]
+    assert_close(loss_k, loss_r, "loss", **tol, reference="reference")
+    for name in grads_r:
+        assert grads_k[name].dtype == dtype
+        assert_close(grads_k[name], grads_r[name], f"gradient of {name}", **tol, reference="reference")
+        assert_close(weights_k[name], weights_r[name], f"{name} after one AdamW step", **tol, reference="reference")
 
 
 # -- the two attention variants are one function ---------------------------------------------------

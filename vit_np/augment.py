@@ -99,7 +99,33 @@ def padded_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, padding: 
     return out
 
 
-TRANSFORMS = {"tutorial": train_transform, "crop-flip": crop_flip_transform}  # name -> training transform
+def crop_flip_trivial_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normalize(ToTensor(TrivialAugmentWide(RandomHorizontalFlip(RandomCrop(32, padding=4)(x)))));
+    uint8 (B, 3, H, W) -> float32 (B, 3, H, W).
+
+    Draws from rng, in order: the crop and flip (as crop_flip_transform), then TrivialAugmentWide's.
+    """
+    from vit_np import autoaugment  # here, not at the top: autoaugment imports padded_crop from this module
+
+    return eval_transform(autoaugment.trivial_augment_wide(autoaugment.random_crop_flip(images, rng), rng))
+
+
+def crop_flip_randaugment_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normalize(ToTensor(RandAugment(2, 9)(RandomHorizontalFlip(RandomCrop(32, padding=4)(x)))));
+    uint8 (B, 3, H, W) -> float32 (B, 3, H, W).
+
+    Draws from rng, in order: the crop and flip (as crop_flip_transform), then RandAugment's (num_ops=2, magnitude=9).
+    """
+    from vit_np import autoaugment  # lazily, as above
+
+    cropped = autoaugment.random_crop_flip(images, rng)
+    return eval_transform(autoaugment.rand_augment(cropped, rng, num_ops=2, magnitude=9))
+
+
+TRANSFORMS = {  # name -> training transform
+    "tutorial": train_transform, "crop-flip": crop_flip_transform,
+    "crop-flip-trivial": crop_flip_trivial_transform, "crop-flip-randaugment": crop_flip_randaugment_transform,
+}
 
 
 # ----------------------------------------------------------------------------------------------

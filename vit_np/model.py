@@ -143,9 +143,12 @@ class FasterMultiHeadAttention(nn.Module):
         query = query.view(B, Tq, nh, hs).transpose(1, 2)  # (B, Tq, nh*hs) -> (B, nh, Tq, hs)
         key = key.view(B, T, nh, hs).transpose(1, 2)  # (B, T, nh*hs) -> (B, nh, T, hs)
         value = value.view(B, T, nh, hs).transpose(1, 2)  # (B, T, nh*hs) -> (B, nh, T, hs)
-        p = self.attn_dropout.p if self.attn_dropout.training else 0.0  # the Dropout module decides
-        result = F.scaled_dot_product_attention(query, key, value, dropout_p=p, need_weights=output_attentions)
-        out, probs = result if output_attentions else (result, None)  # (B, nh, Tq, hs), (B, nh, Tq, T)
+        if output_attentions:  # the maps need the probabilities: the tutorial's own steps
+            out, probs = F.attention_composed(query, key, value, self.attn_dropout.p, self.attn_dropout.training)
+            probs = probs.detach()  # (B, nh, Tq, T)
+        else:  # the same function as one op: softmax(q k^T / sqrt(hs)) v, dropout on the probabilities
+            p = self.attn_dropout.p if self.attn_dropout.training else 0.0  # the Dropout module decides
+            out, probs = F.scaled_dot_product_attention(query, key, value, dropout_p=p), None  # (B, nh, Tq, hs)
         # transpose back before view: viewing (B, nh, T, hs) as (B, T, nh*hs) directly mixes tokens across heads
         out = out.transpose(1, 2).contiguous().view(B, Tq, nh * hs)  # (B, nh, Tq, hs) -> (B, Tq, nh*hs)
         out = self.output_dropout(self.output_projection(out))  # (B, T, nh*hs) -> (B, T, C)

@@ -35,7 +35,7 @@ from minigrad.nn.parallel import DataParallel
 from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import Optimizer
 from minigrad.optim.lr_scheduler import warmup_cosine_factor
-from minigrad.tools.memory import keep_freed_memory
+from minigrad.kernels.memory import keep_freed_memory
 from vit_np.augment import Mix
 from vit_np.data import iterate_batches, training_transform
 

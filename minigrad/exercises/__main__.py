@@ -1,8 +1,9 @@
-"""python -m minigrad.exercises {new, check, solve}: backward-pass exercises made from minigrad."""
+"""python -m minigrad.exercises {new, check, hint, solve}: backward-pass exercises made from minigrad."""
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from minigrad.exercises.catalog import EXERCISES
@@ -19,10 +20,23 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("dir", help="a folder that does not exist yet (or is empty)")
     check = commands.add_parser("check", help="run a workspace's tests, print a progress table (exit 0: all done)")
     check.add_argument("dir")
+    hint = commands.add_parser("hint", help="print the gradient formula of exercise N (one step before the code)")
+    hint.add_argument("number", type=int, help=f"an exercise number, 1 to {len(EXERCISES)}")
     solve = commands.add_parser("solve", help="put minigrad's real backward back for exercise N (or 'all')")
     solve.add_argument("dir")
     solve.add_argument("number", nargs="+", help=f"exercise numbers, 1 to {len(EXERCISES)}, or 'all'")
     return parser
+
+
+def hint_text(n: int) -> str:
+    """Exercise n's formula, and where PyTorch writes the same gradient."""
+    from minigrad.exercises.workspace import WorkspaceError
+
+    if not 1 <= n <= len(EXERCISES):
+        raise WorkspaceError(f"hint: there is no exercise {n} (they are numbered 1 to {len(EXERCISES)})")
+    e = EXERCISES[n - 1]
+    return "\n".join([f"Exercise {n}: {e.op} backward", f"forward:  {e.forward}", "",
+                      *textwrap.wrap(f"hint: {e.hint}", 100), "", *textwrap.wrap(f"PyTorch: {e.pytorch}", 100)])
 
 
 def _numbers(words: list[str]) -> list[int]:
@@ -46,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check":
             return check.check(Path(args.dir), shown=args.dir)
+        if args.command == "hint":
+            print(hint_text(args.number))
+            return 0
         ops = workspace.restore(Path(args.dir), _numbers(args.number))
         print(f"Restored minigrad's backward of: {', '.join(ops)}")
         return 0

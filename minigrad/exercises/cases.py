@@ -83,6 +83,10 @@ def _ln(shapes: str, normalized: str) -> tuple[str, str, str]:
             f"lambda x, w, b: TF.layer_norm(x, {normalized}, w, b)")
 
 
+def _interp(shape: str, kwargs: str) -> tuple[str, str, str]:
+    return shape, f"lambda x: F.interpolate(x, {kwargs})", f"lambda x: TF.interpolate(x, {kwargs})"
+
+
 CASES: dict[str, Cases] = {
     "Add": _binary("Add", "+", {"scalar_b": "[(3, 4), ()]"}),
     "Sub": _binary("Sub", "-", {"broadcast_a": "[(4,), (3, 4)]"}),
@@ -182,6 +186,18 @@ CASES: dict[str, Cases] = {
         "stride_2_padded": _im2col("[(1, 2, 6, 6)]", "(3, 3)", "(2, 2)", "(1, 1)"),
         "nonsquare": _im2col("[(1, 2, 5, 6)]", "(2, 3)", "(2, 1)", "(1, 0)"),
     }, setup=_UNFOLD_SETUP),
+    "InterpolateNearest": Cases({
+        "up_scale_2": _interp("[(2, 3, 3, 4)]", "scale_factor=2"),
+        "down_size_3x2": _interp("[(1, 2, 5, 4)]", "size=(3, 2)"),
+        "nearest_exact_7x5": _interp("[(1, 2, 4, 3)]", 'size=(7, 5), mode="nearest-exact"'),
+        "1d_scale_1.7": _interp("[(2, 3, 5)]", "scale_factor=1.7"),
+    }),
+    "InterpolateLinear": Cases({
+        "bilinear_up_7x5": _interp("[(1, 2, 3, 4)]", 'size=(7, 5), mode="bilinear"'),
+        "bilinear_align_corners_down": _interp("[(2, 2, 6, 5)]", 'size=(4, 3), mode="bilinear", align_corners=True'),
+        "linear_scale_1.7": _interp("[(2, 3, 5)]", 'scale_factor=1.7, mode="linear"'),
+        "trilinear_scale_0.6": _interp("[(1, 2, 4, 3, 5)]", 'scale_factor=0.6, mode="trilinear"'),
+    }),
     "ScaledDotProductAttention": Cases({
         "self_attention": _sdpa("[(2, 3, 4)] * 3"),
         "Tq3_Tk5_dv6": _sdpa("[(1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)]"),

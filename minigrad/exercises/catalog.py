@@ -1,4 +1,4 @@
-"""The exercises, easy to hard: for each op, the forward, a hint for its gradient, and PyTorch's way.
+"""The exercises, easy to hard: for each op, the forward, what to derive, the formula, and PyTorch's way.
 
 Exercise N is the N-th entry of EXERCISES; its tests carry the marker `exercise_N`. Every
 `Function` subclass in minigrad must be listed here (`unlisted_functions` finds the ones that
@@ -17,12 +17,13 @@ class Exercise:
     op: str  # the Function subclass whose backward the learner writes, e.g. "Mul"
     group: str  # the EXERCISES.md section it belongs to
     forward: str  # what forward computes
-    hint: str  # the gradient, in words a learner can turn into NumPy
+    task: str  # what to derive and what forward saved, without the answer (the stub's comment)
+    hint: str  # the gradient formula, in words a learner can turn into NumPy (`exercises hint N`)
     pytorch: str  # what PyTorch does for the same op (derivatives.yaml entry or a description)
 
 
-def _ex(op: str, group: str, forward: str, hint: str, pytorch: str) -> Exercise:
-    return Exercise(op, group, forward, hint, pytorch)
+def _ex(op: str, group: str, forward: str, task: str, hint: str, pytorch: str) -> Exercise:
+    return Exercise(op, group, forward, task, hint, pytorch)
 
 
 ELEMENTWISE, REDUCE, MOVE, MATRIX, FUSED = (
@@ -31,109 +32,156 @@ ELEMENTWISE, REDUCE, MOVE, MATRIX, FUSED = (
 
 EXERCISES: list[Exercise] = [
     _ex("Add", ELEMENTWISE, "out = a + b",
+        "d out/da and d out/db; forward saved nothing: what does each input receive from grad?",
         "d out/da = d out/db = 1: both inputs receive grad unchanged. Return the broadcast-shaped grad "
         "for both; the engine sums it back to each input's shape.",
         "derivatives.yaml `add.Tensor`: self: grad, other: grad * alpha (autograd then sums to each input's size)"),
-    _ex("Sub", ELEMENTWISE, "out = a - b", "grad_a = grad, grad_b = -grad.",
+    _ex("Sub", ELEMENTWISE, "out = a - b", "d out/da and d out/db (mind the sign of b); forward saved nothing.",
+        "grad_a = grad, grad_b = -grad.",
         "derivatives.yaml `sub.Tensor`: self: grad, other: -grad * alpha"),
-    _ex("Neg", ELEMENTWISE, "out = -a", "grad_a = -grad.", "derivatives.yaml `neg`: grad.neg()"),
+    _ex("Neg", ELEMENTWISE, "out = -a", "d out/da; forward saved nothing.",
+        "grad_a = -grad.", "derivatives.yaml `neg`: grad.neg()"),
     _ex("Mul", ELEMENTWISE, "out = a * b",
+        "d out/da and d out/db; forward saved (a, b) in ctx.saved_tensors. Return None for an "
+        "input whose ctx.needs_input_grad[i] is False.",
         "grad_a = grad * b, grad_b = grad * a. forward saved (a, b) in ctx.saved_tensors; return None for an "
         "input whose ctx.needs_input_grad[i] is False.",
         "derivatives.yaml `mul.Tensor`: mul_tensor_backward(grad, other) = grad * other, and grad * self for other"),
-    _ex("Div", ELEMENTWISE, "out = a / b", "grad_a = grad / b, grad_b = -grad * a / b^2.",
+    _ex("Div", ELEMENTWISE, "out = a / b", "d out/da and d out/db (b appears in the denominator); forward saved (a, b).",
+        "grad_a = grad / b, grad_b = -grad * a / b^2.",
         "derivatives.yaml `div.Tensor`: div_tensor_self_backward = grad / other, "
         "div_tensor_other_backward = -grad * self / other^2"),
     _ex("PowScalar", ELEMENTWISE, "out = a^c for a constant c (ctx.exponent)",
-        "grad_a = grad * c * a^(c-1). For c == 0 the output is constant: return zeros (a^(c-1) would be inf at 0). "
-        "Compute a^(c-1) with the file's _power helper and multiply by a.dtype.type(c), so float32 stays float32.",
+        "d out/da for a constant exponent c = ctx.exponent; forward saved a. What happens at c =="
+        " 0? Keep float32 float32: turn c into a.dtype.type(c).",
+        "grad_a = grad * c * a^(c-1), with c = a.dtype.type(ctx.exponent). For c == 0 the output "
+        "is constant: return zeros (a^(c-1) would be inf at a == 0).",
         "derivatives.yaml `pow.Tensor_Scalar`: pow_backward(grad, self, exponent) = 0 if exponent == 0, "
         "else grad * exponent * self^(exponent - 1)"),
     _ex("Pow", ELEMENTWISE, "out = a^b with both a and b tensors",
+        "d out/da and d out/db with both a and b tensors; forward saved (a, b, out). Where is "
+        "each derivative undefined, and what does PyTorch return there?",
         "grad_a = grad * b * a^(b-1) (0 where b == 0); grad_b = grad * a^b * log(a) (0 where a <= 0, "
         "whose log is undefined). forward saved (a, b, out).",
         "derivatives.yaml `pow.Tensor_Tensor`: pow_backward_self (masked to 0 where exponent == 0) and "
         "pow_backward_exponent = grad * result * log(self) (0 where self == 0)"),
     _ex("Exp", ELEMENTWISE, "out = e^a",
+        "d out/da; forward saved its output: is that all you need?",
         "grad_a = grad * e^a; forward saved its output, which is exactly e^a: reuse it.",
         "derivatives.yaml `exp`: grad * result"),
-    _ex("Log", ELEMENTWISE, "out = log(a)", "grad_a = grad / a.", "derivatives.yaml `log`: grad.div(self)"),
-    _ex("Sqrt", ELEMENTWISE, "out = sqrt(a)", "grad_a = grad / (2 sqrt(a)), and forward saved sqrt(a).",
+    _ex("Log", ELEMENTWISE, "out = log(a)", "d out/da; forward saved a.",
+        "grad_a = grad / a.", "derivatives.yaml `log`: grad.div(self)"),
+    _ex("Sqrt", ELEMENTWISE, "out = sqrt(a)", "d out/da; forward saved its output sqrt(a).",
+        "grad_a = grad / (2 sqrt(a)), and forward saved sqrt(a).",
         "derivatives.yaml `sqrt`: grad / (2 * result)"),
-    _ex("Tanh", ELEMENTWISE, "out = tanh(a)", "grad_a = grad * (1 - tanh(a)^2), from the saved output.",
+    _ex("Tanh", ELEMENTWISE, "out = tanh(a)", "d out/da in terms of the saved output tanh(a).",
+        "grad_a = grad * (1 - tanh(a)^2), from the saved output.",
         "derivatives.yaml `tanh`: tanh_backward(grad, result) = grad * (1 - result^2)"),
     _ex("Relu", ELEMENTWISE, "out = max(a, 0)",
+        "d out/da; forward saved the mask a > 0. What is the derivative at a == 0 in PyTorch?",
         "grad_a = grad where a > 0, else 0 (at a == 0 PyTorch also picks 0). forward saved the mask a > 0.",
         "derivatives.yaml `relu`: threshold_backward(grad, result, 0): grad where result > 0, else 0"),
     _ex("Sigmoid", ELEMENTWISE, "out = 1 / (1 + e^-a)",
+        "d out/da in terms of the saved output.",
         "grad_a = grad * out * (1 - out), from the saved output.",
         "derivatives.yaml `sigmoid`: sigmoid_backward(grad, result) = grad * result * (1 - result)"),
-    _ex("Abs", ELEMENTWISE, "out = |a|", "grad_a = grad * sign(a) (0 at a == 0); forward saved sign(a).",
+    _ex("Abs", ELEMENTWISE, "out = |a|", "d out/da; forward saved sign(a).",
+        "grad_a = grad * sign(a) (0 at a == 0); forward saved sign(a).",
         "derivatives.yaml `abs`: grad * self.sgn()"),
     _ex("Cast", ELEMENTWISE, "out = a converted to another dtype",
+        "the gradient of a dtype conversion; forward saved the input's dtype as ctx.in_dtype. A "
+        "gradient always has its input's dtype.",
         "The values pass through unchanged, so grad_a = grad, converted back to the input's dtype "
         "(ctx.in_dtype): a gradient always has its input's dtype.",
         "derivatives.yaml `_to_copy`: _to_copy_backward(grad, self.options()) = grad converted to self's dtype"),
     _ex("Sum", REDUCE, "out = a summed over ctx.axes (kept as size 1 if ctx.keepdim)",
+        "each input element's share of the sum's gradient; forward saved ctx.axes, ctx.keepdim "
+        "and ctx.in_shape. grad has the reduced shape: how do you get back to the input's?",
         "Every element of a adds into the sum with weight 1, so each gets the grad of the sum it went into: "
         "put back the reduced axes (size 1) unless keepdim, then broadcast to a's shape (ctx.in_shape). "
         "The file's _grad_to_input_shape helper does exactly that.",
         "derivatives.yaml `sum.dim_IntList`: sum_backward(grad, sizes, dim, keepdim) unsqueezes the reduced "
         "dims and expands to self's sizes"),
     _ex("Mean", REDUCE, "out = (sum of a over ctx.axes) / ctx.count",
+        "as Sum, with each element weighted by 1 / ctx.count; keep float32 float32.",
         "As Sum, with each element weighted 1 / count: grad_a = grad / count broadcast back to a's shape. "
         "Divide by grad.dtype.type(count) so float32 stays float32.",
         "derivatives.yaml `mean.dim`: mean_backward = sum_backward(grad, ...) / (number of reduced elements)"),
     _ex("Max", REDUCE, "out = the largest element (over a dim: of each row along ctx.axis)",
+        "where the gradient of a max goes; forward saved the arg-max index (over a dim, with "
+        "ctx.axis) or the mask of ties a == max (over the whole tensor). How does torch.max() "
+        "share it between ties?",
         "Over a dim the whole grad goes to the arg-max (forward saved its index: np.put_along_axis into "
         "zeros); over the whole tensor it is shared evenly between ties (saved: the mask a == max).",
         "derivatives.yaml `max.dim`: value_selecting_reduction_backward(grad, dim, indices, sizes, keepdim) "
         "scatters grad to the indices; `max`: evenly_distribute_backward(grad, self, result)"),
     _ex("Reshape", MOVE, "out = a viewed with another shape",
+        "the gradient of a view with another shape; forward saved ctx.in_shape.",
         "The elements do not move in memory order: grad_a = grad reshaped back to ctx.in_shape.",
         "derivatives.yaml `view`: grad.reshape(self.sizes())"),
     _ex("Permute", MOVE, "out = a with its axes reordered by ctx.dims",
+        "the gradient of reordering the axes by ctx.dims: which permutation brings grad back?",
         "grad_a = grad permuted by the inverse permutation (np.argsort(ctx.dims)), not by dims again.",
         "derivatives.yaml `permute`: permute_backwards(grad, dims) applies the inverse permutation"),
     _ex("Expand", MOVE, "out = a broadcast to a larger shape (no copy)",
+        "each input element was used once per copy: what is its gradient, and who sums the "
+        "copies?",
         "Each element of a was used once per copy, so its gradient is the sum over the copies. The engine's "
         "unbroadcast already sums a gradient back to the input's shape: returning grad is enough.",
         "derivatives.yaml `expand`: at::sum_to(grad, self.sizes())"),
     _ex("GetItem", MOVE, "out = a[index] (slices, ints, integer and boolean arrays)",
+        "the gradient of x[index]; forward saved ctx.in_shape and ctx.index. What if an integer "
+        "array picks an element twice?",
         "grad_a = zeros of a's shape (ctx.in_shape) with grad added at ctx.index. An integer array can pick an "
         "element twice: use np.add.at, since out[index] = grad would keep only one of the two.",
         "derivatives.yaml `index.Tensor`: index_backward = zeros.index_put_(indices, grad, accumulate=True); "
         "slicing: slice_backward / select_backward"),
     _ex("Cat", MOVE, "out = a_1, ..., a_n joined along ctx.axis",
+        "each input's slice of grad; forward saved ctx.axis and the sizes along it (ctx.sizes). "
+        "Return one gradient per input, as a tuple.",
         "Input i's gradient is the slice of grad that came from it: np.split grad at the cumulative sizes "
         "(ctx.sizes) along ctx.axis, and return one gradient per input as a tuple.",
         "derivatives.yaml `cat`: cat_tensors_backward(grad, sizes, dtypes, dim) narrows grad into the pieces"),
     _ex("Stack", MOVE, "out = a_1, ..., a_n stacked along a new axis ctx.axis",
+        "each input's slice of grad along the new axis ctx.axis; return a tuple, one per input.",
         "Input i's gradient is grad indexed at i along ctx.axis (np.moveaxis that axis to the front and "
         "unpack); return a tuple, one per input.",
         "derivatives.yaml `stack`: stack_tensors_backward(grad, dim) = grad.unbind(dim)"),
     _ex("MatMul", MATRIX, "out = a @ b (NumPy's rules: broadcast batch dims, 1-D operands)",
+        "dL/da and dL/db of a @ b; forward saved (a, b). Check the shapes: which products give "
+        "(m, k) and (k, n)? NumPy's rules also allow 1-D operands (a unit dim the product "
+        "dropped) and broadcast batch dims (the engine sums those).",
         "grad_a = grad @ b^T and grad_b = a^T @ grad, transposing the last two dims; the engine sums over "
         "broadcast batch dims. A 1-D a is a (1, n) matrix and a 1-D b an (n, 1) one whose unit dim the "
         "product dropped: put it back in grad, multiply, then drop it again.",
         "`matmul` is composite: it calls mm/bmm, whose derivatives are mm_mat1_backward = grad @ mat2^T "
         "and mm_mat2_backward = mat1^T @ grad"),
     _ex("Linear", MATRIX, "y = x W^T + b;  x: (..., in), W: (out, in), b: (out,)",
-        "With x flattened to x2 (N, in) (forward saved it) and g = grad as (N, out): grad_x = g @ W (then "
-        "back to x's shape), grad_W = g^T @ x2, grad_b = g summed over the N rows. Without a bias, "
-        "ctx.needs_input_grad has only two entries.",
+        "dL/dx, dL/dW and dL/db of y = x W^T + b; forward saved (x, weight). x may be (..., in): "
+        "every row of the batch adds into dW and db. Without a bias there are two inputs, so "
+        "return two gradients.",
+        "grad_x = grad @ W (x's shape); with g2 = grad as (N, out) and x2 = x as (N, in): grad_W "
+        "= g2^T @ x2 and grad_b = g2 summed over the N rows. Return (grad_x, grad_W, "
+        "grad_b)[:len(ctx.inputs)].",
         "`linear` is composite: addmm(bias, x, W^T), with derivatives mm_mat1_backward, mm_mat2_backward "
         "and maybe_multiply(grad, beta) summed down to the bias"),
     _ex("Softmax", FUSED, "y_i = exp(x_i) / sum_j exp(x_j) along ctx.axis",
+        "dL/dx of y = softmax(x) along ctx.axis, from the saved output y, without building the "
+        "Jacobian.",
         "The Jacobian is diag(y) - y y^T, so grad_x = y * (grad - sum(grad * y, axis, keepdims)) with y the "
         "saved output: one line, no Jacobian matrix.",
         "derivatives.yaml `_softmax`: _softmax_backward_data(grad, output, dim) = "
         "output * (grad - (grad * output).sum(dim, keepdim))"),
     _ex("LogSoftmax", FUSED, "y_i = x_i - log sum_j exp(x_j) along ctx.axis",
+        "dL/dx of y = log softmax(x) along ctx.axis, from the saved y (what is softmax(x) in "
+        "terms of y?).",
         "grad_x = grad - softmax(x) * sum(grad, axis, keepdims), and softmax(x) = exp(y) from the saved y.",
         "derivatives.yaml `_log_softmax`: _log_softmax_backward_data = grad - exp(output) * grad.sum(dim, keepdim)"),
     _ex("CrossEntropy", FUSED,
         "loss_i = -sum_c q_ic log softmax(logits_i)_c, q = (1-e) onehot(t_i) + e/C, then mean/sum/none",
+        "dL/dlogits of the cross-entropy against the (smoothed) target distribution q; forward "
+        "saved log softmax(logits) and q, and ctx.reduction. What does each reduction do to the "
+        "gradient?",
         "d loss_i / d logits_i = softmax(logits_i) - q_i (forward saved log-softmax and q). Then the "
         "reduction: 'mean' divides by N, 'none' gives each row its own grad (grad[:, None]). The targets "
         "get no gradient: return (grad_logits, None).",
@@ -141,37 +189,79 @@ EXERCISES: list[Exercise] = [
         "_log_softmax_backward_data turns it into softmax - onehot"),
     _ex("GeluTanh", FUSED, "y = 0.5 x (1 + tanh u) = x s, s = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) "
         "(the tutorial's NewGELU)",
-        "dy/dx = s + x s', s' = 2 s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2); forward saved "
-        "x and s. Use Python floats for the constants so float32 stays float32.",
+        "dy/dx of y = 0.5 x (1 + tanh(u)); forward saved x and t = tanh(u). Use the chain rule "
+        "through u, and Python floats for the constants (float32 stays float32).",
+        "dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx,  du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).",
         "derivatives.yaml `gelu`: gelu_backward(grad, self, approximate='tanh'), the same formula"),
     _ex("GeluErf", FUSED, "y = x Phi(x), Phi the standard normal CDF",
+        "dy/dx of y = x Phi(x); forward saved x and Phi(x). What is dPhi/dx?",
         "dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); forward saved x and Phi(x).",
         "derivatives.yaml `gelu`: gelu_backward(grad, self, approximate='none')"),
     _ex("LayerNorm", FUSED,
         "x as rows (N, D), D = the normalized size: xhat = (x - mean) * rstd, rstd = 1 / sqrt(var + eps) per "
         "row;  y = xhat * w + b",
-        "Forward saved xhat (N, D), rstd (N,) and w. With g = grad as (N, D) and gh = g * w: grad_x = rstd * "
-        "(gh - mean(gh) - xhat * mean(gh * xhat)), row means, back to ctx.x_shape; grad_w = sum over rows "
-        "of g * xhat and grad_b = sum over rows of g, both in w's shape.",
+        "dL/dx, dL/dw and dL/db of y = xhat * w + b; forward saved xhat, rstd (with size-1 dims "
+        "over ctx.axes) and w. Mean and variance depend on every element of a row: differentiate "
+        "through them. dw and db may be returned in x's shape: the engine sums them over the "
+        "batch dims.",
+        "With gh = grad * w, means over ctx.axes (keepdims): grad_x = rstd * (gh - mean(gh) - "
+        "xhat * mean(gh * xhat)); grad_w = grad * xhat; grad_b = grad.",
         "derivatives.yaml `native_layer_norm`: native_layer_norm_backward(grad, input, normalized_shape, mean, "
         "rstd, weight, bias, output_mask), the same three formulas"),
     _ex("Dropout", FUSED, "y = x * keep / (1 - p), keep a bool mask drawn once in forward",
+        "the gradient of y = x * keep / (1 - p); forward saved the bool mask keep and ctx.p.",
         "grad_x = grad * keep / (1 - p) with the saved keep and ctx.p: the same elements are dropped, the "
         "same scale applied (the file's apply_keep does exactly that).",
         "derivatives.yaml `native_dropout`: native_dropout_backward(grad, mask, scale) = grad * mask * scale"),
     _ex("Im2Col", FUSED,
         "conv-as-matmul: out[b, i, j, (c, u, v)] = x_padded[b, c, i*sh + u, j*sw + v], then conv2d = linear",
-        "col2im: add each patch's gradient back to the pixels it was cut from (windows overlap when stride < "
-        "kernel, so accumulate with +=), then cut the padding away. When ctx.patchify (kernel == stride, no "
-        "padding) forward was a pure reshape + transpose: undo it.",
+        "col2im: the gradient of cutting the padded image into (kh, kw) windows at the strides; "
+        "forward saved ctx.x_shape and ctx.params (kernel, stride, padding). Windows overlap when"
+        " stride < kernel.",
+        "Add each patch's gradient back to the pixels it was cut from: for each kernel offset (i,"
+        " j) add grad[..., (c, i, j)] into gx[:, c, i + sh * r, j + sw * s] (+=, since windows "
+        "overlap), in a zero array of the padded size, then cut the padding away.",
         "F.unfold is im2col, and derivatives.yaml `im2col` is col2im(grad, ...) (= F.fold); torch's own conv2d "
         "backward (convolution_backward) computes the same sums without building the patch matrix"),
+    _ex("InterpolateNearest", FUSED,
+        "out = x gathered along each spatial axis of (N, C, *in): output o reads source pixel "
+        "min(floor(o * scale), in - 1) (nearest-exact: floor((o + 0.5) * scale)), scale = in / out or "
+        "1 / scale_factor",
+        "the gradient of gathering source pixels along each spatial axis; forward saved one index"
+        " array per spatial axis (ctx.saved_tensors[k] is axis 2 + k's) and ctx.x_shape. Several "
+        "outputs can read one pixel.",
+        "Backward is the scatter-add of that gather. forward saved one index array per spatial axis "
+        "(ctx.saved_tensors[k] is axis 2 + k's) and the input's shape (ctx.x_shape). Undo one axis at a time: "
+        "zeros with the input's size on that axis, then add each output slice's gradient into the input slice "
+        "it read, with np.add.at (several outputs can read one pixel; gx[index] = g would keep only one). The "
+        "file's scatter_add helper does one axis.",
+        "derivatives.yaml `upsample_nearest2d`: upsample_nearest2d_backward(grad, output_size, input_size, "
+        "scales_h, scales_w) adds grad_output[oh, ow] into grad_input[nearest_idx(oh), nearest_idx(ow)]; "
+        "`_upsample_nearest_exact2d` likewise with nearest_exact_idx"),
+    _ex("InterpolateLinear", FUSED,
+        "out = x with one (out, in) interpolation matrix R per spatial axis: out = Ry @ x @ Rx^T per image "
+        "(row o of R holds 1 - frac and frac at the two source pixels of output o)",
+        "the gradient of out = Ry @ x @ Rx^T (one interpolation matrix per spatial axis); forward"
+        " saved the matrices (ctx.saved_tensors[k] is axis 2 + k's, shape (out, in)). The op is "
+        "linear in x: what undoes a matrix applied along one axis?",
+        "The op is linear in x, so its gradient applies the transposed matrices: grad_x = Ry^T @ grad @ Rx. "
+        "forward saved the matrices (ctx.saved_tensors[k] is axis 2 + k's, shape (out, in)); apply each "
+        "one's transpose along its axis (the file's along_axis helper), and the axis goes back from out to in.",
+        "derivatives.yaml `upsample_bilinear2d`: upsample_bilinear2d_backward(grad, output_size, input_size, "
+        "align_corners, scales_h, scales_w), which adds lambda * grad_output into the 4 source pixels of each "
+        "output with the forward's indices and weights (compute_source_index_and_lambda); linear1d and "
+        "trilinear3d likewise"),
     _ex("ScaledDotProductAttention", FUSED,
         "S = q k^T * scale + bias, P = softmax(S) over keys, D = P * keep / (1 - p), out = D @ v",
-        "Forward saved q, k, v (flattened to (N, T, d) when their batch dims agree), P and keep (None without "
-        "dropout). grad_v = D^T @ grad; dD = grad @ v^T; dP = dD * keep / (1 - p) (apply_keep); dS = P * (dP - "
-        "sum(dP * P, -1)) (the softmax backward of exercise 27); grad_q = dS @ k * scale, grad_k = dS^T @ q * "
-        "scale; reshape the three back to ctx.shapes.",
+        "dL/dq, dL/dk, dL/dv (and dL/dbias when a float mask is an input) of out = "
+        "dropout(softmax(q k^T * scale + bias)) @ v; forward saved q, k, v, the probabilities P "
+        "and the dropout mask keep (None without dropout), and ctx.scale, ctx.p. Go back one step"
+        " at a time: the product with v, dropout, softmax (exercise Softmax), the scaled product "
+        "q k^T.",
+        "D = P * keep / (1 - p) (apply_keep); grad_v = D^T @ grad; dD = grad @ v^T; dP = dD * "
+        "keep / (1 - p); dS = P * (dP - sum(dP * P, -1)); grad_q = dS @ k * scale; grad_k = dS^T "
+        "@ q * scale; grad_bias = dS (only when ctx.inputs has 4 entries). ^T swaps the last two "
+        "dims; the engine sums broadcast batch dims.",
         "on CPU, the math path composes matmul/softmax/dropout and autograd differentiates them; the fused "
         "kernel's backward (_scaled_dot_product_flash_attention_for_cpu_backward) recomputes P block by block"),
 ]
@@ -190,7 +280,7 @@ def find_functions(package_dir: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for path in sorted(package_dir.rglob("*.py")):
         rel = path.relative_to(package_dir.parent)
-        if "exercises" in rel.parts or "__pycache__" in rel.parts:
+        if "exercises" in rel.parts or "kernels" in rel.parts or "__pycache__" in rel.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.ClassDef) and any(_is_function(base) for base in node.bases):

@@ -7,7 +7,8 @@ from minigrad.exercises.catalog import EXERCISES, NUMBER, exercise_test_file
 
 _INTRO = """# minigrad exercises: write the backward pass of every op
 
-This folder is a copy of minigrad in which the `backward` of every op raises
+This folder is a copy of minigrad's reference formulas (minigrad/ops and minigrad/functional,
+without the fast kernels: what you write is what runs) in which the `backward` of every op raises
 `NotImplementedError("Exercise N: <op> backward — see EXERCISES.md")`. The forwards are given.
 Write each backward, from easy (add, mul) to hard (softmax, layer norm, conv-as-matmul,
 attention); every exercise has its own tests, which compare your gradients with PyTorch's.
@@ -16,12 +17,14 @@ attention); every exercise has its own tests, which compare your gradients with 
 
 1. Open the file named in the exercise and find `class <Op>(Function)`. Read its `forward`:
    what it saves (`ctx.save_for_backward(...)`, `ctx.<name> = ...`) is what `backward` gets.
-2. Replace the `raise NotImplementedError(...)` with the gradient.
+2. Derive the gradient on paper (the stub says what to derive), then replace the
+   `raise NotImplementedError(...)` with it.
 3. Run the exercise's tests: `pytest {d}/tests -m exercise_N` (or, in the workspace folder,
    `pytest tests -m exercise_N`; one file: `pytest {d}/tests/test_exercise_04_mul.py`).
-4. See your progress: `python -m minigrad.exercises check {d}` (run it from the minigrad repo, not
-   from inside this folder, whose `minigrad` is your copy without the tools).
-5. Stuck? `python -m minigrad.exercises solve {d} N` puts minigrad's own backward back for exercise N.
+4. See your progress: `python -m minigrad.exercises check {d}` (run it from outside this folder,
+   whose `minigrad` is your copy without the tools).
+5. Stuck? `python -m minigrad.exercises hint N` prints the formula; `python -m minigrad.exercises
+   solve {d} N` puts minigrad's own backward back for exercise N.
 
 Each exercise's tests call only its own op and run `out.backward(dout)` directly, so only that
 op's backward runs: the exercises can be done in any order. The order below goes from easy to hard.
@@ -61,7 +64,8 @@ _EXERCISE = """### Exercise {n}: {op}
 
 - **where**: `{path}`, `class {op}(Function)`, method `backward`
 - **forward**: {forward}
-- **gradient**: {hint}
+- **derive**: {task}
+- **hint** (the formula): `python -m minigrad.exercises hint {n}`
 - **test**: `pytest {d}/tests -m exercise_{n}` (the cases are in `{d}/tests/{test}`)
 - **what PyTorch does**: {pytorch}
 """
@@ -78,6 +82,6 @@ def exercises_md(shown: str, files: dict[str, Path]) -> str:
         if e.group != group:
             group = e.group
             parts.append(f"## {group}\n")
-        parts.append(_EXERCISE.format(n=n, op=e.op, path=files[e.op].as_posix(), forward=e.forward, hint=e.hint,
+        parts.append(_EXERCISE.format(n=n, op=e.op, path=files[e.op].as_posix(), forward=e.forward, task=e.task,
                                       d=shown, test=exercise_test_file(n), pytorch=e.pytorch))
     return "\n".join(parts)

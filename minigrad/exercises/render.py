@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import textwrap
 from pathlib import Path
 
 from minigrad.exercises import docs
 from minigrad.exercises.cases import CASES, Cases
 from minigrad.exercises.catalog import EXERCISES, NUMBER, exercise_test_file
-
-HARNESS = Path(__file__).with_name("harness.py")
-
 
 _TESTS = '''
 
@@ -57,7 +53,7 @@ def _imports(op: str, module: str, code: str, finite_differences: bool) -> str:
         lines.append("from minigrad.functional.dropout import dropout_mask")
     checks = "check_backward, check_finite_differences, check_forward" if finite_differences \
         else "check_backward, check_forward"
-    lines.append(f"from harness import {checks}")
+    lines.append(f"from minigrad.testing import {checks}")
     return "\n".join(lines)
 
 
@@ -89,9 +85,10 @@ def test_file(n: int, path: Path) -> str:
             + _TESTS + (_FINITE_DIFFERENCES if spec.finite_differences else ""))
     module = ".".join(path.with_suffix("").parts)
     code = spec.setup + "\n".join(_case_rows(spec))  # what the imports are for
-    hint = textwrap.fill(ex.hint, 96, initial_indent="gradient: ", subsequent_indent=" " * 10)
-    doc = (f'"""Exercise {n}: {ex.op} backward, in {path.as_posix()}.\n\nforward:  {ex.forward}\n{hint}\n\n'
-           f"Run: pytest tests -m exercise_{n}   (in the workspace folder)\n\"\"\"\n")
+    task = textwrap.fill(ex.task, 96, initial_indent="derive:   ", subsequent_indent=" " * 10)
+    doc = (f'"""Exercise {n}: {ex.op} backward, in {path.as_posix()}.\n\nforward:  {ex.forward}\n{task}\n\n'
+           f"Run: pytest tests -m exercise_{n}   (in the workspace folder)\n"
+           f"Stuck? python -m minigrad.exercises hint {n}\n\"\"\"\n")
     return doc + _imports(ex.op, module, code, spec.finite_differences) + "\n\n" + body
 
 
@@ -130,24 +127,45 @@ def test_imports_the_workspace_minigrad():
     assert Path(minigrad.__file__).resolve().parent == Path(__file__).resolve().parents[1] / "minigrad"
 '''
 
-STUB = '''"""The exercise tools are not part of a workspace: they live in the minigrad repo."""
+STUB = '''"""The exercise tools are not part of a workspace: they come with minigrad itself."""
 import sys
 
-sys.exit("minigrad.exercises: this is the workspace's copy of minigrad. Run the tools from the minigrad repo:\\n"
-         "  cd {repo} && python -m minigrad.exercises check {dest}")
+sys.exit("minigrad.exercises: this is the workspace's copy of minigrad, without the tools. Run them with the "
+         "minigrad you installed, from outside this folder:\\n"
+         "  python -m minigrad.exercises check {dest}")
+'''
+
+KERNELS = '''"""No kernels in an exercises workspace: every op runs its reference Function, whose backward you write.
+
+(In minigrad itself this package holds faster implementations of some ops, which would run instead.)
+"""
+
+
+def registered() -> dict:
+    """Every reference Function that has a kernel -> its kernel: none here."""
+    return {}
+
+
+def get_num_threads() -> int:
+    """Every op runs in the calling thread here."""
+    return 1
+
+
+def set_num_threads(n: int) -> None:
+    """Accepted and ignored: a workspace runs its reference ops in the calling thread."""
 '''
 
 
-def write_workspace_files(dest: Path, shown: str, source: Path, oracle: Path, files: dict[str, Path]) -> None:
+def write_workspace_files(dest: Path, shown: str, source: Path, files: dict[str, Path]) -> None:
     """Everything of the workspace but the stubbed minigrad copy itself."""
     stub = dest / "minigrad" / "exercises"
     stub.mkdir()
-    (stub / "__init__.py").write_text('"""See __main__.py: the exercise tools live in the minigrad repo."""\n')
-    (stub / "__main__.py").write_text(STUB.format(repo=source.parent, dest=dest.resolve()))
+    (stub / "__init__.py").write_text('"""See __main__.py: the exercise tools are not part of a workspace."""\n')
+    (stub / "__main__.py").write_text(STUB.format(dest=dest.resolve()))
+    (dest / "minigrad" / "kernels").mkdir()
+    (dest / "minigrad" / "kernels" / "__init__.py").write_text(KERNELS)
     tests = dest / "tests"
     tests.mkdir()
-    shutil.copyfile(oracle, tests / "oracle.py")
-    shutil.copyfile(HARNESS, tests / "harness.py")
     (tests / "conftest.py").write_text(CONFTEST)
     (tests / "test_workspace.py").write_text(TEST_WORKSPACE)
     for op, n in NUMBER.items():

@@ -58,9 +58,11 @@ def _header_end(lines: list[str], def_line: int) -> int:
 
 
 def exercise_body(op: str, indent: str) -> list[str]:
-    """The lines that replace op's backward body: the hint as a comment, then the raise."""
+    """The lines that replace op's backward body: the task (what to derive, from what) as a comment,
+    then the raise. The formula itself is one step further: `python -m minigrad.exercises hint N`."""
     n = NUMBER[op]
-    hint = textwrap.wrap(f"Exercise {n}: {EXERCISES[n - 1].hint}", width=max(40, 100 - len(indent) - 2))
+    task = f"Exercise {n}: {EXERCISES[n - 1].task} (Stuck? python -m minigrad.exercises hint {n})"
+    hint = textwrap.wrap(task, width=max(40, 100 - len(indent) - 2))
     raise_line = f'raise NotImplementedError("Exercise {n}: {op} backward — see EXERCISES.md")'
     return [f"{indent}# {line}\n" for line in hint] + [f"{indent}{raise_line}\n"]
 
@@ -102,28 +104,28 @@ def _ops_by_file(package: Path) -> dict[Path, list[str]]:
 
 
 def new_workspace(dest: Path, shown_as: str | None = None) -> None:
-    """Copy minigrad into dest/minigrad with every backward stubbed, plus tests and EXERCISES.md."""
+    """Copy minigrad's reference path into dest/minigrad with every backward stubbed (no kernels: what
+    the learner writes is what runs), plus tests and EXERCISES.md."""
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise WorkspaceError(f"new: {dest} already exists and is not an empty folder; nothing was written. "
                              "Choose a new folder (or delete this one yourself).")
     package = source_package()
-    oracle = package.parent / "tests" / "oracle.py"
-    if not oracle.is_file():
-        raise WorkspaceError(f"new: {oracle} not found; run from a minigrad source checkout (a clone of the repo)")
     by_file = _ops_by_file(package)
-    shutil.copytree(package, dest / "minigrad", ignore=_ignore_exercises(package))
+    shutil.copytree(package, dest / "minigrad", ignore=_ignore_tools_and_kernels(package))
     for rel, ops in by_file.items():
         path = dest / rel
         path.write_text(replace_bodies(path.read_text(), dict.fromkeys(ops), str(rel)))
-    render.write_workspace_files(dest, shown_as or str(dest), package, oracle, find_functions(package))
+    render.write_workspace_files(dest, shown_as or str(dest), package, find_functions(package))
 
 
-def _ignore_exercises(package: Path):
+def _ignore_tools_and_kernels(package: Path):
     def ignore(directory: str, names: list[str]) -> list[str]:
         skipped = [n for n in names if n == "__pycache__" or n.endswith(".pyc")]
         if Path(directory).resolve() == package:
-            skipped.append("exercises")  # the tools (and their knowledge of the solutions) stay out
+            # The exercise tools (they know the solutions) and the kernels (they would run instead of
+            # the learner's backward) stay out; render writes a small stand-in for each.
+            skipped += [n for n in names if n in ("exercises", "kernels")]
         return skipped
     return ignore
 

@@ -9,6 +9,7 @@ from minigrad.functional.activation import (
 )
 from minigrad.functional.attention import attention_composed, scaled_dot_product_attention
 from minigrad.functional.dropout import dropout, dropout_composed
+from minigrad.functional.interpolate import interpolate
 from minigrad.functional.linear import conv2d, linear, linear_composed
 from minigrad.functional.loss import cross_entropy, cross_entropy_composed
 from minigrad.functional.normalization import layer_norm, layer_norm_composed
@@ -17,5 +18,5 @@ __all__ = [
     "gelu", "gelu_composed", "log_softmax", "log_softmax_composed", "relu", "softmax",
     "softmax_composed", "attention_composed", "scaled_dot_product_attention", "dropout",
     "dropout_composed", "conv2d", "linear", "linear_composed", "cross_entropy",
-    "cross_entropy_composed", "layer_norm", "layer_norm_composed",
+    "cross_entropy_composed", "layer_norm", "layer_norm_composed", "interpolate",
 ]

@@ -13,8 +13,9 @@ from minigrad.tensor import Tensor
 def dropout_keep(shape: tuple[int, ...], p: float) -> np.ndarray:
     """keep ~ Bernoulli(1 - p) as a bool array: which elements survive dropout.
 
-    keep = (a uniform 16-bit integer >= p * 2^16): raw generator bits, four draws per 64-bit
-    word, are ~4x cheaper than drawing floats; P(keep) = 1 - p to within 2^-16.
+    This is how minigrad draws every dropout mask (so the reference and the kernels draw the
+    same ones): keep = (a uniform 16-bit integer >= round(p * 2^16)), four integers from each
+    64-bit word of the generator, so P(keep) = 1 - p to within 2^-16.
     """
     if p >= 1.0:
         return np.zeros(shape, dtype=bool)
@@ -23,12 +24,14 @@ def dropout_keep(shape: tuple[int, ...], p: float) -> np.ndarray:
     return (bits >= np.uint16(min(round(p * 65536.0), 65535))).reshape(shape)
 
 
+def keep_scale(p: float) -> float:
+    """1 / (1 - p): what a kept element is multiplied by (0 when p = 1: nothing is kept)."""
+    return 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+
+
 def apply_keep(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
-    """x * keep / (1 - p) in a fresh array (0 everywhere when p = 1)."""
-    out = np.multiply(x, keep, out=np.empty_like(x))  # bool -> 0 or x: cheaper than np.where
-    if p < 1.0:
-        out *= x.dtype.type(1.0 / (1.0 - p))
-    return out
+    """x * keep / (1 - p): 0 where dropped."""
+    return x * keep * x.dtype.type(keep_scale(p))
 
 
 def dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
@@ -50,10 +53,12 @@ def dropout_composed(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor
 
 
 class Dropout(Function):
+    """y = x * keep / (1 - p), keep ~ Bernoulli(1 - p) drawn once per call."""
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, p: float) -> np.ndarray:
         keep = dropout_keep(x.shape, p)
-        ctx.save_for_backward(keep)  # 1 byte per element
+        ctx.save_for_backward(keep)  # a bool per element
         ctx.p = p
         return apply_keep(x, keep, p)
 

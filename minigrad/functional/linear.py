@@ -17,37 +17,37 @@ def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Te
 
 
 class Linear(Function):
+    """y = x W^T + b;  dL/dx = g W,  dL/dW = g^T x and dL/db = g summed over every row."""
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-        out_features, in_features = weight.shape
-        if x.ndim == 0 or x.shape[-1] != in_features:
-            raise ValueError(
-                f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features, "
-                f"but weight of shape {weight.shape} expects {in_features}"
-            )
-        check_dtypes("linear", x, weight)
-        if bias is not None:
-            check_dtypes("linear", x, bias)
-        x2 = x.reshape(-1, in_features)  # (..., in) -> (N, in): one large matmul
-        y = np.dot(x2, weight.T)  # (N, out); `x2 @ weight.T` takes a 3x slower path in NumPy 2.4
-        if bias is not None:
-            y += bias
-        ctx.save_for_backward(x2, weight)
-        ctx.x_shape = x.shape
-        return y.reshape(*x.shape[:-1], out_features)
+        ctx.save_for_backward(x, weight)
+        y = x @ weight.T  # (..., in) @ (in, out) -> (..., out)
+        return y if bias is None else y + bias
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
-        x2, weight = ctx.saved_tensors
-        g2 = grad.reshape(-1, weight.shape[0])  # (N, out)
-        grad_x = np.dot(g2, weight).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None  # (N, in)
-        grad_w = np.dot(g2.T, x2) if ctx.needs_input_grad[1] else None  # (out, in)
-        grad_b = g2.sum(axis=0) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b
+        x, weight = ctx.saved_tensors
+        out_features, in_features = weight.shape
+        g2, x2 = grad.reshape(-1, out_features), x.reshape(-1, in_features)  # every row of the batch: (N, out), (N, in)
+        grad_x = grad @ weight  # (..., out) @ (out, in) -> (..., in)
+        grad_w = g2.T @ x2  # (out, N) @ (N, in) -> (out, in): summed over the N rows
+        grad_b = g2.sum(axis=0)  # (N, out) -> (out,)
+        return (grad_x, grad_w, grad_b)[:len(ctx.inputs)]  # no bias: two inputs, two gradients
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b;  x: (..., in), weight: (out, in), bias: (out,) -> (..., out)."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be (out_features, in_features), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features, "
+                         f"but weight of shape {weight.shape} expects {weight.shape[1]}")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight {weight.shape}")
+    for t in (weight, bias):
+        if t is not None:
+            check_dtypes("linear", x.data, t.data)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
@@ -63,9 +63,8 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
 class Im2Col(Function):
     """Cut (B, C, H, W) into the (B, Ho, Wo, C*kh*kw) matrix of patches a kernel sees.
 
-    kernel == stride with no padding (the ViT's patch embedding) is a pure reshape; the
-    general case gathers sliding windows. Backward (col2im) adds each patch's gradient back
-    to the pixels it came from.
+    Forward gathers every (kh, kw) window of the padded image at the strides; backward (col2im)
+    adds each patch's gradient back to the pixels it came from (windows overlap when stride < kernel).
     """
 
     @staticmethod
@@ -73,13 +72,7 @@ class Im2Col(Function):
         (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
         B, C, H, W = x.shape
         ctx.x_shape, ctx.params = x.shape, (kernel, stride, padding)
-        if (kh, kw) == (sh, sw) and (ph, pw) == (0, 0) and H % kh == 0 and W % kw == 0:
-            Ho, Wo = H // kh, W // kw
-            ctx.patchify = True
-            patches = x.reshape(B, C, Ho, kh, Wo, kw).transpose(0, 2, 4, 1, 3, 5)  # (B, Ho, Wo, C, kh, kw)
-            return patches.reshape(B, Ho, Wo, C * kh * kw)
-        ctx.patchify = False
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))  # (B, C, H + 2ph, W + 2pw)
         windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))  # (B, C, H', W', kh, kw)
         windows = windows[:, :, ::sh, ::sw]  # (B, C, Ho, Wo, kh, kw)
         Ho, Wo = windows.shape[2:4]
@@ -91,13 +84,11 @@ class Im2Col(Function):
         B, C, H, W = ctx.x_shape
         Ho, Wo = grad.shape[1:3]
         g = grad.reshape(B, Ho, Wo, C, kh, kw)
-        if ctx.patchify:  # every pixel is in exactly one patch: undo the reshape
-            return g.transpose(0, 3, 1, 4, 2, 5).reshape(B, C, H, W)
         gx = np.zeros((B, C, H + 2 * ph, W + 2 * pw), dtype=grad.dtype)
-        for i in range(kh):  # overlapping windows: add every kernel offset's contribution
+        for i in range(kh):  # each kernel offset (i, j) touched the pixels (i + sh*r, j + sw*c)
             for j in range(kw):
                 gx[:, :, i : i + sh * Ho : sh, j : j + sw * Wo : sw] += g[:, :, :, :, i, j].transpose(0, 3, 1, 2)
-        return gx[:, :, ph : ph + H, pw : pw + W]
+        return gx[:, :, ph : ph + H, pw : pw + W]  # cut the padding away
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,

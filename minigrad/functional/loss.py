@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.engine import Context, Function
-from minigrad.functional.activation import log_softmax
+from minigrad.functional.activation import log_softmax, log_softmax_array
 from minigrad.tensor import Tensor
 
 
@@ -56,8 +56,7 @@ class CrossEntropy(Function):
     def forward(ctx: Context, logits: np.ndarray, targets: np.ndarray, label_smoothing: float,
                 reduction: str) -> np.ndarray:
         n, c = logits.shape
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, C)
+        logp = log_softmax_array(logits, axis=1)  # (N, C)
         if targets.ndim == 2:  # class probabilities, smoothed towards uniform
             q = targets * logits.dtype.type(1.0 - label_smoothing) + logits.dtype.type(label_smoothing / c)
         else:  # class indices: the smoothed one-hot distribution

@@ -1,4 +1,4 @@
-"""Layer normalisation: composed beside fused."""
+"""Layer normalisation: composed (a graph of primitive ops) beside the reference Function."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -31,40 +31,29 @@ def layer_norm_composed(x: Tensor, normalized_shape: int | Sequence[int], weight
     return y
 
 
-def _row_means(x2: np.ndarray) -> np.ndarray:
-    """x2.mean(axis=1) for (N, D) as a matrix-vector product: several times faster in BLAS."""
-    return x2 @ np.full(x2.shape[1], 1.0 / x2.shape[1], dtype=x2.dtype)  # (N,)
-
-
 class LayerNorm(Function):
+    """y = xhat * w + b,  xhat = (x - mean) * rstd,  rstd = 1 / sqrt(var + eps), statistics over `axes`."""
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
                 axes: tuple[int, ...], eps: float) -> np.ndarray:
-        check_dtypes("layer_norm", x, weight)
-        check_dtypes("layer_norm", x, bias)
-        x2 = x.reshape(-1, weight.size)  # (..., *normalized_shape) -> (N, D): rows are normalized
-        xhat = x2 - _row_means(x2)[:, None]  # centered
-        var = _row_means(xhat * xhat)  # (N,), biased, as PyTorch
+        centered = x - x.mean(axis=axes, keepdims=True)  # (..., *normalized_shape)
+        var = (centered * centered).mean(axis=axes, keepdims=True)  # (..., 1, ...): biased, as PyTorch
         rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))  # a constant row gives 1/sqrt(eps), not NaN
-        xhat *= rstd[:, None]
+        xhat = centered * rstd
         ctx.save_for_backward(xhat, rstd, weight)
-        ctx.x_shape = x.shape
-        y = xhat * weight.reshape(-1)
-        y += bias.reshape(-1)
-        return y.reshape(x.shape)
+        ctx.axes = axes
+        return xhat * weight + bias
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
-        # With gh = g * weight:  dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat))
+        # With gh = g * w:  dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat)), means over `axes`
         xhat, rstd, weight = ctx.saved_tensors
-        g2 = grad.reshape(xhat.shape)  # (N, D)
-        gh = g2 * weight.reshape(-1)
-        grad_x = gh - _row_means(gh)[:, None]
-        grad_x -= xhat * _row_means(gh * xhat)[:, None]
-        grad_x *= rstd[:, None]
-        grad_w = (g2 * xhat).sum(axis=0).reshape(weight.shape) if ctx.needs_input_grad[1] else None
-        grad_b = g2.sum(axis=0).reshape(weight.shape) if ctx.needs_input_grad[2] else None
-        return grad_x.reshape(ctx.x_shape), grad_w, grad_b
+        gh = grad * weight
+        mean_gh = gh.mean(axis=ctx.axes, keepdims=True)
+        mean_gh_xhat = (gh * xhat).mean(axis=ctx.axes, keepdims=True)
+        grad_x = rstd * (gh - mean_gh - xhat * mean_gh_xhat)
+        return grad_x, grad * xhat, grad  # dw = g xhat, db = g: the engine sums them over the batch dims
 
 
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
@@ -75,6 +64,9 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
             raise ValueError(f"layer_norm: {name} has shape {t.shape}, expected {shape}")
+    for t in (weight, bias):
+        if t is not None:
+            check_dtypes("layer_norm", x.data, t.data)
     weight = weight if weight is not None else Tensor(np.ones(shape, dtype=x.dtype))
     bias = bias if bias is not None else Tensor(np.zeros(shape, dtype=x.dtype))
     return LayerNorm.apply(x, weight, bias, axes=axes, eps=eps)

@@ -8,7 +8,7 @@ replica) but own their `.grad`. With the loss of shard k weighted by n_k / N,
     dL/dw = sum_k (n_k / N) dL_k/dw,
 
 the summed gradient equals that of one backward over the whole batch, up to float rounding.
-Each worker's BLAS calls use its share of the machine's BLAS threads (minigrad.tools.blas), so
+Each worker's BLAS calls use its share of the machine's BLAS threads (minigrad.kernels.blas), so
 2 workers on 2 cores run 2 threads, not 4.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ from minigrad.engine import no_grad
 from minigrad.nn.module import Module
 from minigrad.random import default_generator, fork_rng
 from minigrad.tensor import Tensor
-from minigrad.tools.blas import blas_threads_per_worker
 
 LossFn = Callable[[Module, np.ndarray, np.ndarray], Tensor]  # (model, x, y) -> scalar mean loss
 PREDICT_MICRO_BATCH = 64  # examples per forward in predict (measured for the tutorial's ViT: see predict)
@@ -107,6 +106,8 @@ class DataParallel:
 
 def _shard_backward(loss_fn: LossFn, model: Module, x: np.ndarray, y: np.ndarray, weight: float, seed: int,
                     workers: int) -> float:
+    from minigrad.kernels.blas import blas_threads_per_worker
+
     with fork_rng(seed), blas_threads_per_worker(workers):
         loss = loss_fn(model, x, y)
         loss.backward(np.asarray(weight, dtype=loss.dtype))  # d(weight * loss): shard's share of the mean
@@ -115,6 +116,8 @@ def _shard_backward(loss_fn: LossFn, model: Module, x: np.ndarray, y: np.ndarray
 
 def _no_grad_call(forward: Callable[[Module, np.ndarray], np.ndarray], model: Module, x: np.ndarray,
                   workers: int, micro_batch: int | None = None) -> np.ndarray:
+    from minigrad.kernels.blas import blas_threads_per_worker
+
     with no_grad(), blas_threads_per_worker(workers):  # grad mode is per thread: each worker sets its own
         if micro_batch is None or len(x) <= micro_batch:
             return forward(model, x)

@@ -50,12 +50,7 @@ class MatMul(Function):
             if a.ndim == 1:
                 grad_a = grad_a[..., 0, :]
         if ctx.needs_input_grad[1]:
-            if b2.ndim == 2 and a2.ndim > 2:
-                # (B, T, n) inputs with one shared (n, k) matrix: fold the batch into rows,
-                # one large product instead of B small ones and a sum.
-                grad_b = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-            else:
-                grad_b = _swap_last(a2) @ g
+            grad_b = _swap_last(a2) @ g  # (..., k, m) @ (..., m, n); the engine sums broadcast batch dims
             if b.ndim == 1:
                 grad_b = grad_b[..., 0]
         return grad_a, grad_b

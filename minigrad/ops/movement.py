@@ -99,16 +99,8 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         out = np.zeros(ctx.in_shape, dtype=grad.dtype)
-        if _has_array(ctx.index):
-            np.add.at(out, ctx.index, grad)  # an element picked twice gets both gradients
-        else:
-            out[ctx.index] = grad  # basic slicing picks each element at most once
+        np.add.at(out, ctx.index, grad)  # add, not assign: an element picked twice gets both gradients
         return out
-
-
-def _has_array(index: Any) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, np.ndarray) for i in items)
 
 
 class Cat(Function):

@@ -5,7 +5,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from minigrad.engine import no_grad
 from minigrad.tensor import Tensor
 
 
@@ -24,7 +23,9 @@ def gradcheck(
     """Compare backward with central differences of <fn(inputs), v> for a random direction v.
 
     Every input that requires grad must be float64: float32 differences are too coarse to see
-    a real bug. Raises GradcheckError naming the input and its worst element.
+    a real bug. The differences run the very forward that backward differentiates (grad mode on,
+    the same reference or kernel mode), and backward starts at fn's output with v, so only fn's
+    own ops' backwards run. Raises GradcheckError naming the input and its worst element.
     """
     inputs = list(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
@@ -37,11 +38,10 @@ def gradcheck(
 
     out = fn(*inputs)
     v = np.random.default_rng(seed).standard_normal(out.shape)  # a random upstream gradient
-    (out * Tensor(v)).sum().backward()
+    out.backward(v)  # d<out, v>/d input
 
     def objective() -> float:
-        with no_grad():
-            return float((fn(*inputs).data * v).sum())
+        return float((fn(*inputs).data * v).sum())  # not under no_grad: some ops skip work there
 
     for i in checked:
         x = inputs[i].data

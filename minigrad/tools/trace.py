@@ -9,6 +9,10 @@ gradient dL/d(that tensor) arriving there), then each input of the op and the gr
 sends to it. `with minigrad.trace(file=None) as t:` prints nothing and keeps the steps in
 `t.records` (a list of TraceRecord).
 
+Inside the block every op runs its reference formulas (minigrad.reference()), so a forward
+written inside it records the Functions of minigrad/ops and minigrad/functional, the code you
+read. A node recorded outside it with a kernel goes back through that kernel: its step says so.
+
 Tensors are labelled `%n` in the order the trace first meets them, so an input `%7` of one
 step is the output `%7` of a later step; parameters show their names.
 """
@@ -52,6 +56,7 @@ class TraceRecord:
     grad_norm: float  # |dL/d output|, the L2 norm of the upstream gradient
     inputs: list[InputRecord]
     contributions: int  # how many gradients were added (+=) into dL/d output: > 1 if used twice
+    kernel: bool = False  # True: the node was recorded with a kernel (minigrad/kernels), whose backward ran
 
 
 def named_tensors(names: Module | Mapping[str, Tensor] | None) -> dict[str, Tensor]:
@@ -87,7 +92,8 @@ class Trace:
         self._name_of = {id(t): name for name, t in self._named.items()}
         self._labels: dict[int, tuple[weakref.ref, str]] = {}
         self._sent: dict[int, int] = {}  # gradients sent so far to each not-yet-visited node
-        self._lock = threading.Lock()  # DataParallel runs backward in several threads
+        self._lock = threading.Lock()  # backward may run in several threads
+        self._reference: Any = None
 
     def __enter__(self) -> Trace:
         if self.file == "stdout":
@@ -97,9 +103,12 @@ class Trace:
                   "        to each input of the op (kind, label, shape): the gradient the op sends it",
                   file=self.file)
         engine.tracers.append(self._on_node)
+        self._reference = engine.reference()
+        self._reference.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._reference.__exit__(*exc)
         engine.tracers.remove(self._on_node)
 
     def label(self, t: Tensor) -> str:
@@ -119,7 +128,7 @@ class Trace:
                       for t, needs, g in zip(ctx.inputs, ctx.needs_input_grad, input_grads)]
             norm = float(np.sqrt(np.square(grad, dtype=np.float64).sum()))
             record = TraceRecord(len(self.records) + 1, ctx.fn.__name__, label, out.shape,
-                                 str(out.dtype), norm, inputs, self._sent.pop(id(out), 1))
+                                 str(out.dtype), norm, inputs, self._sent.pop(id(out), 1), ctx.impl is not ctx.fn)
             self.records.append(record)
             if self.file is not None:
                 print(format_record(record), file=self.file)
@@ -134,7 +143,8 @@ class Trace:
 
 def format_record(r: TraceRecord) -> str:
     """The printed form of one step: a line for the op, then one line per input."""
-    lines = [f"{r.step:>4}  {r.op} -> {r.label} {_shape_text(r.shape)} {r.dtype}   |grad| {r.grad_norm:.4g}"]
+    op = f"{r.op} (its kernel)" if r.kernel else r.op
+    lines = [f"{r.step:>4}  {op} -> {r.label} {_shape_text(r.shape)} {r.dtype}   |grad| {r.grad_norm:.4g}"]
     if r.contributions > 1:
         lines[0] += f"  (the sum of the {r.contributions} gradients sent to {r.label})"
     for i in r.inputs:

@@ -1,11 +1,11 @@
-"""Keep freed memory for reuse: a large, measured speedup for NumPy training on glibc.
+"""Keep freed memory for reuse: NumPy training on glibc allocates and frees the same big arrays
+at every step.
 
 Each training step allocates and frees the same big arrays (activations, gradients). By default
 glibc's malloc gives large freed blocks back to the operating system, so the next step's arrays
 arrive as fresh pages, and every fresh 4 KiB page costs a page fault when first written. Asking
-malloc to keep freed memory lets the next step reuse it: measured here on the tutorial's ViT,
-a training step went from 644 ms to 486 ms (1 thread). The cost: the process keeps its peak
-memory instead of shrinking between steps.
+malloc to keep freed memory lets the next step reuse it (the README's speed section gives the
+figures). The cost: the process keeps its peak memory instead of shrinking between steps.
 """
 from __future__ import annotations
 

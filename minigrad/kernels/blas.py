@@ -1,11 +1,12 @@
-"""Share the machine's BLAS threads between data-parallel workers, per thread.
+"""The BLAS's thread count, per calling thread.
 
-Two Python threads that each call a BLAS using 2 threads put 4 threads on 2 cores, and the
-matrix products slow down instead of speeding up (measured here: 563 img/s against 1016 when
-each worker's BLAS uses 1 thread). OpenBLAS (>= 0.3.27, as NumPy ships it) can set its thread
-count for the calling thread only; a worker uses its share, budget // workers, and restores the
-old value afterwards. The budget itself, the count the user's machine chose (OPENBLAS_NUM_THREADS
-or the core count), is never changed. With another BLAS, or none found, nothing happens.
+The kernels split an op's work across their own threads (minigrad.kernels.parallel); a product
+inside a chunk must then run on one BLAS thread, or 2 threads each calling a 2-thread BLAS put 4
+threads on 2 cores and everything slows down. OpenBLAS (>= 0.3.27, as NumPy ships it) can set its
+thread count for the calling thread only: blas_threads_local(n) does that and restores the old
+value afterwards. The count the user's machine chose (OPENBLAS_NUM_THREADS or the core count),
+which products outside the kernels use, is never changed. With another BLAS, or none found,
+nothing happens.
 """
 from __future__ import annotations
 
@@ -46,14 +47,25 @@ def blas_threads() -> int | None:
 
 
 @contextlib.contextmanager
-def blas_threads_per_worker(workers: int) -> Iterator[None]:
-    """In this thread, let BLAS use its share (>= 1) of the machine's threads among `workers`."""
-    found, budget = _openblas(), blas_threads()
-    if found is None or budget is None or workers <= 1:
+def blas_threads_local(n: int) -> Iterator[None]:
+    """In this thread, let BLAS calls use n threads (if the BLAS allows it), then restore."""
+    found = _openblas()
+    if found is None:
         yield
         return
-    previous = found[1](max(1, budget // workers))
+    previous = found[1](max(1, n))
     try:
         yield
     finally:
         found[1](previous)
+
+
+@contextlib.contextmanager
+def blas_threads_per_worker(workers: int) -> Iterator[None]:
+    """In this thread, let BLAS use its share (>= 1) of the machine's threads among `workers`."""
+    budget = blas_threads()
+    if budget is None or workers <= 1:
+        yield
+        return
+    with blas_threads_local(max(1, budget // workers)):
+        yield

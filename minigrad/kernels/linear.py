@@ -1,0 +1,93 @@
+"""Matrix products: Linear through np.dot on (N, in) rows, MatMul with a shared matrix folded into
+one product, and Im2Col's patchify case (kernel = stride, no padding) as a pure reshape."""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.engine import Context
+from minigrad.functional.linear import Im2Col as ReferenceIm2Col
+from minigrad.functional.linear import Linear as ReferenceLinear
+from minigrad.kernels.normalization import sum_in_order
+from minigrad.kernels.parallel import for_each_chunk
+from minigrad.kernels.registry import replaces
+from minigrad.ops.matmul import MatMul as ReferenceMatMul
+
+
+ROWS = 1024  # rows of x per chunk
+
+
+@replaces(ReferenceLinear)
+class Linear:
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        out_features, in_features = weight.shape
+        x2 = x.reshape(-1, in_features)  # (..., in) -> (N, in): row blocks of one large product
+        y = np.empty((len(x2), out_features), dtype=x.dtype)
+        wt = weight.T
+
+        def chunk(c: slice) -> None:
+            yc = np.dot(x2[c], wt, out=y[c])  # NumPy's `@` takes a slower path for a transposed operand
+            if bias is not None:
+                yc += bias
+
+        for_each_chunk(len(x2), ROWS, chunk)
+        ctx.save_for_backward(x2, weight)
+        ctx.x_shape = x.shape
+        return y.reshape(*x.shape[:-1], out_features)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        x2, weight = ctx.saved_tensors
+        g2 = grad.reshape(-1, weight.shape[0])  # (N, out)
+        needs = ctx.needs_input_grad
+        grad_x = np.empty(x2.shape, dtype=x2.dtype) if needs[0] else None
+
+        def chunk(c: slice) -> tuple:
+            if grad_x is not None:
+                np.dot(g2[c], weight, out=grad_x[c])  # (n, out) @ (out, in)
+            return np.dot(g2[c].T, x2[c]) if needs[1] else None, g2[c].sum(axis=0)  # this chunk's dW, db
+
+        parts = for_each_chunk(len(x2), ROWS, chunk)
+        grad_w = sum_in_order([p[0] for p in parts], weight) if needs[1] else None
+        grad_b = sum_in_order([p[1] for p in parts], weight[:, 0]) if len(needs) > 2 and needs[2] else None
+        grad_x = grad_x.reshape(ctx.x_shape) if grad_x is not None else None
+        return (grad_x, grad_w, grad_b)[:len(needs)]
+
+
+@replaces(ReferenceMatMul)
+class MatMul:
+    forward = staticmethod(ReferenceMatMul.forward)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        a, b = ctx.saved_tensors
+        if b.ndim != 2 or a.ndim < 3:
+            return ReferenceMatMul.backward(ctx, grad)
+        # (B, T, n) @ one shared (n, k) matrix: fold the batch into rows, one product instead of B and a sum
+        grad_a = grad @ b.T if ctx.needs_input_grad[0] else None
+        grad_b = np.dot(a.reshape(-1, a.shape[-1]).T, grad.reshape(-1, grad.shape[-1])) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+@replaces(ReferenceIm2Col)
+class Im2Col:
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
+        (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+        B, C, H, W = x.shape
+        ctx.patchify = (kh, kw) == (sh, sw) and (ph, pw) == (0, 0) and H % kh == 0 and W % kw == 0
+        if not ctx.patchify:
+            return ReferenceIm2Col.forward(ctx, x, kernel, stride, padding)
+        ctx.x_shape = x.shape
+        Ho, Wo = H // kh, W // kw
+        patches = x.reshape(B, C, Ho, kh, Wo, kw).transpose(0, 2, 4, 1, 3, 5)  # (B, Ho, Wo, C, kh, kw)
+        return patches.reshape(B, Ho, Wo, C * kh * kw)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if not ctx.patchify:
+            return ReferenceIm2Col.backward(ctx, grad)
+        B, C, H, W = ctx.x_shape
+        Ho, Wo = grad.shape[1:3]
+        g = grad.reshape(B, Ho, Wo, C, H // Ho, W // Wo)
+        return g.transpose(0, 3, 1, 4, 2, 5).reshape(B, C, H, W)  # every pixel is in exactly one patch

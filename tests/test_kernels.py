@@ -1,0 +1,176 @@
+"""Every kernel against the reference Function it replaces (minigrad/kernels vs minigrad/ops and
+minigrad/functional): the same inputs, the same random upstream gradient, minigrad reseeded before
+each run (dropout draws the same mask), then the kernel again under no_grad (the path it may take
+when no backward follows). float64 at rtol = atol = 1e-10, float32 at the usual tolerance.
+
+Both paths are also compared with PyTorch, in every op's own test file (check_op runs both).
+Run alone: `pytest tests/test_kernels.py -k attention`.
+"""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functional as F
+from minigrad import kernels
+from minigrad.functional.activation import GeluTanh, Softmax
+from minigrad.functional.attention import ScaledDotProductAttention
+from minigrad.functional.dropout import Dropout
+from minigrad.functional.linear import Im2Col, Linear
+from minigrad.functional.normalization import LayerNorm
+from minigrad.kernels.activation import CHUNK
+from minigrad.kernels.attention import MATRICES
+from minigrad.ops import GetItem, MatMul, PowScalar
+from minigrad.testing import DTYPES, check_kernel
+
+sdpa = F.scaled_dot_product_attention
+
+
+def far_apart_rows() -> list[np.ndarray]:
+    """q, k, v whose score rows sit ~60 apart: one shift for the whole array would underflow the
+    low rows to 0 / 0, so the kernel's softmax must take its per-row fallback."""
+    rng = np.random.default_rng(7)
+    q = rng.standard_normal((2, 3, 4)) * 0.1
+    k = np.ones((2, 5, 4)) + rng.standard_normal((2, 5, 4)) * 0.1
+    q[0, 0] += 30.0
+    q[1, 2] -= 30.0
+    return [q, k, rng.standard_normal((2, 5, 6))]
+
+
+def strided_qkv(batch: tuple, t: int, d: int) -> list[np.ndarray]:
+    """q, k, v as views into one (..., T, 3d) array, as a fused qkv projection gives them."""
+    qkv = np.random.default_rng(3).standard_normal((*batch, t, 3 * d)) * 2
+    return list(np.split(qkv, 3, axis=-1))
+
+
+def causal(q, k, v):
+    return sdpa(q, k, v, is_causal=True)
+
+
+BOOL_MASK = np.random.default_rng(5).random((3, 6)) < 0.6
+BOOL_MASK[:, 0] = True  # every query keeps at least one key
+
+# dW and db sum thousands of float32 products of size ~1: each way of adding them (one BLAS product,
+# or per-chunk partial sums) is off by ~eps32 * sqrt(N) * |term| ~ 1e-5, a few of those in the worst element.
+LONG_SUM_ATOL = 2e-4
+
+# reference Function -> {case: (function of the inputs, input shapes or arrays, low[, float32 atol])}
+CASES = {
+    Linear: {
+        "batch_3d": (F.linear, [(2, 5, 4), (3, 4), (3,)], None),
+        "no_bias": (F.linear, [(5, 4), (3, 4)], None),
+        "no_rows": (F.linear, [(0, 4), (3, 4), (3,)], None),
+        "many_chunks": (F.linear, [(3, 1000, 6), (5, 6), (5,)], None, LONG_SUM_ATOL),
+    },
+    MatMul: {
+        "shared_matrix": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)], None),
+        "batched": (lambda a, b: a @ b, [(2, 3, 4), (2, 4, 5)], None),
+        "broadcast": (lambda a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)], None),
+        "vector_matrix": (lambda a, b: a @ b, [(4,), (4, 5)], None),
+        "empty_batch": (lambda a, b: a @ b, [(2, 0, 4), (4, 5)], None),
+    },
+    Im2Col: {
+        "patchify": (lambda x, w, b: F.conv2d(x, w, b, stride=2), [(2, 3, 4, 6), (5, 3, 2, 2), (5,)], None),
+        "overlapping_padded": (lambda x, w, b: F.conv2d(x, w, b, padding=1), [(1, 2, 5, 5), (3, 2, 3, 3), (3,)], None),
+        "kernel_is_stride_not_dividing": (lambda x, w: F.conv2d(x, w, stride=2), [(1, 2, 5, 5), (3, 2, 2, 2)], None),
+    },
+    Softmax: {
+        "last_dim": (lambda x: F.softmax(x, dim=-1), [(3, 5)], None),
+        "dim_0": (lambda x: F.softmax(x, dim=0), [(3, 5)], None),
+        "rows_far_apart": (lambda x: F.softmax(x, dim=-1), [np.array([[60.0, 59.0, 61.0], [-60.0, -61.0, -59.0]])], None),
+        "4d": (lambda x: F.softmax(x, dim=-1), [(2, 3, 4, 5)], None),
+        "empty": (lambda x: F.softmax(x, dim=-1), [(0, 5)], None),
+        "many_chunks": (lambda x: F.softmax(x, dim=-1), [(9000, 9)], None),
+    },
+    GeluTanh: {
+        "matrix": (lambda x: F.gelu(x, approximate="tanh"), [(3, 4)], None),
+        "several_chunks": (lambda x: F.gelu(x, approximate="tanh"), [(2 * CHUNK + 5,)], None),
+        "strided": (lambda x: F.gelu(x.transpose(0, 1), approximate="tanh"), [(4, 3)], None),
+        "scalar": (lambda x: F.gelu(x, approximate="tanh"), [()], None),
+        "large_negative": (lambda x: F.gelu(x, approximate="tanh"), [np.array([-60.0, -10.0, 0.0, 10.0, 60.0])], None),
+        "empty": (lambda x: F.gelu(x, approximate="tanh"), [(0, 3)], None),
+    },
+    LayerNorm: {
+        "last_dim": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(2, 3, 4), (4,), (4,)], None),
+        "last_two_dims": (lambda x, w, b: F.layer_norm(x, (3, 4), w, b), [(2, 3, 4), (3, 4), (3, 4)], None),
+        "no_affine": (lambda x: F.layer_norm(x, 4), [(5, 4)], None),
+        "no_rows": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(0, 4), (4,), (4,)], None),
+        "many_chunks": (lambda x, w, b: F.layer_norm(x, 12, w, b), [(4, 3000, 12), (12,), (12,)], None, LONG_SUM_ATOL),
+    },
+    Dropout: {
+        "p_0.3": (lambda x: F.dropout(x, 0.3), [(6, 7)], None),
+        "p_1": (lambda x: F.dropout(x, 1.0), [(3, 4)], None),
+        "empty": (lambda x: F.dropout(x, 0.5), [(0, 4)], None),
+        "many_chunks": (lambda x: F.dropout(x, 0.1), [(300, 400)], None),
+        "strided": (lambda x: F.dropout(x.transpose(0, 1), 0.2), [(30, 40)], None),
+    },
+    ScaledDotProductAttention: {
+        "self_attention": (sdpa, [(2, 3, 5, 4)] * 3, None),
+        "Tq3_Tk6_dv7": (sdpa, [(2, 2, 3, 4), (2, 2, 6, 4), (2, 2, 6, 7)], None),
+        "fused_qkv_views": (sdpa, strided_qkv((2, 3), 5, 4), None),
+        "inference_chunks": (sdpa, strided_qkv((4 * MATRICES + 5,), 4, 3), None),
+        "broadcast_batch": (sdpa, [(4, 3, 8), (4, 4, 6, 8), (4, 4, 6, 8)], None),
+        "bool_mask": (lambda q, k, v: sdpa(q, k, v, attn_mask=BOOL_MASK), [(2, 2, 3, 4), (2, 2, 6, 4), (2, 2, 6, 4)], None),
+        "float_mask_with_grad": (lambda q, k, v, m: sdpa(q, k, v, attn_mask=m),
+                                 [(2, 2, 3, 4), (2, 2, 6, 4), (2, 2, 6, 4), (2, 1, 3, 6)], None),
+        "causal": (causal, [(2, 2, 5, 4)] * 3, None),
+        "dropout": (lambda q, k, v: sdpa(q, k, v, dropout_p=0.4), [(2, 2, 3, 4), (2, 2, 6, 4), (2, 2, 6, 5)], None),
+        "scale": (lambda q, k, v: sdpa(q, k, v, scale=0.3), [(2, 5, 4)] * 3, None),
+        "rows_far_apart": (sdpa, far_apart_rows(), None),
+        "empty_batch": (sdpa, [(0, 3, 4)] * 3, None),
+        "many_chunks_dropout": (lambda q, k, v: sdpa(q, k, v, dropout_p=0.1), strided_qkv((40, 4), 7, 3), None),
+        "causal_many_chunks": (causal, [(70, 6, 3)] * 3, None),
+        "mask_over_keys_only": (lambda q, k, v, m: sdpa(q, k, v, attn_mask=m), [(40, 3, 4), (40, 6, 4), (40, 6, 4), (6,)], None),
+        "two_dims": (sdpa, [(3, 4), (6, 4), (6, 5)], None),
+    },
+    PowScalar: {f"exponent_{c}": (lambda x, c=c: x ** c, [(3, 4)], 0.5) for c in (2.0, 3.0, 0.5, -1.0, 0.0, 1.0, 2.5)},
+    GetItem: {
+        "basic_slices": (lambda x: x[1:3, ::2], [(4, 5)], None),
+        "int_and_none": (lambda x: x[1, None], [(4, 5)], None),
+        "repeated_rows": (lambda x: x[np.array([0, 2, 0])], [(4, 5)], None),
+        "cls_token": (lambda x: x[:, 0], [(2, 3, 4)], None),
+    },
+}
+CASE_IDS = [(fn, case) for fn, cases in CASES.items() for case in cases]
+
+
+def test_every_kernel_has_cases():
+    """A new kernel cannot escape these tests."""
+    assert set(kernels.registered()) == set(CASES)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("op, case", CASE_IDS, ids=[f"{op.__name__}-{case}" for op, case in CASE_IDS])
+def test_kernel_equals_reference(op, case, dtype):
+    fn, shapes, low, *atol = CASES[op][case]
+    check_kernel(fn, shapes, dtype, low=low, atol=atol[0] if atol and dtype == np.float32 else None)
+
+
+def test_kernel_runs_by_default_and_reference_mode_turns_it_off():
+    x = mg.Tensor(np.ones((2, 3)), requires_grad=True)
+    assert F.softmax(x)._ctx.impl is kernels.registered()[Softmax]
+    with mg.reference():
+        assert mg.is_reference_mode()
+        assert F.softmax(x)._ctx.impl is Softmax
+    assert not mg.is_reference_mode()
+
+
+def test_a_graph_recorded_with_kernels_goes_back_through_them_even_in_reference_mode():
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((2, 3)), requires_grad=True)
+    y = F.gelu(x, approximate="tanh")
+    with mg.reference():
+        y.backward(np.ones((2, 3)))  # the kernel saved its own state: its backward reads it
+    expected = mg.Tensor(x.data, requires_grad=True)
+    with mg.reference():
+        F.gelu(expected, approximate="tanh").backward(np.ones((2, 3)))
+    np.testing.assert_allclose(x.grad, expected.grad, rtol=1e-12)
+
+
+def test_reference_mode_is_per_thread():
+    import threading
+
+    seen = []
+    with mg.reference():
+        worker = threading.Thread(target=lambda: seen.append(mg.is_reference_mode()))
+        worker.start()
+        worker.join()
+    assert seen == [False]
