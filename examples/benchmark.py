@@ -2,19 +2,28 @@
 
     python examples/benchmark.py                                  # train + eval, 1 and 2 threads
     python examples/benchmark.py --modes train --threads 2 --rounds 5
-    python examples/benchmark.py --frameworks minigrad --json > bench.json
+    python examples/benchmark.py --frameworks minigrad reference  # what the kernels buy
+    python examples/benchmark.py --matmuls                        # the share outside matrix products
+    python examples/benchmark.py --profile --threads 2            # time inside each op
+    python examples/benchmark.py --json > bench.json
 
-train = one optimizer step (forward, cross-entropy, backward, AdamW; dropout on); eval = a
-no-grad forward in eval mode. Both models use the default ViTConfig (fused attention, dropout 0.1)
-on a random batch. Every measurement runs in a fresh child process, so each framework gets its own
-thread settings and its own peak RSS; the frameworks take turns (minigrad, torch, minigrad, ...)
-so a change in machine load hits both alike. Reported: median images/s over all timed steps of
-all rounds, with the interquartile range, the minigrad/PyTorch ratio, and each child's peak RSS.
-Without torch installed, only minigrad runs and the ratios read n/a.
+train = one step of the tutorial's loop (zero_grad, forward, cross-entropy, backward, AdamW;
+dropout on), written the same way for both frameworks; eval = a no-grad forward in eval mode.
+Both models use the default ViTConfig (fused attention, dropout 0.1) on a random batch.
+"reference" is minigrad inside `minigrad.reference()`: every op through its plain formulas,
+no kernels. Every measurement runs in a fresh child process, so each gets its own thread settings
+and its own peak RSS; the frameworks take turns (minigrad, torch, minigrad, ...) so a change in
+machine load hits both alike. Reported: median images/s over all timed steps of all rounds, with
+the interquartile range, the minigrad / PyTorch ratio, and each child's peak RSS. Without torch
+installed, only minigrad runs and the ratios read n/a.
 
-"N threads": each child's BLAS (and torch's intra-op pool) gets N threads. PyTorch uses them
-inside each op; minigrad splits each batch across N data-parallel workers (minigrad.nn.DataParallel),
-each with a 1/N share of the BLAS threads, as `train_cifar.py --workers N` does.
+"N threads": every child's environment has OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = N, and each
+framework uses N threads its own way: PyTorch inside each op (torch.set_num_threads), minigrad's
+kernels split each op's work across N threads (minigrad.set_num_threads).
+
+--matmuls times the model's matrix products alone, at their shapes in one step (each as one BLAS
+call on N threads), so "outside" = 1 - their time / the step's is the share of a step spent on
+everything else. --profile prints minigrad's time inside each op's forward and backward.
 """
 from __future__ import annotations
 
@@ -33,7 +42,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("minigrad", "torch")
+FRAMEWORKS = ("minigrad", "reference", "torch")  # reference: minigrad without its kernels
 MODES = ("train", "eval")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read once, at BLAS start-up
 LR, WEIGHT_DECAY = 1e-3, 1e-2  # the tutorial's AdamW
@@ -60,44 +69,40 @@ def random_batch(batch_size: int, seed: int) -> tuple[Any, Any]:
     return rng.standard_normal(shape, dtype=np.float32), rng.integers(0, config.num_classes, batch_size)
 
 
-def build_minigrad_step(model: Any, optimizer: Any, workers: int | None) -> tuple[Callable, int]:
-    """A train step on minigrad, as vit_np.train.Trainer.train_step; returns (step(x, y), workers used)."""
-    from minigrad.nn import DataParallel
-    from vit_np.train import batch_loss
-
-    parallel = DataParallel(model, workers or 1)  # workers > 1: the batch is split across threads
-
-    def step(x: Any, y: Any) -> None:
-        optimizer.zero_grad()
-        parallel.forward_backward(batch_loss, x, y)  # returns the loss as a float, as training reads it
-        optimizer.step()
-
-    return step, workers or 1
-
-
-def build_minigrad(mode: str, seed: int, workers: int | None) -> tuple[Callable, dict[str, Any]]:
+def build_minigrad(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str, Any]]:
+    """The tutorial's step on minigrad, as vit_np.train.Trainer.train_step runs it."""
     import minigrad as mg
-    from minigrad.optim import AdamW
     from minigrad.kernels.memory import keep_freed_memory
+    from minigrad.optim import AdamW
     from vit_np.model import ViTForClassification
+    from vit_np.train import cross_entropy_loss
 
-    keep_freed_memory()  # as vit_np.train.Trainer does: reuse freed pages instead of faulting in new ones
+    mg.set_num_threads(threads)
+    keep_freed_memory()  # as examples/train_cifar.py does: reuse freed memory instead of faulting in new pages
     mg.manual_seed(seed)
     model = ViTForClassification()  # the default ViTConfig: the tutorial's tiny model
+    info = {"minigrad_threads": mg.get_num_threads()}
     if mode == "train":
         optimizer = AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-        step, used = build_minigrad_step(model, optimizer, workers)
-        return step, {"workers": used}
+        criterion = cross_entropy_loss()
+
+        def step(x: Any, y: Any) -> None:
+            optimizer.zero_grad()
+            logits, _ = model(mg.Tensor(x))  # (B, 3, 32, 32) -> (B, classes)
+            loss = criterion(logits, mg.Tensor(y))
+            loss.backward()
+            optimizer.step()
+            loss.item()
+
+        return step, info
 
     model.eval()
-    from minigrad.nn import DataParallel
-
-    parallel = DataParallel(model, workers or 1)
 
     def forward(x: Any, y: Any) -> None:
-        parallel.predict(lambda m, shard: m(mg.Tensor(shard))[0].data, x)
+        with mg.no_grad():
+            model(mg.Tensor(x))
 
-    return forward, {"workers": workers or 1}
+    return forward, info
 
 
 def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str, Any]]:
@@ -115,12 +120,12 @@ def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str,
         optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
 
         def step(x: Any, y: Any) -> None:
+            optimizer.zero_grad()
             logits, _ = model(torch.from_numpy(x))  # (B, 3, 32, 32) -> (B, classes)
             loss = F.cross_entropy(logits, torch.from_numpy(y))
-            loss.item()
-            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            loss.item()
 
         return step, info
 
@@ -133,12 +138,71 @@ def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str,
     return forward, info
 
 
+def matmul_shapes(mode: str, batch: int) -> list[tuple[int, int, int, int]]:
+    """Every matrix product of one step of the default ViT, as (stack, m, k, n): m x k times k x n.
+
+    Per Linear y = x W^T: forward (rows, in) @ (in, out); backward dx = g W and dW = g^T x (the
+    patch projection needs no dx). Per attention: q k^T and P v forward, four products backward.
+    The last block computes [CLS] alone (one query row, and B rows after the attention).
+    """
+    from vit_np.config import ViTConfig
+
+    c = ViTConfig()
+    C, F, T, nh, hs = c.hidden_size, c.intermediate_size, c.num_patches + 1, c.num_attention_heads, c.attention_head_size
+    train = mode == "train"
+
+    def linear(rows: int, n_in: int, n_out: int, needs_dx: bool = True) -> list:
+        fwd = [(1, rows, n_in, n_out)]
+        return fwd + ([(1, rows, n_out, n_in)] if needs_dx else []) + [(1, n_out, rows, n_in)] if train else fwd
+
+    def attention(tq: int) -> list:
+        fwd = [(batch * nh, tq, hs, T), (batch * nh, tq, T, hs)]
+        return fwd + [(batch * nh, T, tq, hs), (batch * nh, tq, hs, T), (batch * nh, tq, T, hs),
+                      (batch * nh, T, tq, hs)] if train else fwd
+
+    shapes = linear(batch * c.num_patches, c.num_channels * c.patch_size ** 2, C, needs_dx=False)
+    for block in range(c.num_hidden_layers):
+        rows = batch if block == c.num_hidden_layers - 1 else batch * T  # the last block: [CLS] only
+        shapes += linear(batch * T, C, 3 * C) + attention(1 if rows == batch else T)
+        shapes += linear(rows, C, C) + linear(rows, C, F) + linear(rows, F, C)
+    return shapes + linear(batch, C, c.num_classes)
+
+
+def time_matmuls(mode: str, batch: int, repeats: int = 5) -> float:
+    """Seconds for one step's matrix products alone, each one BLAS call (median of `repeats`)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    operands = [(rng.standard_normal((b, m, k), dtype=np.float32).squeeze(0) if b == 1 else
+                 rng.standard_normal((b, m, k), dtype=np.float32),
+                 rng.standard_normal((b, k, n), dtype=np.float32).squeeze(0) if b == 1 else
+                 rng.standard_normal((b, k, n), dtype=np.float32)) for b, m, k, n in matmul_shapes(mode, batch)]
+    totals = []
+    for _ in range(repeats + 1):  # the first round warms up the BLAS
+        started = time.perf_counter()
+        for a, b in operands:
+            np.matmul(a, b)
+        totals.append(time.perf_counter() - started)
+    return statistics.median(totals[1:])
+
+
 def run_child(framework: str, mode: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
     """Build, warm up, then time `args.steps` steps; the result goes to the parent as one JSON line."""
+    if framework == "matmuls":
+        return {"framework": framework, "mode": mode, "threads": threads,
+                "matmul_seconds": time_matmuls(mode, args.batch_size)}
     if framework == "torch":
         step, info = build_torch(mode, args.seed, threads)
     else:
-        step, info = build_minigrad(mode, args.seed, args.mg_workers)
+        step, info = build_minigrad(mode, args.seed, threads)
+        if framework == "reference":
+            import minigrad as mg
+
+            inner = step
+
+            def step(x: Any, y: Any) -> None:
+                with mg.reference():
+                    inner(x, y)
     x, y = random_batch(args.batch_size, args.seed)
     setup_rss = peak_rss_mib()  # imports, model, optimizer and batch: before the first step
     for _ in range(args.warmup):  # first steps allocate buffers and optimizer state
@@ -148,8 +212,14 @@ def run_child(framework: str, mode: str, threads: int, args: argparse.Namespace)
         started = time.perf_counter()
         step(x, y)
         seconds.append(time.perf_counter() - started)
-    return {"framework": framework, "mode": mode, "threads": threads, "step_seconds": seconds,
-            "peak_rss_mib": peak_rss_mib(), "setup_rss_mib": setup_rss, **info}
+    result = {"framework": framework, "mode": mode, "threads": threads, "step_seconds": seconds,
+              "peak_rss_mib": peak_rss_mib(), "setup_rss_mib": setup_rss, **info}
+    if args.profile and framework != "torch":
+        from minigrad.tools import profile
+
+        total, prof = profile.timed(lambda: step(x, y), args.steps)
+        result["profile"] = {"table": prof.table(per=args.steps, total=total), "seconds": dict(prof.seconds)}
+    return result
 
 
 # -- the parent: start the children, alternate the frameworks, summarise ------------------------
@@ -169,9 +239,10 @@ def measure(framework: str, mode: str, threads: int, args: argparse.Namespace) -
     command = [sys.executable, __file__, "--child", framework, mode, str(threads),
                "--batch-size", str(args.batch_size), "--warmup", str(args.warmup),
                "--steps", str(args.steps), "--seed", str(args.seed)]
-    # minigrad uses its N threads as N data-parallel workers, each with its 1/N share of the BLAS
-    # threads (what `train_cifar.py --workers N` does); --mg-workers overrides the worker count.
-    command += ["--mg-workers", str(args.mg_workers or threads)]
+    if args.profile and framework != "torch":
+        command.append("--profile")
+    if framework == "matmuls":
+        command = [c for c in command if c != "--profile"]
     done = subprocess.run(command, env=child_env(threads), capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"benchmark: the {framework} {mode} child ({threads} threads) failed:\n{done.stderr}")
@@ -192,7 +263,7 @@ def summarize(runs: list[dict[str, Any]], batch_size: int) -> dict[str, Any]:
         "setup_rss_mib": max(run["setup_rss_mib"] for run in runs),
         "step_seconds": [s for run in runs for s in run["step_seconds"]],
     }
-    for key in ("workers", "torch_threads"):
+    for key in ("minigrad_threads", "torch_threads"):
         if key in runs[0]:
             summary[key] = runs[0][key]
     return summary
@@ -211,9 +282,18 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
             for _ in range(args.rounds):
                 for fw in args.frameworks:  # alternate, so load drifts reach both frameworks
                     runs[fw].append(measure(fw, mode, threads, args))
-            mg, pt = (summarize(runs[fw], args.batch_size) if fw in runs else None for fw in FRAMEWORKS)
-            rows.append({"mode": mode, "threads": threads, "minigrad": mg, "torch": pt,
-                         "ratio": ratio(mg, pt, "images_per_s"), "rss_ratio": ratio(mg, pt, "peak_rss_mib")})
+            mg, ref, pt = (summarize(runs[fw], args.batch_size) if fw in runs else None for fw in FRAMEWORKS)
+            row = {"mode": mode, "threads": threads, "minigrad": mg, "reference": ref, "torch": pt,
+                   "ratio": ratio(mg, pt, "images_per_s"), "rss_ratio": ratio(mg, pt, "peak_rss_mib"),
+                   "kernel_speedup": ratio(mg, ref, "images_per_s")}
+            if args.matmuls and mg is not None:
+                matmul = statistics.median(measure("matmuls", mode, threads, args)["matmul_seconds"]
+                                           for _ in range(args.rounds))
+                step = statistics.median(mg["step_seconds"])
+                row["matmul_seconds"], row["outside_matmul_share"] = matmul, 1.0 - matmul / step
+            if args.profile:
+                row["profiles"] = {fw: [run["profile"] for run in runs[fw] if "profile" in run] for fw in runs}
+            rows.append(row)
     return rows
 
 
@@ -260,15 +340,28 @@ def print_table(report: dict[str, Any]) -> None:
           f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE'] or 'unset'}")
     print(f"batch {s['batch_size']}; each child process: {s['warmup']} warm-up + {s['steps']} timed step(s); "
           f"{s['rounds']} round(s) alternating the frameworks; img/s = median [quartiles]\n")
-    header = (f"{'mode':<6}{'threads':>8}  {'minigrad img/s':>22}  {'torch img/s':>22}  {'ratio':>6}  "
-              f"{'minigrad RSS MiB':>16}  {'torch RSS MiB':>13}  {'RSS ratio':>9}")
-    print(header)
+    has_ref = any(row["reference"] for row in report["results"])
+    header = f"{'mode':<6}{'threads':>8}  {'minigrad img/s':>22}  {'torch img/s':>22}  {'ratio':>6}  "
+    header += f"{'reference img/s':>22}  {'kernels/ref':>11}  " if has_ref else ""
+    print(header + f"{'minigrad RSS MiB':>16}  {'torch RSS MiB':>13}  {'RSS ratio':>9}")
     for row in report["results"]:
-        mg, pt = row["minigrad"], row["torch"]
-        print(f"{row['mode']:<6}{row['threads']:>8}  {cell(mg):>22}  {cell(pt):>22}  {fmt(row['ratio'], 'x'):>6}  "
-              f"{fmt(mg and mg['peak_rss_mib']):>16}  {fmt(pt and pt['peak_rss_mib']):>13}  "
+        mg, pt, ref = row["minigrad"], row["torch"], row["reference"]
+        line = f"{row['mode']:<6}{row['threads']:>8}  {cell(mg):>22}  {cell(pt):>22}  {fmt(row['ratio'], 'x'):>6}  "
+        line += f"{cell(ref):>22}  {fmt(row['kernel_speedup'], 'x'):>11}  " if has_ref else ""
+        print(line + f"{fmt(mg and mg['peak_rss_mib']):>16}  {fmt(pt and pt['peak_rss_mib']):>13}  "
               f"{fmt(row['rss_ratio'], 'x'):>9}")
-    print("\nratio = minigrad img/s / torch img/s (> 1: minigrad faster); RSS ratio = minigrad / torch peak RSS")
+    print("\nratio = minigrad img/s / torch img/s (> 1: minigrad faster); RSS ratio = minigrad / torch peak RSS"
+          + ("; kernels/ref = minigrad / its reference formulas" if has_ref else ""))
+    for row in report["results"]:
+        if "matmul_seconds" in row:
+            step = statistics.median(row["minigrad"]["step_seconds"])
+            print(f"{row['mode']}, {row['threads']} thread(s): the step's matrix products alone take "
+                  f"{1e3 * row['matmul_seconds']:.1f} ms of minigrad's {1e3 * step:.1f} ms: "
+                  f"{100 * row['outside_matmul_share']:.0f}% of the step is outside them")
+        for fw, profiles in row.get("profiles", {}).items():
+            if profiles:
+                print(f"\n{fw}, {row['mode']}, {row['threads']} thread(s), ms per step (first round):\n"
+                      + profiles[0]["table"])
 
 
 def fmt(value: float | None, suffix: str = "") -> str:
@@ -288,7 +381,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=10, help="timed steps per child process")
     p.add_argument("--rounds", type=int, default=3, help="child processes per framework and setting")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mg-workers", type=int, default=None, help="minigrad data-parallel workers (default: the thread count being measured)")
+    p.add_argument("--matmuls", action="store_true",
+                   help="also time the step's matrix products alone: the share of a step outside them")
+    p.add_argument("--profile", action="store_true", help="also print minigrad's time inside each op")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--child", nargs=3, metavar=("FRAMEWORK", "MODE", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -312,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         args.frameworks.remove("torch")
     if not args.frameworks:
         sys.exit("benchmark: nothing to run (only torch was asked for, and it is not installed)")
-    settings = {k: getattr(args, k) for k in ("batch_size", "warmup", "steps", "rounds", "seed", "mg_workers")}
+    settings = {k: getattr(args, k) for k in ("batch_size", "warmup", "steps", "rounds", "seed")}
     report = {"machine": machine_info(), "settings": settings, "results": benchmark(args)}
     if args.json:
         print(json.dumps(report, indent=2))

@@ -13,32 +13,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import minigrad as mg
-from minigrad.optim import AdamW
+from minigrad.kernels.memory import keep_freed_memory
 from vit_np import plots
 from vit_np.augment import eval_transform
 from vit_np.config import ViTConfig
 from vit_np.data import DatasetError, load_cifar10, load_class_names
 from vit_np.model import ViTForClassification
-from vit_np.train import BEST, CHECKPOINT, TrainConfig, Trainer, TrainingError, evaluate, param_groups
+from vit_np.settings import add_flags, from_flags
+from vit_np.train import BEST, CHECKPOINT, TrainConfig, Trainer, TrainingError, evaluate
 
-
-# Named recipes: defaults for the flags below; any flag given on the command line still wins.
+# Named recipes: values for the settings of TrainConfig and ViTConfig (and --out-dir); a flag given
+# on the command line still wins. The measured runs of each are in the README.
 RECIPES: dict[str, dict] = {
-    "tutorial": {},  # the tutorial's tiny ViT and training setup: the argparse defaults
+    "tutorial": {},  # the tutorial's tiny ViT and training setup: the defaults
     # A plain ViT sized for 2 hours on 2 CPU cores: 6 blocks of width 96 (3 heads of 32, MLP 192),
     # trained 66 epochs in batches of 128 with the classic CIFAR augmentation (padded random crop +
     # flip) plus MixUp / CutMix on 80% of the batches, label smoothing, a 5-epoch warmup then cosine
     # decay, gradient clipping, and no weight decay on biases, LayerNorm weights, [CLS] and position
-    # embeddings. No dropout: the augmentation regularizes. Measured runs are in the README: without
-    # the mixing (60 epochs, batch 256) 76.63%; with it (batch 256, lr 1.5e-3) 77.96%; as below,
-    # 78.06% (seed 0, 108 min) and 77.20% (seed 1, 103 min) of training + evaluation on 2 cores.
+    # embeddings. No dropout: the augmentation regularizes.
     "fast-cpu": dict(
-        epochs=66, batch_size=128, lr=1e-3, weight_decay=0.05, hidden_size=96, layers=6, heads=3, mlp_size=192, dropout=0.0,
+        epochs=66, batch_size=128, lr=1e-3, weight_decay=0.05, hidden_size=96, num_hidden_layers=6,
+        num_attention_heads=3, intermediate_size=192, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
         augment="crop-flip", mix_prob=0.8, lr_schedule="warmup-cosine", warmup_epochs=5.0, min_lr_ratio=0.01,
         label_smoothing=0.1, grad_clip=1.0, decay_exclusions=True, out_dir="runs/cifar10-fast-cpu",
     ),
@@ -46,68 +45,37 @@ RECIPES: dict[str, dict] = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    recipe = _recipe_parser().parse_known_args(argv)[0].recipe
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], parents=[_recipe_parser()],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 epilog="recipes (defaults that flags override): " + "; ".join(
-                                    f"{name}: {', '.join(f'{k}={v}' for k, v in r.items()) or 'the defaults above'}"
+                                    f"{name}: {', '.join(f'{k}={v}' for k, v in r.items()) or 'the defaults'}"
                                     for name, r in RECIPES.items()))
-    p.add_argument("--recipe", choices=list(RECIPES), default="tutorial",
-                   help="a named set of defaults for the flags below (see the end of --help)")
-    p.add_argument("--epochs", type=int, default=15, help="passes over the training set")
-    p.add_argument("--batch-size", type=int, default=256, help="images per AdamW step")
-    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
-    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay")
-    p.add_argument("--seed", type=int, default=0, help="seeds init, batch order, augmentation, dropout")
-    p.add_argument("--augment", choices=["tutorial", "crop-flip", "none"], default="tutorial",
-                   help="training augmentation: flip + random resized crop, or RandomCrop(32, padding=4) + flip")
-    p.add_argument("--lr-schedule", choices=["constant", "warmup-cosine"], default="constant",
-                   help="learning rate over the run, set at every step")
-    p.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warmup length (warmup-cosine)")
-    p.add_argument("--min-lr-ratio", type=float, default=0.0, help="warmup-cosine ends at lr x this")
-    p.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing")
-    p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient's global 2-norm (0: off)")
-    p.add_argument("--decay-exclusions", action=argparse.BooleanOptionalAction, default=False,
-                   help="no weight decay on biases, LayerNorm weights, [CLS] and position embeddings")
-    p.add_argument("--mix-prob", type=float, default=0.0,
-                   help="chance that a batch is mixed with MixUp or CutMix (0: never)")
-    p.add_argument("--mixup-alpha", type=float, default=0.8, help="MixUp's lam ~ Beta(alpha, alpha)")
-    p.add_argument("--cutmix-alpha", type=float, default=1.0, help="CutMix's lam ~ Beta(alpha, alpha)")
-    p.add_argument("--mix-switch-prob", type=float, default=0.5, help="chance that a mixed batch uses CutMix, not MixUp")
+    add_flags(p.add_argument_group("training (vit_np.train.TrainConfig)"), TrainConfig, RECIPES[recipe])
+    add_flags(p.add_argument_group("model (vit_np.config.ViTConfig; defaults: the tutorial's tiny ViT)"),
+              ViTConfig, RECIPES[recipe])
     p.add_argument("--data-dir", default="data", help="holds cifar-10-batches-py/ or cifar-10-python.tar.gz")
-    p.add_argument("--out-dir", default="runs/cifar10", help="checkpoints, metrics.csv and figures go here")
+    p.add_argument("--out-dir", default=RECIPES[recipe].get("out_dir", "runs/cifar10"),
+                   help="checkpoints, metrics.csv and figures go here")
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
                    help="fetch CIFAR-10 from its home page if it is not in --data-dir")
-    m = p.add_argument_group("model (defaults: the tutorial's tiny ViT)")
-    m.add_argument("--hidden-size", type=int, default=48, help="width of every token vector")
-    m.add_argument("--layers", type=int, default=4, help="transformer blocks")
-    m.add_argument("--heads", type=int, default=4, help="attention heads per block")
-    m.add_argument("--patch-size", type=int, default=4, help="side of the square patches (pixels)")
-    m.add_argument("--mlp-size", type=int, default=None, help="MLP width (default 4 x hidden size)")
-    m.add_argument("--dropout", type=float, default=0.1, help="hidden and attention dropout")
-    m.add_argument("--attention", choices=["fused", "per-head"], default="fused",
-                   help="one qkv projection, or the tutorial's module per head")
     p.add_argument("--limit-train", type=int, default=None, metavar="N", help="use the first N training images")
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use the first N test images")
     p.add_argument("--resume", action="store_true", help="continue from --out-dir/checkpoint.npz")
-    p.add_argument("--workers", type=int, default=2 if (os.cpu_count() or 1) > 1 else 1,
-                   help="threads sharing each batch (data parallel: the same gradient, on more cores)")
-    p.add_argument("--checkpoint-every", type=int, default=50, metavar="STEPS",
-                   help="also checkpoint every STEPS steps inside an epoch (0: epoch ends only)")
+    p.add_argument("--threads", type=int, default=mg.get_num_threads(),
+                   help="threads the kernels use (minigrad.set_num_threads); any count gives the same numbers")
     p.add_argument("--eval-only", action="store_true",
-                   help="evaluate --checkpoint and draw its figures (the model flags are read from the checkpoint)")
+                   help="evaluate --checkpoint and draw its figures (the model settings are read from the checkpoint)")
     p.add_argument("--checkpoint", default=None, help="weights for --eval-only (default: --out-dir/best.npz)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in logs)")
-    recipe = p.parse_known_args(argv)[0].recipe
-    p.set_defaults(**RECIPES[recipe])
     return p.parse_args(argv)
 
 
-def model_config(args: argparse.Namespace) -> ViTConfig:
-    return ViTConfig(
-        patch_size=args.patch_size, hidden_size=args.hidden_size, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, intermediate_size=args.mlp_size or 4 * args.hidden_size,
-        hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
-        use_faster_attention=args.attention == "fused",
-    )
+def _recipe_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--recipe", choices=list(RECIPES), default="tutorial",
+                   help="a named set of defaults for the settings below (see the end of --help)")
+    return p
 
 
 def draw_results(model, test_images, test_labels, class_names, out_dir: Path) -> float:
@@ -131,8 +99,10 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        mg.set_num_threads(args.threads)  # the process-wide tuning, chosen here by the program
+        keep_freed_memory()  # each step reuses the last step's freed memory instead of fresh pages
         out_dir = writable(Path(args.out_dir))
-        config = model_config(args)
+        config = from_flags(args, ViTConfig)
         test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)
         class_names = load_class_names(args.data_dir)
         if args.eval_only:
@@ -158,24 +128,16 @@ def writable(out_dir: Path) -> Path:
 
 
 def build_trainer(args: argparse.Namespace, config: ViTConfig, train, test, out_dir: Path) -> Trainer:
-    """A seeded model and AdamW (the recipe's settings); with --resume, restored from checkpoint.npz."""
-    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                               weight_decay=args.weight_decay, seed=args.seed,
-                               checkpoint_every=args.checkpoint_every, workers=args.workers,
-                               augment=args.augment, lr_schedule=args.lr_schedule, warmup_epochs=args.warmup_epochs,
-                               min_lr_ratio=args.min_lr_ratio, label_smoothing=args.label_smoothing,
-                               grad_clip=args.grad_clip, mix_prob=args.mix_prob, mixup_alpha=args.mixup_alpha,
-                               cutmix_alpha=args.cutmix_alpha, mix_switch_prob=args.mix_switch_prob)
-    mg.manual_seed(args.seed)
+    """A seeded model and its Trainer (the recipe's settings); with --resume, restored from checkpoint.npz."""
+    train_config = from_flags(args, TrainConfig)
+    mg.manual_seed(train_config.seed)
     model = ViTForClassification(config)
-    params = param_groups(model, args.weight_decay) if args.decay_exclusions else model.parameters()
-    optimizer = AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
-    trainer = Trainer(model, optimizer, train, test, train_config, out_dir,
-                      run_info={"model_config": config.to_dict()}, progress=None if args.no_progress else _tqdm())
+    trainer = Trainer(model, train, test, train_config, out_dir, run_info={"model_config": config.to_dict()},
+                      progress=None if args.no_progress else _tqdm())
     if args.resume:
         if not (out_dir / CHECKPOINT).is_file():
             raise UsageError(f"--resume found no {out_dir / CHECKPOINT}; start without --resume")
-        trainer.load_checkpoint()  # a ValueError if its settings differ from this run's
+        trainer.load_checkpoint()  # a ValueError naming every setting that differs from this run's
         print(f"Resuming at epoch {trainer.position.epoch + 1}, step {trainer.position.batch}")
     return trainer
 
@@ -184,12 +146,13 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
     """Train to the last epoch, printing the tutorial's line per epoch, then draw the results."""
     images, labels = trainer.train_images, trainer.train_labels
     test = (trainer.test_images, trainer.test_labels)
+    epochs = trainer.config.epochs
     print(f"ViT with {trainer.model.num_parameters():,} parameters; {len(labels)} training and "
-          f"{len(test[1])} test images; {json.dumps(trainer.run_info['model_config'])}")
+          f"{len(test[1])} test images; {mg.get_num_threads()} threads; {json.dumps(trainer.run_info['model_config'])}")
     plots.plot_sample_images(images[:40], labels[:40], class_names, out_dir / "samples.png")
 
     def on_epoch_end(row: dict) -> None:
-        print(f"Epoch {row['epoch']}/{args.epochs} - Train Loss: {row['train_loss']:.4f}, "
+        print(f"Epoch {row['epoch']}/{epochs} - Train Loss: {row['train_loss']:.4f}, "
               f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}% "
               f"({row['epoch_seconds']:.0f} s, {row['train_images_per_second']:.0f} img/s)", flush=True)
         plots.plot_curves(trainer.history, out_dir / "curves.png")

@@ -18,7 +18,7 @@ import pytest
 import cifar_fixture
 from cifar_fixture import CLASSES, write_batch, write_pickle
 from vit_np import data
-from vit_np.data import DatasetError, DataLoader, iterate_batches, load_cifar10
+from vit_np.data import DatasetError, DataLoader, load_cifar10
 
 PER_BATCH, N_TEST = 4, 6
 
@@ -267,6 +267,13 @@ def test_truncated_archive_is_named(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
+def epoch_batches(images, labels, batch_size, epoch=0, start=0, **kwargs):
+    """The batches DataLoader yields in `epoch`, from batch `start` on."""
+    loader = DataLoader(images, labels, batch_size, **kwargs)
+    loader.set_epoch(epoch)
+    return loader.batches(start)
+
+
 def ids_dataset(n=10):
     """Images whose every pixel is their index, labels = index: batches reveal the order."""
     images = np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None], (n, 3, 32, 32)).copy()
@@ -275,8 +282,7 @@ def ids_dataset(n=10):
 
 def order(epoch=0, seed=0, shuffle=True, batch_size=4, drop_last=False, n=10):
     images, labels = ids_dataset(n)
-    batches = iterate_batches(images, labels, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
-                              drop_last=drop_last)
+    batches = epoch_batches(images, labels, batch_size, epoch, shuffle=shuffle, seed=seed, drop_last=drop_last)
     return [y.tolist() for _, y in batches]
 
 
@@ -290,7 +296,7 @@ def test_every_example_once_per_epoch(shuffle):
 
 def test_batch_contents_match_labels():
     images, labels = ids_dataset()
-    for x, y in iterate_batches(images, labels, 4, shuffle=True, seed=3):
+    for x, y in DataLoader(images, labels, 4, shuffle=True, seed=3):
         assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape == (len(y), 3, 32, 32)
         expected = (y[:, None, None, None].astype(np.float32) / 255 - 0.5) / 0.5
         np.testing.assert_array_equal(x, np.broadcast_to(expected, x.shape))
@@ -333,8 +339,8 @@ def test_start_batch_yields_exactly_the_rest_of_the_epoch(start_batch):
     images, labels = ids_dataset(20)
     images = images * 7 + np.arange(32, dtype=np.uint8)  # texture, so augmentations differ
     args = dict(batch_size=6, shuffle=True, augment=True, seed=4, epoch=2)
-    full = list(iterate_batches(images, labels, **args))
-    rest = list(iterate_batches(images, labels, **args, start_batch=start_batch))
+    full = list(epoch_batches(images, labels, **args))
+    rest = list(epoch_batches(images, labels, **args, start=start_batch))
     assert len(rest) == max(len(full) - start_batch, 0)
     for (x, y), (x2, y2) in zip(full[start_batch:], rest, strict=True):
         np.testing.assert_array_equal(x, x2)
@@ -346,7 +352,7 @@ def test_augmentation_is_drawn_afresh_per_epoch_and_per_batch():
     images, labels = np.repeat(texture, 8, axis=0), np.zeros(8, dtype=np.int64)  # 8 copies of one image
 
     def batches(epoch):
-        return [x for x, _ in iterate_batches(images, labels, 4, augment=True, seed=0, epoch=epoch)]
+        return [x for x, _ in epoch_batches(images, labels, 4, epoch, augment=True, seed=0)]
 
     (a0, a1), (b0, _) = batches(0), batches(1)
     assert not np.array_equal(a0, a1)  # same images, next batch: new flips and crops
@@ -359,5 +365,5 @@ def test_augmentation_is_drawn_afresh_per_epoch_and_per_batch():
 def test_bad_batching_arguments_are_named(kwargs, field):
     images, labels = ids_dataset()
     args = dict(batch_size=4) | kwargs
-    with pytest.raises(ValueError, match=field):
-        next(iterate_batches(images, labels, **args))
+    with pytest.raises(ValueError, match=f"DataLoader: {field} must be an integer"):
+        next(epoch_batches(images, labels, **args))

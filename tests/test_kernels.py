@@ -20,7 +20,8 @@ from minigrad.functional.normalization import LayerNorm
 from minigrad.kernels.activation import CHUNK
 from minigrad.kernels.attention import MATRICES
 from minigrad.ops import GetItem, MatMul, PowScalar
-from minigrad.testing import DTYPES, check_kernel
+from minigrad.kernels import parallel
+from minigrad.testing import DTYPES, check_kernel, random_inputs
 
 sdpa = F.scaled_dot_product_attention
 
@@ -174,3 +175,77 @@ def test_reference_mode_is_per_thread():
         worker.start()
         worker.join()
     assert seen == [False]
+
+
+# -- the thread pool: the same bits on any number of threads ----------------------------------------
+
+MANY_CHUNKS = [(op, case) for op, case in CASE_IDS if "chunks" in case or case == "several_chunks"]
+
+
+@pytest.fixture
+def threads():
+    """set_num_threads for one test, then back to what it was."""
+    before = mg.get_num_threads()
+    yield mg.set_num_threads
+    mg.set_num_threads(before)
+
+
+def run_with_grads(fn, shapes, seed=0):
+    arrays = random_inputs(shapes, np.float32, seed)
+    leaves = [mg.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    mg.manual_seed(seed)
+    out = fn(*leaves)
+    out.backward(np.random.default_rng(seed + 1).standard_normal(out.shape).astype(np.float32))
+    return [out.data] + [t.grad for t in leaves]
+
+
+@pytest.mark.parametrize("op, case", MANY_CHUNKS, ids=[f"{op.__name__}-{case}" for op, case in MANY_CHUNKS])
+def test_kernel_gives_the_same_bits_on_1_2_and_3_threads(op, case, threads):
+    fn, shapes, *_ = CASES[op][case]
+    runs = []
+    for n in (1, 2, 3):
+        threads(n)
+        runs.append(run_with_grads(fn, shapes))
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_failing_chunk_raises_in_the_caller_and_the_pool_stays_usable(threads):
+    threads(2)
+
+    def body(c):
+        if c.start == 30:
+            raise ZeroDivisionError("chunk 3")
+        return c.stop - c.start
+
+    with pytest.raises(ZeroDivisionError, match="chunk 3"):
+        parallel.for_each_chunk(100, 10, body)
+    assert parallel.for_each_chunk(100, 10, lambda c: c.start) == list(range(0, 100, 10))
+
+
+def test_chunks_depend_on_the_size_only():
+    assert parallel.chunks(10, 4) == [slice(0, 4), slice(4, 8), slice(8, 10)]
+    assert parallel.chunks(0, 4) == []
+    assert len(parallel.chunks(10**6, 1)) == parallel.MAX_CHUNKS
+
+
+def test_nested_and_concurrent_calls_run_inline_with_the_same_results(threads):
+    import threading
+
+    threads(2)
+    inner = lambda c: sum(parallel.for_each_chunk(c.stop - c.start, 3, lambda d: d.stop - d.start))  # noqa: E731
+    assert parallel.for_each_chunk(40, 10, inner) == [10, 10, 10, 10]
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(parallel.for_each_chunk(50, 5, lambda c: c.start)))
+               for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert results == [list(range(0, 50, 5))] * 4
+
+
+def test_set_num_threads_is_checked():
+    with pytest.raises(ValueError, match="set_num_threads: n must be a positive integer, got 0"):
+        mg.set_num_threads(0)

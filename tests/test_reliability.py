@@ -23,7 +23,7 @@ from minigrad.testing import assert_close
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "train_cifar.py"
-TINY = ["--hidden-size", "8", "--layers", "1", "--heads", "2", "--batch-size", "8", "--limit-train", "40",
+TINY = ["--hidden-size", "8", "--num-hidden-layers", "1", "--num-attention-heads", "2", "--batch-size", "8", "--limit-train", "40",
         "--limit-test", "16", "--epochs", "3", "--checkpoint-every", "1", "--no-download", "--no-progress"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
 

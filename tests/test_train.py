@@ -22,10 +22,11 @@ import pytest
 
 import minigrad as mg
 import vit_np.train
-from cifar_fixture import make_cifar, write_pickle
 from minigrad.optim import AdamW
+from cifar_fixture import make_cifar, write_pickle
 from vit_np.augment import eval_transform
 from vit_np.config import ViTConfig
+from vit_np.settings import from_flags
 from vit_np.model import ViTForClassification
 from vit_np.train import METRIC_FIELDS, Trainer, evaluate
 
@@ -35,7 +36,7 @@ _spec = importlib.util.spec_from_file_location("train_cifar", SCRIPT)  # example
 train_cifar = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(train_cifar)
 
-TINY = ["--hidden-size", "8", "--layers", "1", "--heads", "2", "--batch-size", "16",
+TINY = ["--hidden-size", "8", "--num-hidden-layers", "1", "--num-attention-heads", "2", "--batch-size", "16",
         "--limit-train", "40", "--limit-test", "40", "--no-download"]
 STEPS_PER_EPOCH = 3  # ceil(40 / 16)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -107,7 +108,7 @@ def assert_trees_equal(a, b, path="checkpoint"):
 def assert_same_run_state(out_a, out_b):
     """Model weights, AdamW state (step, exp_avg, exp_avg_sq, lr...), dropout RNG and position agree exactly."""
     a, b = mg.load(out_a / "checkpoint.npz"), mg.load(out_b / "checkpoint.npz")
-    for part in ("model", "optimizer", "rng", "position"):
+    for part in ("model", "optimizer", "scheduler", "rng", "position"):
         assert_trees_equal(a[part], b[part], part)
 
 
@@ -144,7 +145,7 @@ def test_two_epoch_run_writes_metrics_checkpoints_and_figures(data_dir, tmp_path
         assert all(math.isfinite(float(v)) for v in row.values()), row
         assert 0.0 <= float(row["accuracy"]) <= 100.0
     for name in ("checkpoint.npz", "best.npz"):
-        fresh = ViTForClassification(train_cifar.model_config(train_cifar.parse_args(cli(data_dir, tmp_path))))
+        fresh = ViTForClassification(from_flags(train_cifar.parse_args(cli(data_dir, tmp_path)), ViTConfig))
         state = mg.load(tmp_path / name)["model"]
         assert sorted(state) == sorted(fresh.state_dict())
         fresh.load_state_dict(state)
@@ -205,7 +206,7 @@ def test_resume_at_an_epoch_boundary(data_dir, reference, tmp_path):
 
 
 def parameter_count():
-    return len(list(ViTForClassification(train_cifar.model_config(train_cifar.parse_args(TINY))).parameters()))
+    return len(list(ViTForClassification(from_flags(train_cifar.parse_args(TINY), ViTConfig)).parameters()))
 
 
 # Ctrl-C lands in step 5 (epoch 2, step 2): before it, after its forward and backward drew the
@@ -230,16 +231,14 @@ def test_ctrl_c_mid_epoch_then_resume(data_dir, reference, tmp_path, capsys, no_
     assert learning_columns(tmp_path) == learning_columns(reference)
 
 
-def test_data_parallel_run_resumes_exactly(data_dir, tmp_path, capsys, no_figures):
-    """--workers 2 splits each batch across two threads; an interrupted run still ends identically."""
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert train_cifar.main(cli(data_dir, straight, "--epochs", "2", "--workers", "2")) == 0
+def test_resume_on_another_thread_count_is_still_exact(data_dir, reference, tmp_path, no_figures):
+    """The kernels give the same bits on any number of threads, so a run may resume on another machine."""
     with pytest.MonkeyPatch.context() as mp:
         raise_on_call(mp, Trainer, "train_step", STEPS_PER_EPOCH + 2)
-        assert train_cifar.main(cli(data_dir, resumed, "--epochs", "2", "--workers", "2")) == 130
-    assert train_cifar.main(cli(data_dir, resumed, "--epochs", "2", "--workers", "2", "--resume")) == 0
-    assert_same_run_state(resumed, straight)
-    assert learning_columns(resumed) == learning_columns(straight)
+        assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--threads", "1")) == 130
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--threads", "3", "--resume")) == 0
+    assert_same_run_state(tmp_path, reference)
+    assert learning_columns(tmp_path) == learning_columns(reference)
 
 
 class HardKill(BaseException):
@@ -333,15 +332,14 @@ def test_unknown_flag_is_an_argparse_error():
 
 def poison_batch(monkeypatch, epoch, batch):
     """Training batch `batch` (0-based) of `epoch` (0-based) becomes all NaN: the loss will be NaN."""
-    original = vit_np.train.iterate_batches
+    original = vit_np.train.DataLoader.batches
 
-    def batches(*args, **kwargs):
-        first = kwargs.get("start_batch", 0)
-        for i, (x, y) in enumerate(original(*args, **kwargs), start=first):
-            poisoned = kwargs.get("shuffle") and kwargs.get("epoch") == epoch and i == batch
+    def batches(self, start=0):
+        for i, (x, y) in enumerate(original(self, start), start=start):
+            poisoned = self.shuffle and self.epoch == epoch and i == batch
             yield (np.full_like(x, np.nan) if poisoned else x), y
 
-    monkeypatch.setattr(vit_np.train, "iterate_batches", batches)
+    monkeypatch.setattr(vit_np.train.DataLoader, "batches", batches)
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch, capsys, no_figures):
@@ -359,3 +357,47 @@ def test_absurd_learning_rate_stops_with_exit_code_1(data_dir, tmp_path, capsys,
     err = capsys.readouterr().err
     assert re.search(r"loss became (nan|inf) at epoch \d+, step \d+", err) and "--lr" in err
     assert ("still holds the last good state" in err) == (tmp_path / "checkpoint.npz").is_file()
+
+
+# ----------------------------------------------------------------------------------------------
+# At real batch sizes, on every thread: the same seed gives the same bits
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cifar_real")
+    make_cifar(root, per_batch=160, n_test=256)  # 800 training images: 3 steps of 256
+    return root
+
+
+def real_cli(data_dir, out_dir, *extra):
+    """The tutorial's model and batch size (dropout on), 3 steps per epoch, a checkpoint after every step."""
+    return ["--data-dir", str(data_dir), "--out-dir", str(out_dir), "--limit-train", "768", "--limit-test", "256",
+            "--epochs", "2", "--checkpoint-every", "1", "--no-download", "--no-progress", *extra]
+
+
+def test_real_batches_on_every_thread_give_the_same_bits(real_data_dir, tmp_path, monkeypatch, no_figures):
+    """Batch 256 on 2 threads: the kernels split each product across the threads, and two runs end on
+    the same bits; a run hard-killed on 1 thread and resumed on 2 reaches them too."""
+    from minigrad.kernels import parallel
+
+    most = [0]
+    original_chunks = parallel.chunks
+
+    def counting(n, grain):
+        pieces = original_chunks(n, grain)
+        most[0] = max(most[0], len(pieces))
+        return pieces
+
+    monkeypatch.setattr(parallel, "chunks", counting)
+    assert train_cifar.main(real_cli(real_data_dir, tmp_path / "a", "--threads", "2")) == 0
+    assert most[0] >= 8  # e.g. Linear's 16,640 rows: 17 chunks of 1024, shared by the 2 threads
+    assert train_cifar.main(real_cli(real_data_dir, tmp_path / "b", "--threads", "2")) == 0
+    assert_same_run_state(tmp_path / "a", tmp_path / "b")
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(HardKill):
+        raise_on_call(mp, Trainer, "train_step", STEPS_PER_EPOCH + 2, HardKill)  # epoch 2, step 2
+        train_cifar.main(real_cli(real_data_dir, tmp_path / "c", "--threads", "1"))
+    assert train_cifar.main(real_cli(real_data_dir, tmp_path / "c", "--threads", "2", "--resume")) == 0
+    assert_same_run_state(tmp_path / "c", tmp_path / "a")
+    assert learning_columns(tmp_path / "c") == learning_columns(tmp_path / "a")

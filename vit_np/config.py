@@ -5,7 +5,9 @@ The field names are the tutorial's dict keys, so its config converts both ways:
     config = ViTConfig.from_dict(tutorial_config)      # unknown keys are an error
     tutorial_config = config.to_dict()
 
-The defaults are the tutorial's tiny CIFAR-10 model (119,098 parameters) with dropout 0.1.
+The defaults are the tutorial's tiny CIFAR-10 model (119,098 parameters) with dropout 0.1. Each
+field is declared once, with its help text: examples/train_cifar.py makes a flag of each
+(`--hidden-size`, `--num-hidden-layers`, ...), and a resumed run must keep every one.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import dataclasses
 import numbers
 from dataclasses import dataclass
 from typing import Any
+
+from vit_np.settings import setting
 
 _POSITIVE_INTS = ("patch_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                   "intermediate_size", "image_size", "num_classes", "num_channels")
@@ -22,19 +26,19 @@ _BOOLS = ("qkv_bias", "use_faster_attention")
 
 @dataclass
 class ViTConfig:
-    patch_size: int = 4  # P: side of the square patches the image is cut into (pixels)
-    hidden_size: int = 48  # C: width of every token vector
-    num_hidden_layers: int = 4  # number of transformer Blocks in the Encoder
-    num_attention_heads: int = 4  # nh: heads per attention layer; head size hs = C / nh
-    intermediate_size: int = 4 * 48  # width of the MLP's hidden layer (4 C)
-    hidden_dropout_prob: float = 0.1  # dropout on embeddings, attention output and MLP output
-    attention_probs_dropout_prob: float = 0.1  # dropout on the attention probabilities
-    initializer_range: float = 0.02  # std of the normal (and truncated normal) initial weights
-    image_size: int = 32  # side of the square input image (pixels); CIFAR-10 is 32
-    num_classes: int = 10  # number of logits the classifier produces
-    num_channels: int = 3  # colour channels of the input image
-    qkv_bias: bool = True  # whether query/key/value projections have a bias
-    use_faster_attention: bool = True  # fused qkv_projection (True) or one module per head (False)
+    patch_size: int = setting(4, "P: side of the square patches the image is cut into (pixels)")
+    hidden_size: int = setting(48, "C: width of every token vector")
+    num_hidden_layers: int = setting(4, "number of transformer Blocks in the Encoder")
+    num_attention_heads: int = setting(4, "nh: heads per attention layer; head size hs = C / nh")
+    intermediate_size: int = setting(4 * 48, "width of the MLP's hidden layer (the tutorial's 4 C)")
+    hidden_dropout_prob: float = setting(0.1, "dropout on embeddings, attention output and MLP output")
+    attention_probs_dropout_prob: float = setting(0.1, "dropout on the attention probabilities")
+    initializer_range: float = setting(0.02, "std of the normal (and truncated normal) initial weights")
+    image_size: int = setting(32, "side of the square input image (pixels); CIFAR-10 is 32", flag=False)
+    num_classes: int = setting(10, "number of logits the classifier produces", flag=False)
+    num_channels: int = setting(3, "colour channels of the input image", flag=False)
+    qkv_bias: bool = setting(True, "whether query/key/value projections have a bias")
+    use_faster_attention: bool = setting(True, "fused qkv_projection (True) or one module per head (False)")
 
     def __post_init__(self) -> None:
         self.validate()

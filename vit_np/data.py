@@ -10,7 +10,7 @@ so the files are read by an unpickler that builds nothing but numpy arrays and p
 still, take CIFAR-10 only from its official source.
 
     images, labels = load_cifar10("data", train=True)      # uint8 (50000, 3, 32, 32), int64 (50000,)
-    loader = DataLoader(images, labels, batch_size=256, shuffle=True, augment=True, seed=0)
+    loader = DataLoader(images, labels, batch_size=256, shuffle=True, augment="tutorial", seed=0)
     loader.set_epoch(epoch)
     for x, y in loader: ...                                   # float32 (B, 3, 32, 32), int64 (B,)
 
@@ -334,60 +334,41 @@ def training_transform(augment: bool | str) -> Callable[[np.ndarray, np.random.G
     return TRANSFORMS[name]
 
 
-def iterate_batches(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False, augment: bool | str = False,
-    seed: int = 0, epoch: int = 0, drop_last: bool = False, start_batch: int = 0, mix: Mix | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield x float32 (B, 3, 32, 32) in [-1, 1], y int64 (B,): each example once, in an order set by (seed, epoch).
-
-    augment=True (or "tutorial") applies the tutorial's training transform (flip, random resized
-    crop, normalize), "crop-flip" the padded random crop + flip; False normalizes only. The last batch is smaller unless drop_last=True drops it. start_batch=k
-    skips the first k batches (a run resumed mid-epoch) and yields exactly the rest.
-    mix (a vit_np.augment.Mix) blends the augmented images with MixUp / CutMix; y is then the
-    class probabilities, float32 (B, classes), drawn from the same per-batch generator.
-    """
-    _check_batching(images, labels, batch_size, seed, epoch)
-    if isinstance(start_batch, bool) or not isinstance(start_batch, (int, np.integer)) or start_batch < 0:
-        raise ValueError(f"iterate_batches: start_batch must be an integer >= 0, got {start_batch!r}")
-    transform = training_transform(augment)
-    n = len(images)
-    order = epoch_permutation(n, seed, epoch) if shuffle else np.arange(n)
-    stop = n - n % batch_size if drop_last else n
-    for batch_index in range(start_batch, math.ceil(stop / batch_size)):
-        idx = order[batch_index * batch_size:min((batch_index + 1) * batch_size, stop)]  # (B,)
-        x = images[idx]  # (B, 3, 32, 32) uint8
-        rng = augment_rng(seed, epoch, batch_index)
-        x = transform(x, rng) if transform else eval_transform(x)
-        yield mix(x, labels[idx], rng) if mix is not None else (x, labels[idx])
-
-
 def _check_batching(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, epoch: int) -> None:
     if images.ndim != 4 or images.shape[1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"iterate_batches: images must be uint8 (N, 3, H, W), got {images.dtype} {images.shape}")
+        raise ValueError(f"DataLoader: images must be uint8 (N, 3, H, W), got {images.dtype} {images.shape}")
     if labels.shape != (len(images),):
-        raise ValueError(f"iterate_batches: labels must have shape ({len(images)},), got {labels.shape}")
+        raise ValueError(f"DataLoader: labels must have shape ({len(images)},), got {labels.shape}")
     for name, value, low in (("batch_size", batch_size, 1), ("seed", seed, 0), ("epoch", epoch, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"iterate_batches: {name} must be an integer >= {low}, got {value!r}")
+            raise ValueError(f"DataLoader: {name} must be an integer >= {low}, got {value!r}")
 
 
 class DataLoader:
     """Mini-batches of one split, re-shuffled each epoch: set_epoch(e), then iterate.
 
-    Yields x float32 (B, 3, 32, 32) in [-1, 1] and y int64 (B,); see iterate_batches.
+    Yields x float32 (B, 3, 32, 32) in [-1, 1] and y int64 (B,), each example once per epoch, in
+    an order set by (seed, epoch). augment names a training transform (True or "tutorial": flip +
+    random resized crop; "crop-flip": the padded random crop + flip; "crop-flip-trivial" /
+    "crop-flip-randaugment": plus TrivialAugmentWide / RandAugment); False or "none" normalizes
+    only. mix (a vit_np.augment.Mix) blends the augmented images with MixUp / CutMix, and y is
+    then the class probabilities, float32 (B, classes). Batch b of an epoch draws its
+    augmentation from the generator [seed, AUGMENT_STREAM, epoch, b], so `batches(start=k)` (a run
+    resumed mid-epoch) yields exactly the batches k, k+1, ... an uninterrupted epoch would have.
+    The last batch is smaller unless drop_last=True drops it.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False,
-                 augment: bool | str = False, seed: int = 0, drop_last: bool = False):
+                 augment: bool | str = False, seed: int = 0, drop_last: bool = False, mix: Mix | None = None):
         _check_batching(images, labels, batch_size, seed, 0)
-        training_transform(augment)  # an unknown name fails here, not at the first batch
+        self.transform = training_transform(augment)  # an unknown name fails here, not at the first batch
         self.images, self.labels = images, labels
-        self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
-        self.seed, self.drop_last = seed, drop_last
+        self.batch_size, self.shuffle, self.seed, self.drop_last, self.mix = batch_size, shuffle, seed, drop_last, mix
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose order and augmentation the next iteration produces (as PyTorch's samplers)."""
+        _check_batching(self.images, self.labels, self.batch_size, self.seed, epoch)
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -395,5 +376,16 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        return iterate_batches(self.images, self.labels, self.batch_size, self.shuffle, self.augment,
-                               self.seed, self.epoch, self.drop_last)
+        return self.batches()
+
+    def batches(self, start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """This epoch's batches from batch `start` on (0: all of them)."""
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+            raise ValueError(f"DataLoader.batches: start must be an integer >= 0, got {start!r}")
+        n = len(self.images)
+        order = epoch_permutation(n, self.seed, self.epoch) if self.shuffle else np.arange(n)
+        for b in range(start, len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]  # (B,)
+            rng = augment_rng(self.seed, self.epoch, b)
+            x = self.transform(self.images[idx], rng) if self.transform else eval_transform(self.images[idx])
+            yield self.mix(x, self.labels[idx], rng) if self.mix is not None else (x, self.labels[idx])

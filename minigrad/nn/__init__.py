@@ -3,10 +3,9 @@ from minigrad.nn import functional, init, utils
 from minigrad.nn.layers import (
     GELU, Conv2d, Dropout, Identity, LayerNorm, Linear, ModuleList, ReLU, Sequential,
 )
-from minigrad.nn.parallel import DataParallel
 from minigrad.nn.module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
-    "Module", "Parameter", "DataParallel", "ModuleList", "Sequential", "Identity", "IncompatibleKeys",
+    "Module", "Parameter", "ModuleList", "Sequential", "Identity", "IncompatibleKeys",
     "Linear", "LayerNorm", "Dropout", "GELU", "ReLU", "Conv2d", "functional", "init", "utils",
 ]
