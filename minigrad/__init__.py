@@ -5,29 +5,53 @@ ops/ (each primitive op, forward beside backward) -> functional/ (ops with hand-
 gradients, each beside its composed twin) -> nn/ -> optim/. Those are the reference formulas;
 minigrad/kernels holds faster implementations of some of them, which run by default.
 `with minigrad.reference():` runs every op through its reference formulas instead.
-"""
-import numpy as np
 
+The top level has PyTorch's names (`minigrad.tensor`, `minigrad.matmul`, `minigrad.max`,
+`minigrad.no_grad`, `minigrad.float32`, `minigrad.device`, ...), so `import minigrad as torch`
+runs PyTorch code written with them.
+"""
 from minigrad.engine import enable_grad, is_grad_enabled, is_reference_mode, no_grad, reference
 from minigrad.tensor import Tensor
 from minigrad.ops import cat, stack
-from minigrad.creation import arange, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from minigrad.creation import (
+    arange, as_tensor, empty, eye, from_numpy, full, ones, ones_like, rand, randint, randn, tensor,
+    zeros, zeros_like,
+)
+from minigrad.device import backends, cuda, device
+from minigrad.dtypes import (
+    double, float16, float32, float64, half, int8, int16, int32, int64, long, short, uint8,
+)
 from minigrad.random import manual_seed
 from minigrad.tools.gradcheck import GradcheckError, gradcheck
 from minigrad.serialization import load, save
 from minigrad import nn, optim  # after Tensor and the ops: nn's layers import minigrad.functional
+from minigrad.functions import (
+    abs, add, argmax, argmin, bmm, chunk, clone, div, exp, flatten, is_tensor, log, log_softmax,
+    matmul, max, mean, min, mm, mul, neg, numel, permute, pow, relu, reshape, sigmoid, softmax,
+    split, sqrt, squeeze, std, sub, sum, tanh, transpose, unsqueeze, var,
+)
 from minigrad import kernels  # registers the kernels: they replace reference ops by default
 from minigrad.kernels import get_num_threads, set_num_threads
 from minigrad.tools.trace import trace  # after nn: trace and viz know Parameter and Module
 from minigrad.tools import viz
+from minigrad.dtypes import BUILTIN_NAMES
 
-float32 = np.float32
-float64 = np.float64
+globals().update(BUILTIN_NAMES)  # minigrad.float, .int, .bool (float32, int32, bool, as torch's)
 
 __all__ = [
-    "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "reference", "is_reference_mode", "cat", "stack", "manual_seed",
-    "gradcheck", "GradcheckError", "tensor", "zeros", "ones", "zeros_like", "ones_like",
-    "randn", "rand", "arange", "float32", "float64", "save", "load", "nn", "optim",
-    "trace", "viz", "kernels", "get_num_threads", "set_num_threads",
+    "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "reference", "is_reference_mode", "cat", "stack",
+    "manual_seed", "gradcheck", "GradcheckError", "save", "load", "nn", "optim", "trace", "viz", "kernels",
+    "get_num_threads", "set_num_threads",
+    # creation
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like",
+    "randn", "rand", "randint", "arange",
+    # devices and dtypes
+    "device", "cuda", "backends", "float16", "float32", "float64", "half", "double", "int8", "int16",
+    "int32", "int64", "long", "short", "uint8", "float", "int", "bool",
+    # functions
+    "abs", "add", "argmax", "argmin", "bmm", "chunk", "clone", "div", "exp", "flatten", "is_tensor", "log",
+    "log_softmax", "matmul", "max", "mean", "min", "mm", "mul", "neg", "numel", "permute", "pow", "relu",
+    "reshape", "sigmoid", "softmax", "split", "sqrt", "squeeze", "std", "sub", "sum", "tanh", "transpose",
+    "unsqueeze", "var",
 ]
 __version__ = "0.1.0"

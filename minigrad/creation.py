@@ -1,45 +1,102 @@
-"""Helpers that make tensors (PyTorch names); float32 unless a dtype is given."""
+"""Helpers that make tensors, with PyTorch's names and dtype rules.
+
+`tensor(data)` infers the dtype as `torch.tensor` does (bools -> bool, ints -> int64, floats ->
+float32; an array keeps its dtype); the fillers (`zeros`, `randn`, ...) make float32 unless told.
+`device=` is accepted as in PyTorch and must be the CPU.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
+from minigrad.device import device as as_device
+from minigrad.dtypes import DEFAULT_DTYPE, infer_array, to_array
 from minigrad.ops import shape_arg
 from minigrad.random import default_generator
-from minigrad.tensor import DEFAULT_DTYPE, Tensor
+from minigrad.tensor import Tensor
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+def _made(data: np.ndarray, requires_grad: bool, device: Any) -> Tensor:
+    if device is not None:
+        as_device(device)  # refuses anything but the CPU
+    return Tensor(data, requires_grad=requires_grad)
 
 
-def zeros(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of data: tensor([0, 1, 2]) is int64, tensor([0.5]) float32."""
+    arr = infer_array(data) if dtype is None else to_array(data, dtype)
+    return _made(np.array(arr, copy=True), requires_grad, device)
 
 
-def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """data itself if it is a Tensor (of that dtype), else a tensor that shares an array's memory."""
+    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return data
+    arr = infer_array(data) if dtype is None else to_array(data, dtype)
+    return _made(arr, False, device)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing the array's memory and dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    return Tensor(array)
 
 
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+def zeros(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.zeros(shape_arg(shape), dtype=dtype), requires_grad, device)
 
 
-def randn(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.ones(shape_arg(shape), dtype=dtype), requires_grad, device)
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Every element fill_value; the dtype follows fill_value (int -> int64, float -> float32) unless given."""
+    dtype = infer_array(fill_value).dtype if dtype is None else dtype
+    return _made(np.full(shape_arg((size,)), fill_value, dtype=dtype), requires_grad, device)
+
+
+def empty(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.empty(shape_arg(shape), dtype=dtype), requires_grad, device)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = DEFAULT_DTYPE, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    return _made(np.eye(n, m, dtype=dtype), requires_grad, device)
+
+
+def zeros_like(t: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the generator seeded by `minigrad.manual_seed`."""
     data = default_generator().standard_normal(shape_arg(shape), dtype=np.dtype(dtype).type)
-    return Tensor(data, requires_grad=requires_grad)
+    return _made(data, requires_grad, device)
 
 
-def rand(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def rand(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
     data = default_generator().random(shape_arg(shape), dtype=np.dtype(dtype).type)
-    return Tensor(data, requires_grad=requires_grad)
+    return _made(data, requires_grad, device)
 
 
-def arange(*args: Any, dtype: Any = None) -> Tensor:
-    return Tensor(np.arange(*args, dtype=dtype))
+def randint(low: int, high: int | None = None, size: Any = (), *, dtype: Any = np.int64,
+            device: Any = None) -> Tensor:
+    """Integers in [low, high) (or [0, low) with one bound), as torch.randint."""
+    low, high = (0, low) if high is None else (low, high)
+    return _made(default_generator().integers(low, high, size=shape_arg((size,)), dtype=dtype), False, device)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, *, dtype: Any = None,
+           device: Any = None, requires_grad: bool = False) -> Tensor:
+    """start, start + step, ... below end: int64 for integer arguments, float32 if any is a float."""
+    if dtype is None:
+        dtype = np.float32 if any(isinstance(v, float) for v in (start, end, step)) else np.int64
+    args = (0, start, step) if end is None else (start, end, step)
+    return _made(np.arange(*args, dtype=dtype), requires_grad, device)

@@ -3,10 +3,11 @@
 Every method that computes something only dispatches to an op in `minigrad.ops` (or a fused
 one in `minigrad.functional`); the math and its gradient live there, side by side.
 
-dtype policy: Python numbers and lists become float32; a NumPy array keeps its dtype (so
-gradient checks can run in float64); integer arrays stay integer (labels) and cannot require
-grad. A Python number or a NumPy array mixed into an op takes the tensor's dtype; two tensors of
-different float dtypes are an error, never a silent upcast.
+dtype policy: `Tensor(data)` makes Python numbers and lists float32 (as `torch.Tensor`), while
+`minigrad.tensor(data)` infers as `torch.tensor` does (ints -> int64, bools -> bool, floats ->
+float32); a NumPy array keeps its dtype (so gradient checks can run in float64); integer arrays
+stay integer (labels) and cannot require grad. A Python number or a NumPy array mixed into an op
+takes the tensor's dtype; two tensors of different float dtypes are an error, never a silent upcast.
 """
 from __future__ import annotations
 
@@ -15,41 +16,18 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from minigrad import engine
+from minigrad.device import CPU, refuse_gpu, to_args
+from minigrad.dtypes import to_array
+from minigrad.tensor_methods import TensorMethods
 
-DEFAULT_DTYPE = np.float32
-
-
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    if isinstance(data, Tensor):
-        data = data.data
-    if isinstance(data, np.ndarray | np.generic):
-        arr = np.asarray(data)
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(
-                f"Tensor: unsupported array dtype {arr.dtype}; use a float, integer or bool array"
-            )
-        if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
-            arr = arr.astype(np.float32)  # float16 is not supported: compute in float32
-    else:
-        try:
-            arr = np.asarray(data, dtype=DEFAULT_DTYPE if dtype is None else dtype)
-        except (TypeError, ValueError) as err:
-            raise TypeError(
-                f"Tensor: cannot make a numeric tensor from {type(data).__name__} data ({err})"
-            ) from None
-    if dtype is not None and arr.dtype != np.dtype(dtype):
-        arr = arr.astype(dtype)
-    return arr
-
-
-class Tensor:
+class Tensor(TensorMethods):
     """An n-dimensional array that can record the ops applied to it and backpropagate."""
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # so `np_array * tensor` calls Tensor.__rmul__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
-        self.data: np.ndarray = _to_array(data, dtype)
+        self.data: np.ndarray = to_array(data, dtype)
         self.grad: np.ndarray | None = None
         self._ctx: engine.Context | None = None  # the op that produced this tensor
         self._retains_grad = False
@@ -59,8 +37,10 @@ class Tensor:
 
     @classmethod
     def _from_op(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
-        """Wrap an op's output array without copying or converting it."""
+        """Wrap an op's output array without copying it (a NumPy scalar becomes a 0-d array)."""
         out = cls.__new__(cls)
+        if not isinstance(data, np.ndarray):  # NumPy gives a scalar, not a 0-d array, for np.tanh(0-d)
+            data = np.asarray(data)
         out.data, out.grad, out._ctx, out._retains_grad = data, None, None, False
         out.requires_grad = requires_grad
         return out
@@ -78,9 +58,13 @@ class Tensor:
     def dtype(self) -> np.dtype:
         return self.data.dtype
 
-    @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, as torch's Size (a tuple), or its length along `dim`."""
+        if dim is None:
+            return self.data.shape
+        if self.ndim == 0:
+            raise IndexError(f"size: dim {dim} is out of range: a 0-d tensor has no dims")
+        return self.data.shape[ops.normalize_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
         return self.data.size
@@ -92,13 +76,40 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._ctx is None
 
+    @property
+    def device(self) -> Any:
+        return CPU  # NumPy arrays live in main memory
+
+    is_cuda = False
+
     def __bool__(self) -> bool:
         if self.data.size != 1:
             raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous")
         return bool(self.data.item())
 
     def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __index__(self) -> int:
+        """A one-element integer tensor used as an index, e.g. `classes[label]`."""
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype} and shape {self.shape}")
+        return int(self.data.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """np.asarray(tensor) is its data (a copy only if the dtype changes or copy=True)."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -134,14 +145,32 @@ class Tensor:
         """The same data, cut from the graph (no copy)."""
         return Tensor._from_op(self.data, requires_grad=False)
 
-    def to(self, dtype: Any) -> Tensor:
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """to(dtype), to(device[, dtype]) or to(other): a new dtype through Cast (gradient flows back);
+        the device can only be the CPU. Returns self when nothing changes (and copy=False)."""
+        dtype, copy = to_args("Tensor.to", args, kwargs)
+        if dtype is not None and dtype != self.dtype:
+            return ops.Cast.apply(self, dtype=dtype)
+        return self.clone() if copy else self
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        refuse_gpu("Tensor.cuda")
 
     def float(self) -> Tensor:
         return self.to(np.float32)
 
     def double(self) -> Tensor:
         return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (the gradient flows back to self)."""
+        return ops.Cast.apply(self, dtype=self.dtype, copy=True)
 
     # -- backward -------------------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False, trace: bool = False) -> None:
@@ -161,7 +190,7 @@ class Tensor:
                 )
             grad = np.ones_like(self.data)
         else:
-            grad = _to_array(grad, self.dtype)
+            grad = to_array(grad, self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, tensor has {self.shape}")
         if trace:
@@ -265,27 +294,35 @@ class Tensor:
     def abs(self) -> Tensor:
         return ops.Abs.apply(self)
 
+    __abs__ = abs
+
     # -- reductions -----------------------------------------------------------------------------
-    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return ops.Sum.apply(self, dim=dim, keepdim=keepdim)
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return ops.Sum.apply(x, dim=dim, keepdim=keepdim)
 
-    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return ops.Mean.apply(self, dim=dim, keepdim=keepdim)
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return ops.Mean.apply(x, dim=dim, keepdim=keepdim)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
+    def max(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
         """Without dim: the largest element. With dim: (values, indices), as torch.max."""
         if dim is None:
             return ops.Max.apply(self, dim=None, keepdim=keepdim)
-        values = ops.Max.apply(self, dim=dim, keepdim=keepdim)
-        indices = Tensor(np.argmax(self.data, axis=ops.normalize_dim(dim, self.ndim, "max")))
-        if keepdim:
-            indices = Tensor(np.expand_dims(indices.data, dim))
-        return MaxResult(values, indices)
+        return MaxResult(*ops.max_along(self, dim, keepdim))
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Tensor | MinResult:
+        """-max(-x): the smallest element, or (values, indices) along dim."""
+        if dim is None:
+            return -ops.Max.apply(-self, dim=None, keepdim=keepdim)
+        values, _ = ops.max_along(-self, dim, keepdim)
+        return MinResult(-values, self.argmin(dim, keepdim))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        if dim is None:
-            return Tensor(np.argmax(self.data))
-        return Tensor(np.argmax(self.data, axis=dim, keepdims=keepdim))
+        return ops.arg_extreme(np.argmax, self, dim, keepdim, "argmax")
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return ops.arg_extreme(np.argmin, self, dim, keepdim, "argmin")
 
     # -- shape and movement ---------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
@@ -335,6 +372,11 @@ class Tensor:
 
 
 class MaxResult(NamedTuple):
+    values: Tensor
+    indices: Tensor
+
+
+class MinResult(NamedTuple):
     values: Tensor
     indices: Tensor
 

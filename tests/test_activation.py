@@ -47,6 +47,36 @@ def test_softmax_family_fused_equals_composed(name, shape, dim, dtype):
     check_twins(lambda t: fused(t, dim=dim), lambda t: composed(t, dim=dim), x)
 
 
+# 0-d tensors and empty dims, as PyTorch: softmax of a 0-d tensor is 1, a size-0 dim gives an empty result
+EDGE_SHAPE_DIMS = [((), 0), ((), -1), ((3, 0), -1), ((3, 0), 0), ((0, 4), -1), ((2, 0, 3), 1)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape,dim", EDGE_SHAPE_DIMS, ids=[f"{'x'.join(map(str, s)) or '0d'}-dim{d}" for s, d in EDGE_SHAPE_DIMS])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_family_on_0d_and_empty_tensors(name, shape, dim, dtype):
+    ours, theirs = SOFTMAXES[name]
+    check_op(lambda x: ours(x, dim=dim), lambda x: theirs(x, dim=dim), [shape], dtype)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_without_dim_picks_pytorchs_legacy_dim_and_warns(name, ndim):
+    """F.softmax(x) without dim: dim 0 for 0-, 1- and 3-d inputs, else 1, with PyTorch's warning."""
+    x = random_inputs([(2, 3, 4, 5)[:ndim]], np.float64)[0]
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name} has been deprecated"):
+        ours = getattr(F, name)(mg.Tensor(x))
+    with pytest.warns(UserWarning):
+        theirs = getattr(TF, name)(torch.tensor(x))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_dtype_argument_casts_first(name):
+    check_op(lambda x: getattr(F, name)(x, dim=1, dtype=mg.float64),
+             lambda x: getattr(TF, name)(x, dim=1, dtype=torch.float64), [(2, 3)], np.float32)
+
+
 # Logits where a naive exp(x) / sum(exp(x)) overflows, underflows or loses every digit.
 INF = np.inf
 HARD_LOGITS = {

@@ -38,12 +38,40 @@ def test_conv2d_matches_torch(case, dtype):
              lambda *a: TF.conv2d(*a, stride=stride, padding=padding), shapes, dtype)
 
 
-@pytest.mark.parametrize("case", ["patchify", "general"])
+# PyTorch's other arguments: name -> (x shape, weight shape, keyword arguments); all with a bias
+OPTIONS = {
+    "same_3x3": ((2, 3, 7, 7), (4, 3, 3, 3), dict(padding="same")),
+    "same_even_kernel_4x2": ((2, 3, 7, 6), (4, 3, 4, 2), dict(padding="same")),  # one more zero after
+    "same_dilated": ((1, 2, 9, 8), (3, 2, 3, 2), dict(padding="same", dilation=(2, 3))),
+    "valid": ((2, 3, 7, 7), (4, 3, 3, 3), dict(padding="valid")),
+    "dilation_2_stride_2": ((2, 3, 11, 11), (4, 3, 3, 3), dict(stride=2, padding=1, dilation=2)),
+    "dilation_nonsquare": ((1, 2, 9, 10), (3, 2, 2, 3), dict(dilation=(3, 2))),
+    "groups_2": ((2, 4, 6, 6), (6, 2, 3, 3), dict(groups=2, padding=1)),
+    "depthwise": ((2, 3, 6, 6), (3, 1, 3, 3), dict(groups=3)),
+    "groups_patchify": ((2, 4, 8, 8), (8, 2, 4, 4), dict(groups=2, stride=4)),
+    "unbatched": ((3, 8, 8), (4, 3, 3, 3), dict(padding=1)),
+    "unbatched_same_groups": ((4, 6, 5), (2, 2, 2, 3), dict(padding="same", groups=2)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")  # PyTorch's own note
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", OPTIONS)
+def test_conv2d_options_match_torch(case, dtype):
+    x_shape, w_shape, kwargs = OPTIONS[case]
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kwargs), lambda x, w, b: TF.conv2d(x, w, b, **kwargs),
+             [x_shape, w_shape, (w_shape[0],)], dtype)
+
+
+@pytest.mark.parametrize("case", ["patchify", "general", "same_even_kernel_4x2", "dilation_2_stride_2", "groups_2"])
 def test_conv2d_gradcheck(case):
-    stride, padding = (2, 0) if case == "patchify" else (2, 1)
-    arrays = random_inputs([(1, 2, 4, 4), (3, 2, 2, 2), (3,)], np.float64)
-    assert mg.gradcheck(lambda *a: F.conv2d(*a, stride=stride, padding=padding),
-                        [mg.Tensor(a, requires_grad=True) for a in arrays])
+    if case in OPTIONS:
+        x_shape, w_shape, kwargs = OPTIONS[case]
+        shapes = [(1, *x_shape[1:3], min(x_shape[3], 6)), w_shape, (w_shape[0],)]
+    else:
+        shapes, kwargs = [(1, 2, 4, 4), (3, 2, 2, 2), (3,)], dict(stride=2, padding=0 if case == "patchify" else 1)
+    arrays = random_inputs(shapes, np.float64)
+    assert mg.gradcheck(lambda *a: F.conv2d(*a, **kwargs), [mg.Tensor(a, requires_grad=True) for a in arrays])
 
 
 def test_conv2d_wrong_channels_names_shapes():
@@ -53,9 +81,33 @@ def test_conv2d_wrong_channels_names_shapes():
         F.conv2d(x, w)
 
 
-def test_conv2d_needs_4d_input():
-    with pytest.raises(ValueError, match=r"conv2d: input must be \(B, C, H, W\), got shape \(3, 8, 8\)"):
-        F.conv2d(mg.Tensor(np.zeros((3, 8, 8))), mg.Tensor(np.zeros((5, 3, 3, 3))))
+def test_conv2d_needs_3d_or_4d_input():
+    with pytest.raises(ValueError, match=r"conv2d: input must be \(B, C, H, W\) or \(C, H, W\), got shape \(8, 8\)"):
+        F.conv2d(mg.Tensor(np.zeros((8, 8))), mg.Tensor(np.zeros((5, 3, 3, 3))))
+
+
+# (keyword arguments, x shape, weight shape, error pattern)
+BAD_CALLS = {
+    "same_with_stride": (dict(padding="same", stride=2), (1, 3, 8, 8), (4, 3, 3, 3),
+                         r"conv2d: padding='same' is not supported for strided convolutions \(stride=\(2, 2\)\)"),
+    "unknown_padding": (dict(padding="full"), (1, 3, 8, 8), (4, 3, 3, 3), r"conv2d: padding must be 'same', 'valid'"),
+    "groups_channels": (dict(groups=2), (1, 4, 8, 8), (4, 3, 3, 3),
+                        r"conv2d: input has 4 channels \(shape \(1, 4, 8, 8\)\), "
+                        r"weight \(4, 3, 3, 3\) expects 3 \* groups=2 = 6"),
+    "groups_out_channels": (dict(groups=2), (1, 4, 8, 8), (5, 2, 3, 3),
+                            r"conv2d: weight \(5, 2, 3, 3\) has 5 output channels, not divisible by groups=2"),
+    "dilated_kernel_too_big": (dict(dilation=3), (1, 3, 6, 6), (4, 3, 3, 3),
+                               r"conv2d: kernel \(3, 3\) \(dilated to \(7, 7\)\) is larger than the padded "
+                               r"input \(6, 6\)"),
+    "zero_dilation": (dict(dilation=0), (1, 3, 6, 6), (4, 3, 3, 3), r"conv2d: stride and dilation must be >= 1"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CALLS)
+def test_conv2d_errors_name_the_argument(case):
+    kwargs, x_shape, w_shape, pattern = BAD_CALLS[case]
+    with pytest.raises(ValueError, match=pattern):
+        F.conv2d(mg.Tensor(np.zeros(x_shape)), mg.Tensor(np.zeros(w_shape)), **kwargs)
 
 
 def test_conv2d_kernel_larger_than_input():

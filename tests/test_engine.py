@@ -377,3 +377,55 @@ def test_integer_tensor_mixed_with_float32_gives_float32(name):
     """As in PyTorch: int64 with a Python float or a float32 tensor is float32, not NumPy's float64."""
     out = INT_WITH_FLOAT[name](mg.Tensor(np.array([1, 2, 3])))
     assert out.dtype == np.float32, f"got {out.dtype}"
+
+
+# -- the guarantee: every input that requires grad gets its gradient, or the op refuses -----------------
+
+
+def _exercise_namespace(op: str) -> dict:
+    """What an exercise's test file imports (np, torch, F, the op's class, its setup), as one namespace."""
+    import minigrad
+    from pathlib import Path
+    from minigrad.exercises import render
+    from minigrad.exercises.cases import CASES
+    from minigrad.exercises.catalog import find_functions
+
+    spec = CASES[op]
+    module = ".".join(find_functions(Path(minigrad.__file__).parent)[op].with_suffix("").parts)
+    code = spec.setup + "".join(f"{i} {o} {t}" for i, o, t in spec.cases.values())
+    namespace: dict = {}
+    exec(render._imports(op, module, code, spec.finite_differences) + "\n" + spec.setup, namespace)
+    return namespace
+
+
+def _exercise_ops() -> list[str]:
+    from minigrad.exercises.cases import CASES
+
+    return sorted(CASES)
+
+
+@pytest.mark.parametrize("op", _exercise_ops())
+def test_every_reference_op_gives_each_input_that_requires_grad_a_gradient(op):
+    """Every case of every exercise, all float inputs requiring grad, in reference mode: each gets .grad."""
+    from minigrad.exercises.cases import CASES
+    from minigrad.testing import random_inputs
+
+    namespace = _exercise_namespace(op)
+    for name, (inputs, ours, _) in CASES[op].cases.items():
+        arrays = random_inputs(eval(inputs, namespace), np.float64, low=CASES[op].low)
+        leaves = [mg.Tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+        with mg.reference():
+            mg.manual_seed(0)
+            out = eval(ours, namespace)(*leaves)
+            out = out[0] if isinstance(out, tuple) else out
+            if out.requires_grad:
+                out.backward(np.ones(out.shape, dtype=out.dtype))
+        missing = [i for i, t in enumerate(leaves) if t.requires_grad and t.grad is None]
+        assert out.requires_grad and not missing, f"{op} case {name}: inputs {missing} got no gradient"
+
+
+def test_cross_entropy_refuses_a_weight_it_cannot_differentiate():
+    """The class weights are not differentiated (as PyTorch's nll_loss): refused at forward time, named."""
+    w = mg.ones(3, dtype=np.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="cross_entropy: weight requires grad"):
+        mg.nn.functional.cross_entropy(mg.Tensor(np.zeros((2, 3)), requires_grad=True), np.array([0, 1]), weight=w)

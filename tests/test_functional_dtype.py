@@ -16,9 +16,9 @@ MASK64 = np.where(np.tril(np.ones((3, 6))) > 0, 0.5, -np.inf)  # a float64 addit
 
 # name -> (function of the float inputs, their shapes)
 OPS = {
-    "softmax": (F.softmax, [(3, 4)]),
+    "softmax": (lambda x: F.softmax(x, dim=-1), [(3, 4)]),
     "softmax_composed": (F.softmax_composed, [(3, 4)]),
-    "log_softmax": (F.log_softmax, [(3, 4)]),
+    "log_softmax": (lambda x: F.log_softmax(x, dim=-1), [(3, 4)]),
     "log_softmax_composed": (F.log_softmax_composed, [(3, 4)]),
     "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), [(3, 4)]),
     "gelu_none": (lambda x: F.gelu(x, approximate="none"), [(3, 4)]),
@@ -27,7 +27,7 @@ OPS = {
     "cross_entropy_mean": (lambda x: F.cross_entropy(x, TARGETS, label_smoothing=0.1), [(4, 3)]),
     "cross_entropy_sum": (lambda x: F.cross_entropy(x, TARGETS, reduction="sum"), [(4, 3)]),
     "cross_entropy_none": (lambda x: F.cross_entropy(x, TARGETS, reduction="none"), [(4, 3)]),
-    "cross_entropy_composed": (lambda x: F.cross_entropy_composed(x, TARGETS, 0.1), [(4, 3)]),
+    "cross_entropy_composed": (lambda x: F.cross_entropy_composed(x, TARGETS, label_smoothing=0.1), [(4, 3)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(3, 4), (4,), (4,)]),
     "layer_norm_no_affine": (lambda x: F.layer_norm(x, (3, 4)), [(2, 3, 4)]),
     "layer_norm_composed": (lambda x, w, b: F.layer_norm_composed(x, 4, w, b), [(3, 4), (4,), (4,)]),

@@ -60,6 +60,8 @@ CASES = {
         "batch_3d": (F.linear, [(2, 5, 4), (3, 4), (3,)], None),
         "no_bias": (F.linear, [(5, 4), (3, 4)], None),
         "no_rows": (F.linear, [(0, 4), (3, 4), (3,)], None),
+        "no_features": (F.linear, [(2, 0), (3, 0), (3,)], None),
+        "no_outputs": (F.linear, [(2, 4), (0, 4), (0,)], None),
         "many_chunks": (F.linear, [(3, 1000, 6), (5, 6), (5,)], None, LONG_SUM_ATOL),
     },
     MatMul: {
@@ -68,11 +70,17 @@ CASES = {
         "broadcast": (lambda a, b: a @ b, [(2, 1, 3, 4), (3, 4, 2)], None),
         "vector_matrix": (lambda a, b: a @ b, [(4,), (4, 5)], None),
         "empty_batch": (lambda a, b: a @ b, [(2, 0, 4), (4, 5)], None),
+        "empty_inner_dim": (lambda a, b: a @ b, [(2, 3, 0), (0, 5)], None),  # rows = 6 of length 0
+        "empty_output": (lambda a, b: a @ b, [(2, 3, 4), (4, 0)], None),
     },
     Im2Col: {
         "patchify": (lambda x, w, b: F.conv2d(x, w, b, stride=2), [(2, 3, 4, 6), (5, 3, 2, 2), (5,)], None),
         "overlapping_padded": (lambda x, w, b: F.conv2d(x, w, b, padding=1), [(1, 2, 5, 5), (3, 2, 3, 3), (3,)], None),
         "kernel_is_stride_not_dividing": (lambda x, w: F.conv2d(x, w, stride=2), [(1, 2, 5, 5), (3, 2, 2, 2)], None),
+        "kernel_is_stride_dilated": (lambda x, w: F.conv2d(x, w, stride=2, dilation=2), [(1, 2, 8, 8), (3, 2, 2, 2)], None),
+        "same_padding": (lambda x, w: F.conv2d(x, w, padding="same"), [(1, 2, 5, 6), (3, 2, 2, 3)], None),
+        "patchify_groups": (lambda x, w: F.conv2d(x, w, stride=2, groups=2), [(2, 4, 4, 6), (6, 2, 2, 2)], None),
+        "patchify_unbatched": (lambda x, w: F.conv2d(x, w, stride=2), [(3, 4, 6), (5, 3, 2, 2)], None),
     },
     Softmax: {
         "last_dim": (lambda x: F.softmax(x, dim=-1), [(3, 5)], None),
@@ -81,6 +89,9 @@ CASES = {
         "4d": (lambda x: F.softmax(x, dim=-1), [(2, 3, 4, 5)], None),
         "empty": (lambda x: F.softmax(x, dim=-1), [(0, 5)], None),
         "many_chunks": (lambda x: F.softmax(x, dim=-1), [(9000, 9)], None),
+        "empty_last_dim": (lambda x: F.softmax(x, dim=-1), [(3, 0)], None),
+        "empty_last_dim_3d": (lambda x: F.softmax(x, dim=-1), [(2, 3, 0)], None),
+        "scalar": (lambda x: F.softmax(x, dim=0), [()], None),
     },
     GeluTanh: {
         "matrix": (lambda x: F.gelu(x, approximate="tanh"), [(3, 4)], None),
@@ -148,10 +159,10 @@ def test_kernel_equals_reference(op, case, dtype):
 
 def test_kernel_runs_by_default_and_reference_mode_turns_it_off():
     x = mg.Tensor(np.ones((2, 3)), requires_grad=True)
-    assert F.softmax(x)._ctx.impl is kernels.registered()[Softmax]
+    assert F.softmax(x, dim=-1)._ctx.impl is kernels.registered()[Softmax]
     with mg.reference():
         assert mg.is_reference_mode()
-        assert F.softmax(x)._ctx.impl is Softmax
+        assert F.softmax(x, dim=-1)._ctx.impl is Softmax
     assert not mg.is_reference_mode()
 
 

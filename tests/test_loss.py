@@ -161,8 +161,16 @@ def test_cross_entropy_composed_gradcheck():
 BAD_CALLS = {
     "float_targets_not_probabilities": (np.array([0.0, 1.0, 2.0]), {}, ValueError,
                                         r"probability targets must have the logits' shape \(3, 4\), got \(3,\)"),
-    "probabilities_of_another_dtype": (np.full((3, 4), 0.25, dtype=np.float32), {}, TypeError,
+    "probabilities_of_another_dtype": (mg.Tensor(np.full((3, 4), 0.25, dtype=np.float32)), {}, TypeError,
                                        r"probability targets are float32 but logits are float64"),
+    "integer_probabilities": (np.zeros((3, 4), dtype=np.int64), {}, TypeError,
+                              r"targets of the logits' shape \(3, 4\) are class probabilities and must be float"),
+    "ignore_index_with_probabilities": (np.full((3, 4), 0.25), {"ignore_index": 0}, ValueError,
+                                        r"ignore_index is not supported for class-probability targets"),
+    "weight_of_wrong_shape": (np.array([0, 1, 2]), {"weight": np.ones(3)}, ValueError,
+                              r"weight must hold one value per class, shape \(4,\), got \(3,\)"),
+    "weight_requires_grad": (np.array([0, 1, 2]), {"weight": mg.ones(4, dtype=np.float64, requires_grad=True)},
+                             ValueError, r"weight requires grad, but minigrad .* does not differentiate"),
     "bool_targets": (np.array([True, False, True]), {}, TypeError,
                      r"targets must be integer class indices or float class probabilities, got dtype bool"),
     "target_too_big": (np.array([0, 5, 1]), {}, IndexError, r"target 5 is out of range for 4 classes"),
@@ -180,6 +188,125 @@ def test_cross_entropy_errors_explain_themselves(case):
         F.cross_entropy(mg.Tensor(np.zeros((3, 4))), targets, **kwargs)
 
 
-def test_cross_entropy_needs_2d_logits():
-    with pytest.raises(ValueError, match=r"cross_entropy: logits must be \(N, C\), got shape \(2, 3, 4\)"):
-        F.cross_entropy(mg.Tensor(np.zeros((2, 3, 4))), np.array([0, 1]))
+def test_cross_entropy_needs_a_class_dim():
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must be \(C,\), \(N, C\) or \(N, C, d1, ...\)"):
+        F.cross_entropy(mg.Tensor(np.zeros(())), np.array(0))
+
+
+# -- PyTorch's options: spatial logits, unbatched, weight, ignore_index, reduction, label smoothing --------
+def index_targets(shape: tuple, ignore_index: int, seed: int = 0) -> np.ndarray:
+    """Class indices for logits of `shape` (class dim 1, or 0 when unbatched), a few set to ignore_index."""
+    axis = 0 if len(shape) == 1 else 1
+    c, rest = shape[axis], shape[:axis] + shape[axis + 1:]
+    t = np.random.default_rng(seed).integers(0, c, size=rest)
+    if t.size > 2:
+        t.flat[1::3] = ignore_index
+    return t
+
+
+LOGIT_SHAPES = {"NC": (6, 5), "NCd": (3, 4, 5), "NCHW": (2, 3, 3, 4), "C_unbatched": (5,)}
+OPTIONS = {
+    "plain": {},
+    "weight": dict(weight=True),
+    "ignore_index_2": dict(ignore_index=2),
+    "weight_ignore": dict(weight=True, ignore_index=0),
+    "smoothing": dict(label_smoothing=0.15),
+    "smoothing_weight_ignore": dict(weight=True, ignore_index=1, label_smoothing=0.3),
+}
+
+
+def class_weights(n: int, seed: int = 3) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.2, 2.0, size=n)
+
+
+def options_for(name: str, c: int, dtype, torch_side: bool) -> dict:
+    kwargs = dict(OPTIONS[name])
+    if kwargs.pop("weight", False):
+        w = class_weights(c).astype(dtype)
+        kwargs["weight"] = torch.tensor(w) if torch_side else w
+    return kwargs
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("shape", LOGIT_SHAPES)
+@pytest.mark.parametrize("name", ["cross_entropy", "cross_entropy_composed"])
+def test_cross_entropy_options_match_torch(name, shape, option, reduction, dtype):
+    """The weighted mean divides by sum_n w[t_n] over kept targets; smoothing spreads e / C * w_c."""
+    logits_shape = LOGIT_SHAPES[shape]
+    c = logits_shape[0 if len(logits_shape) == 1 else 1]
+    ours_kw, torch_kw = (options_for(option, c, dtype, side) for side in (False, True))
+    t = index_targets(logits_shape, ours_kw.get("ignore_index", -100))
+    check_op(lambda x: getattr(F, name)(x, t, reduction=reduction, **ours_kw),
+             lambda x: TF.cross_entropy(x, torch.tensor(t), reduction=reduction, **torch_kw), [logits_shape], dtype)
+
+
+def spatial_probabilities(shape: tuple, dtype, seed: int = 0) -> np.ndarray:
+    axis = 0 if len(shape) == 1 else 1
+    q = np.random.default_rng(seed).dirichlet(np.ones(shape[axis]), size=shape[:axis] + shape[axis + 1:])
+    return np.moveaxis(q, -1, axis).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("option", ["plain", "weight", "smoothing"])
+@pytest.mark.parametrize("shape", LOGIT_SHAPES)
+@pytest.mark.parametrize("name", ["cross_entropy", "cross_entropy_composed"])
+def test_probability_targets_that_require_grad_get_their_gradient(name, shape, option, reduction, dtype):
+    """Both inputs are leaves that require grad: d loss / d target = -(1 - e) w_c log softmax(x)_c."""
+    logits_shape = LOGIT_SHAPES[shape]
+    c = logits_shape[0 if len(logits_shape) == 1 else 1]
+    ours_kw, torch_kw = (options_for(option, c, dtype, side) for side in (False, True))
+    q = spatial_probabilities(logits_shape, dtype)
+    check_op(lambda x, p: getattr(F, name)(x, p, reduction=reduction, **ours_kw),
+             lambda x, p: TF.cross_entropy(x, p, reduction=reduction, **torch_kw), [logits_shape, q], dtype)
+
+
+@pytest.mark.parametrize("targets", ["indices", "probabilities"])
+def test_spatial_cross_entropy_gradcheck(targets):
+    x = mg.Tensor(random_inputs([(2, 3, 2, 2)], np.float64)[0], requires_grad=True)
+    if targets == "indices":
+        t, leaves = index_targets((2, 3, 2, 2), 1), [x]
+    else:
+        t = mg.Tensor(spatial_probabilities((2, 3, 2, 2), np.float64), requires_grad=True)
+        leaves = [x, t]
+    kwargs = dict(weight=class_weights(3), label_smoothing=0.2, ignore_index=1 if targets == "indices" else -100)
+    assert mg.gradcheck(lambda z, *p: F.cross_entropy(z, p[0] if p else t, **kwargs), leaves)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "cross_entropy_composed"])
+@pytest.mark.parametrize("case", ["every_target_ignored", "empty_batch"])
+def test_mean_over_nothing_is_nan_as_torch(name, case):
+    x = np.zeros((0, 3)) if case == "empty_batch" else np.ones((2, 3))
+    t = np.zeros(0, dtype=np.int64) if case == "empty_batch" else np.array([-100, -100])
+    ours = getattr(F, name)(mg.Tensor(x), t)
+    theirs = TF.cross_entropy(torch.tensor(x), torch.tensor(t))
+    assert np.isnan(ours.item()) and torch.isnan(theirs)
+
+
+def test_legacy_size_average_and_reduce_map_to_reduction():
+    x, t = mg.Tensor(np.random.default_rng(0).standard_normal((4, 3))), np.array([0, 1, 2, 1])
+    for legacy, reduction in ((dict(size_average=False), "sum"), (dict(reduce=False), "none")):
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+            ours = F.cross_entropy(x, t, **legacy)
+        np.testing.assert_allclose(ours.numpy(), F.cross_entropy(x, t, reduction=reduction).numpy(), rtol=1e-14)
+
+
+# -- mse_loss ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+def test_mse_loss_matches_torch(weighted, reduction, dtype):
+    """Both the input and the target require grad; a weight w gives sum(w d^2) / sum(w) for the mean."""
+    shapes = [(3, 4), (3, 4)] + ([(3, 4)] if weighted else [])
+    check_op(lambda x, y, *w: F.mse_loss(x, y, reduction=reduction, weight=w[0] if w else None),
+             lambda x, y, *w: TF.mse_loss(x, y, reduction=reduction, weight=w[0] if w else None),
+             shapes, dtype, grad_inputs=[True, True] + ([False] if weighted else []), low=None)
+
+
+def test_mse_loss_gradcheck_and_broadcast_warning():
+    x, y = (mg.Tensor(a, requires_grad=True) for a in random_inputs([(3, 4), (3, 4)], np.float64))
+    assert mg.gradcheck(lambda a, b: F.mse_loss(a, b), [x, y])
+    with pytest.warns(UserWarning, match=r"Using a target size \(\(4,\)\) that is different to the input size"):
+        F.mse_loss(x, mg.Tensor(np.zeros(4)))

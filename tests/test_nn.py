@@ -53,16 +53,39 @@ def test_layer_norm(dtype, shape):
     check_layer(ours, theirs, (2, 3, 6), dtype)
 
 
+ACTIVATIONS = {
+    "relu": lambda fw: fw.nn.ReLU(),
+    "gelu-none": lambda fw: fw.nn.GELU(),
+    "gelu-tanh": lambda fw: fw.nn.GELU("tanh"),
+    "identity": lambda fw: fw.nn.Identity(),
+    "tanh": lambda fw: fw.nn.Tanh(),
+    "sigmoid": lambda fw: fw.nn.Sigmoid(),
+    "softmax-dim1": lambda fw: fw.nn.Softmax(dim=1),
+    "softmax-dim-1": lambda fw: fw.nn.Softmax(dim=-1),
+    "log-softmax-dim0": lambda fw: fw.nn.LogSoftmax(dim=0),
+    "flatten": lambda fw: fw.nn.Flatten(),
+    "flatten-0-1": lambda fw: fw.nn.Flatten(0, 1),
+    "dropout-eval": lambda fw: fw.nn.Dropout(0.5).eval(),
+    "sequential": lambda fw: fw.nn.Sequential(fw.nn.Tanh(), fw.nn.Flatten(), fw.nn.Softmax(-1)),
+}
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["relu", "gelu-none", "gelu-tanh", "identity"])
+@pytest.mark.parametrize("name", ACTIVATIONS)
 def test_activation(dtype, name):
-    ours, theirs = {
-        "relu": (nn.ReLU(), torch.nn.ReLU()),
-        "gelu-none": (nn.GELU(), torch.nn.GELU()),
-        "gelu-tanh": (nn.GELU("tanh"), torch.nn.GELU("tanh")),
-        "identity": (nn.Identity(), torch.nn.Identity()),
-    }[name]
-    check_layer(ours, theirs, (3, 7), dtype)
+    """The same constructor call in both frameworks (fw is minigrad or torch)."""
+    make = ACTIVATIONS[name]
+    ours, theirs = make(mg), make(torch)
+    assert repr(ours) == repr(theirs)
+    check_layer(ours, theirs, (3, 4, 5), dtype)
+
+
+def test_inplace_flags_are_accepted_and_computed_out_of_place():
+    """ReLU(inplace=True), Dropout(inplace=True): the same values, in a new tensor (the input is kept)."""
+    x = mg.tensor([-1.0, 2.0])
+    assert nn.ReLU(inplace=True)(x).tolist() == [0.0, 2.0] and x.tolist() == [-1.0, 2.0]
+    assert repr(nn.ReLU(inplace=True)) == repr(torch.nn.ReLU(inplace=True))
+    assert nn.Dropout(0.5, inplace=True).eval()(x) is x
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -70,9 +93,85 @@ def test_activation(dtype, name):
     dict(kernel_size=4, stride=4),  # the ViT's patch embedding: kernel == stride, no padding
     dict(kernel_size=3, stride=2, padding=1),
     dict(kernel_size=(3, 2), stride=(1, 2), padding=(0, 1), bias=False),
+    dict(kernel_size=3, padding="same"),
+    dict(kernel_size=(4, 2), padding="same", dilation=(1, 2)),  # even kernels: one more zero after than before
+    dict(kernel_size=3, padding="valid", dilation=2),
+    dict(kernel_size=3, stride=2, padding=2, dilation=2),
 ])
-def test_conv2d(dtype, kwargs):
-    check_layer(nn.Conv2d(3, 5, dtype=dtype, **kwargs), torch.nn.Conv2d(3, 5, **kwargs), (2, 3, 8, 8), dtype)
+@pytest.mark.parametrize("channels", [(3, 5, 1), (6, 4, 2), (3, 6, 3)], ids=["groups1", "groups2", "depthwise"])
+def test_conv2d(dtype, kwargs, channels):
+    c_in, c_out, groups = channels
+    ours = nn.Conv2d(c_in, c_out, groups=groups, dtype=dtype, **kwargs)
+    theirs = torch.nn.Conv2d(c_in, c_out, groups=groups, **kwargs)
+    assert repr(ours) == repr(theirs)
+    check_layer(ours, theirs, (2, c_in, 8, 8), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_unbatched_input(dtype):
+    """(C, H, W) is a batch of one, as in PyTorch."""
+    kwargs = dict(kernel_size=3, padding="same", groups=2)
+    check_layer(nn.Conv2d(4, 6, dtype=dtype, **kwargs), torch.nn.Conv2d(4, 6, **kwargs), (4, 7, 7), dtype)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_conv2d_refuses_other_padding_modes(mode):
+    with pytest.raises(NotImplementedError, match=f'Conv2d: padding_mode="{mode}" is not supported'):
+        nn.Conv2d(3, 4, 3, padding_mode=mode)
+
+
+# -- the loss layers ---------------------------------------------------------------------------------
+
+
+def loss_inputs(dtype, spatial: bool) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    shape, targets = ((2, 5, 3, 3), (2, 3, 3)) if spatial else ((6, 5), (6,))
+    t = rng.integers(0, 5, size=targets)
+    t.flat[::4] = 1  # several targets of class 1, so ignore_index=1 drops some of them
+    return rng.standard_normal(shape).astype(dtype), t
+
+
+LOSS_OPTIONS = {
+    "default": {},
+    "weight": dict(weight=[0.5, 1.0, 2.0, 1.5, 0.25]),
+    "ignore_index": dict(ignore_index=1),
+    "sum": dict(reduction="sum"),
+    "none": dict(reduction="none"),
+    "smoothing": dict(label_smoothing=0.2),
+    "all_together": dict(weight=[0.5, 1.0, 2.0, 1.5, 0.25], ignore_index=1, label_smoothing=0.1),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("spatial", [False, True], ids=["NC", "NCHW"])
+@pytest.mark.parametrize("name", LOSS_OPTIONS)
+def test_cross_entropy_loss_module(name, spatial, dtype):
+    """nn.CrossEntropyLoss(...) made with the same arguments in both frameworks."""
+    def make(fw):
+        kwargs = dict(LOSS_OPTIONS[name])
+        if "weight" in kwargs:
+            kwargs["weight"] = fw.tensor(kwargs["weight"], dtype=fw.float64 if dtype == np.float64 else fw.float32)
+        return fw.nn.CrossEntropyLoss(**kwargs)
+
+    logits, targets = loss_inputs(dtype, spatial)
+    ours, theirs = make(mg), make(torch)
+    check_op(lambda x, t: ours(x, t), lambda x, t: theirs(x, t), dtype=dtype, inputs=[logits, targets])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_module(reduction, dtype):
+    ours, theirs = nn.MSELoss(reduction=reduction), torch.nn.MSELoss(reduction=reduction)
+    check_op(lambda x, y: ours(x, y), lambda x, y: theirs(x, y), [(3, 4), (3, 4)], dtype)
+
+
+def test_loss_modules_keep_their_settings_like_torch():
+    assert repr(nn.CrossEntropyLoss()) == repr(torch.nn.CrossEntropyLoss())
+    loss = nn.CrossEntropyLoss(weight=mg.ones(3), label_smoothing=0.1, ignore_index=0)
+    assert loss.ignore_index == 0 and loss.label_smoothing == 0.1 and loss.reduction == "mean"
+    assert list(loss.state_dict()) == list(torch.nn.CrossEntropyLoss(weight=torch.ones(3)).state_dict()) == ["weight"]
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        assert nn.CrossEntropyLoss(size_average=False).reduction == "sum"
 
 
 def tiny_mlp(lib, dtype=None):
@@ -229,6 +328,29 @@ def test_state_dict_copies_and_load_casts_in_place():
     model.load_state_dict({k: v.astype(np.float64) for k, v in sd.items()})
     assert model.weight is weight and weight.dtype == np.float32  # same Parameter, its own dtype
     np.testing.assert_array_equal(weight.data, np.full((3, 2), 7.0, np.float32))
+
+
+def test_to_device_and_cpu_as_in_the_tutorial():
+    """`model = ViTForClassfication(config).to(device)` with device = torch.device("cpu")."""
+    model = nested_model(nn, mg.zeros)
+    assert model.to(mg.device("cpu")) is model and model.to("cpu") is model and model.cpu() is model
+    assert model.to("cpu", mg.float64) is model and all(p.dtype == np.float64 for p in model.parameters())
+    assert model.to(device="cpu", dtype=mg.float32) is model and all(p.dtype == np.float32 for p in model.parameters())
+    with pytest.raises(RuntimeError, match="minigrad computes on the CPU only"):
+        model.to("cuda")
+    with pytest.raises(RuntimeError, match="Module.cuda: minigrad computes on the CPU only"):
+        model.cuda()
+    with pytest.raises(TypeError, match="Module.to: dtype must be floating point, got int64"):
+        model.to(mg.int64)
+
+
+@pytest.mark.parametrize("layer, shape", [(nn.Linear(4, 3), (2, 4)), (nn.LayerNorm(4), (2, 4)),
+                                          (nn.Conv2d(3, 2, 2), (1, 3, 4, 4)), (nn.GELU(), (3,)), (nn.Dropout(), (3,)),
+                                          (nn.Softmax(dim=0), (3,)), (nn.Identity(), (3,))],
+                         ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "")
+def test_forward_takes_input_by_name_as_torch(layer, shape):
+    x = mg.randn(*shape)
+    np.testing.assert_array_equal(layer.eval()(input=x).numpy(), layer(x).numpy())
 
 
 def test_to_double_converts_every_parameter():

@@ -44,6 +44,12 @@ MOVES = {
     "squeeze_dim": (lambda x: x.squeeze(2), (1, 3, 1, 4)),
     "squeeze_neg": (lambda x: x.squeeze(-4), (1, 3, 1, 4)),
     "squeeze_not_1": (lambda x: x.squeeze(1) * 1.0, (1, 3, 1, 4)),  # no-op, as in torch
+    # a 0-d tensor: dim 0 and -1 are allowed and change nothing, as in torch
+    "squeeze_0d_dim0": (lambda x: x.squeeze(0) * 1.0, ()),
+    "squeeze_0d_neg1": (lambda x: x.squeeze(-1) * 1.0, ()),
+    "transpose_0d": (lambda x: x.transpose(0, -1) * 1.0, ()),
+    "unsqueeze_0d": (lambda x: x.unsqueeze(-1), ()),
+    "flatten_0d": (lambda x: x.flatten(), ()),
     "expand_lead": (lambda x: x.expand(2, 3, 4), (3, 1)),
     "expand_minus1": (lambda x: x.expand(-1, 4), (3, 1)),
     "expand_same": (lambda x: x.expand(3, 4) * 1.0, (3, 4)),

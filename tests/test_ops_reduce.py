@@ -132,3 +132,79 @@ def test_mean_of_integer_or_bool_tensor_is_not_truncated(values):
         return
     assert out.dtype == np.float32, f"mean of {t.dtype} gave dtype {out.dtype}"
     assert out.item() == pytest.approx(np.mean(values))
+
+
+# -- 0-d tensors: dim 0 and -1 name the only "dim", as in PyTorch ----------------------------------------
+@pytest.mark.parametrize("dim", [0, -1])
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "var_0", "std_0"])
+def test_0d_tensor_with_dim(op, dim, dtype):
+    name, *correction = op.split("_")
+    kwargs = dict(correction=int(correction[0])) if correction else {}
+    fn = lambda x: getattr(x, name)(dim, **kwargs)  # noqa: E731
+    check_op(fn, fn, [()], dtype)
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+@pytest.mark.parametrize("op", ["max", "min", "argmax", "argmin"])
+def test_0d_tensor_indices(op, dim):
+    ours, theirs = getattr(mg.tensor(2.0), op)(dim), getattr(torch.tensor(2.0), op)(dim)
+    ours_i, theirs_i = (ours, theirs) if op.startswith("arg") else (ours.indices, theirs.indices)
+    assert ours_i.dtype == np.int64 and ours_i.shape == () and ours_i.item() == theirs_i.item()
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered", "ignore:divide by zero")
+@pytest.mark.parametrize("op", ["sum", "mean"])
+@pytest.mark.parametrize("dim", [0, 1, (0, 1)], ids=["dim0", "dim1", "dims01"])
+def test_reductions_over_empty_tensors(op, dim, dtype):
+    """A (0, 3) tensor: the sum of nothing is 0, the mean of nothing NaN, as in PyTorch (NumPy also warns)."""
+    fn = lambda x: getattr(x, op)(dim=dim)  # noqa: E731
+    check_op(fn, fn, [(0, 3)], dtype)
+
+
+def test_max_over_a_nonempty_dim_of_an_empty_tensor(dtype):
+    check_op(lambda x: x.max(dim=1), lambda x: x.max(dim=1), [(0, 3)], dtype)
+    with pytest.raises(ValueError, match=r"max: cannot take the max of an empty tensor \(shape \(0, 3\)\) along its "
+                                         r"dim 0"):
+        mg.zeros(0, 3).max(dim=0)
+
+
+# -- min, argmin, var and std -------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", MAX_ARGS, ids=kid)
+def test_min(kwargs, dtype):
+    fn = lambda x: x.min(**kwargs)  # noqa: E731
+    check_op(fn, fn, [(2, 3, 4)], dtype)
+
+
+def test_min_with_dim_returns_torch_indices():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    ours, theirs = mg.Tensor(x).min(dim=1), torch.tensor(x).min(dim=1)
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    np.testing.assert_array_equal(mg.Tensor(x).argmin(dim=-1).numpy(), torch.tensor(x).argmin(dim=-1).numpy())
+
+
+VAR_ARGS = [dict(), dict(dim=1), dict(dim=(0, 2), keepdim=True), dict(dim=-1, correction=0),
+            dict(dim=1, unbiased=False), dict(correction=2)]
+
+
+@pytest.mark.parametrize("kwargs", VAR_ARGS, ids=lambda k: "-".join(f"{a}{b}" for a, b in k.items()) or "all")
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_std(op, kwargs, dtype):
+    fn = lambda x: getattr(x, op)(**kwargs)  # noqa: E731
+    check_op(fn, fn, [(2, 3, 4)], dtype)
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_std_gradcheck(op):
+    x = mg.Tensor(np.random.default_rng(2).standard_normal((3, 4)), requires_grad=True)
+    assert mg.gradcheck(lambda t: getattr(t, op)(dim=1), [x])
+
+
+def test_var_of_integer_tensor_is_refused_as_in_torch():
+    with pytest.raises(TypeError, match="mean: needs a floating-point tensor"):
+        mg.tensor([1, 2, 3]).var()
+
+
+def test_std_of_a_constant_has_zero_gradient(dtype):
+    """d std / dx is (x - mean) / ((N - 1) std): PyTorch takes it as 0 where std = 0, not 0 / 0."""
+    x = np.array([[2.0, 2.0, 2.0], [1.0, -1.0, 0.5]], dtype=dtype)
+    check_op(lambda t: t.std(dim=1), lambda t: t.std(dim=1), dtype=dtype, inputs=[x])

@@ -25,6 +25,15 @@ CASES = {
     "adam": (optim.Adam, torch.optim.Adam, dict(lr=0.01)),
     "adam-l2": (optim.Adam, torch.optim.Adam, dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
     "adamw": (optim.AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1)),
+    # maximize: ascend (the gradient's sign flips before weight decay); amsgrad: v never shrinks
+    "sgd-maximize": (optim.SGD, torch.optim.SGD, dict(lr=0.1, weight_decay=0.01, maximize=True)),
+    "sgd-momentum-maximize": (optim.SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True, maximize=True)),
+    "adam-amsgrad": (optim.Adam, torch.optim.Adam, dict(lr=0.01, amsgrad=True)),
+    "adam-amsgrad-l2-maximize": (optim.Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.1, amsgrad=True,
+                                                                   maximize=True)),
+    "adam-decoupled": (optim.Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    "adamw-amsgrad": (optim.AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    "adamw-maximize": (optim.AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1, maximize=True)),
 }
 
 

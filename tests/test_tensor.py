@@ -37,7 +37,7 @@ def test_constructor_rejects_non_numeric_data(data):
 def test_properties():
     x = mg.Tensor(np.zeros((2, 3, 4), dtype=np.float32), requires_grad=True)
     assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3
-    assert x.dtype == np.float32 and x.size == 24 and x.numel() == 24 and len(x) == 2
+    assert x.dtype == np.float32 and x.size() == (2, 3, 4) and x.numel() == 24 and len(x) == 2
     assert x.is_leaf and not (x * 2.0).is_leaf
     assert isinstance(x.numpy(), np.ndarray) and x.tolist()[1][2] == [0.0] * 4
 
@@ -136,7 +136,7 @@ def test_creation_helpers_values():
     x = mg.ones(2, dtype=np.float64)
     assert mg.zeros_like(x).dtype == np.float64 and (mg.ones_like(x).numpy() == 1).all()
     np.testing.assert_array_equal(mg.arange(4).numpy(), np.arange(4))
-    assert mg.tensor([1, 2]).dtype == np.float32 and mg.tensor([1.0], requires_grad=True).requires_grad
+    assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([1.0], requires_grad=True).requires_grad
 
 
 @pytest.mark.parametrize("make", [mg.randn, mg.rand], ids=lambda f: f.__name__)
@@ -155,3 +155,119 @@ def test_randn_looks_standard_normal():
     mg.manual_seed(0)
     x = mg.randn(20_000, dtype=np.float64).numpy()
     assert abs(x.mean()) < 0.05 and abs(x.std() - 1.0) < 0.05
+
+
+# -- dtype inference of minigrad.tensor, as torch.tensor ---------------------------------------------
+INFERRED = {
+    "ints": [0, 1, 2],
+    "int_scalar": 3,
+    "bools": [True, False],
+    "floats": [0.5, 1.0],
+    "ints_and_a_float": [[1, 2], [3, 4.5]],
+    "bools_and_ints": [True, 2],
+    "nested_ints": [[1, 2], [3, 4]],
+    "float_scalar": 2.5,
+    "float64_array": np.array([1.0, 2.0]),
+    "int32_array": np.array([1, 2], dtype=np.int32),
+}
+
+
+@pytest.mark.parametrize("name", INFERRED)
+def test_tensor_infers_dtype_as_torch(name):
+    data = INFERRED[name]
+    ours, theirs = mg.tensor(data), torch.tensor(data)
+    assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch.")), f"{ours.dtype} vs {theirs.dtype}"
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_tensor_copies_and_constructor_stays_float32():
+    a = np.zeros(3)
+    t = mg.tensor(a)
+    t.data[0] = 1.0
+    assert a[0] == 0.0, "minigrad.tensor copies its data, as torch.tensor"
+    assert mg.Tensor([1, 2]).dtype == np.float32  # torch.Tensor([1, 2]) is float32 too
+    assert mg.tensor([1, 2], dtype=mg.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="tensor: cannot make a numeric tensor"):
+        mg.tensor([1 + 2j])
+
+
+@pytest.mark.parametrize("args", [(5,), (1, 7), (0, 1, 0.25), (2.0, 5.0), (0, 10, 3)], ids=str)
+def test_arange_dtype_and_values(args):
+    ours, theirs = mg.arange(*args), torch.arange(*args)
+    assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch."))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_creation_functions_like_torch():
+    assert mg.full((2, 3), 7).dtype == np.int64 and mg.full((2,), 0.5).dtype == np.float32
+    assert mg.eye(3).numpy().trace() == 3 and mg.empty(2, 3).shape == (2, 3)
+    a = np.arange(3.0)
+    assert np.shares_memory(mg.from_numpy(a).numpy(), a) and mg.from_numpy(a).dtype == np.float64
+    assert mg.as_tensor(a).dtype == np.float64 and mg.as_tensor([1, 2]).dtype == np.int64
+    t = mg.zeros(2)
+    assert mg.as_tensor(t) is t and mg.is_tensor(t) and not mg.is_tensor(a)
+    r = mg.randint(0, 10, (50,))
+    assert r.dtype == np.int64 and r.shape == (50,) and 0 <= r.numpy().min() and r.numpy().max() < 10
+
+
+# -- size() and shape, as PyTorch ------------------------------------------------------------------------
+def test_size_is_the_shape_and_size_dim_a_length():
+    x = mg.zeros(2, 3, 4)
+    assert x.size() == (2, 3, 4) == torch.zeros(2, 3, 4).size()
+    assert [x.size(d) for d in (0, 1, 2, -1, -3)] == [2, 3, 4, 4, 2]
+    batch_size, _, _ = x.size()  # the tutorial's unpacking
+    assert batch_size == 2
+    with pytest.raises(IndexError, match=r"size: dim 3 is out of range for a 3-d tensor"):
+        x.size(3)
+    with pytest.raises(IndexError, match=r"size: dim 0 is out of range: a 0-d tensor has no dims"):
+        mg.tensor(1.0).size(0)
+
+
+# -- devices: the CPU only ----------------------------------------------------------------------------
+@pytest.mark.parametrize("device", ["cpu", "cpu:0", mg.device("cpu")], ids=str)
+def test_to_cpu_is_accepted(device):
+    x = mg.randn(2, 3, requires_grad=True)
+    assert x.to(device) is x and x.cpu() is x and x.to(device=device) is x
+    assert x.device == mg.device("cpu") and str(x.device) == "cpu" and not x.is_cuda
+
+
+def test_to_with_dtype_device_and_other_tensor():
+    x = mg.randn(2, 3, requires_grad=True)
+    assert x.to("cpu", mg.float64).dtype == np.float64
+    assert x.to(device="cpu", dtype=mg.float64).dtype == np.float64
+    assert x.to(mg.zeros(1, dtype=np.float64)).dtype == np.float64
+    y = x.to(mg.float32, copy=True)
+    assert y is not x and not np.shares_memory(y.numpy(), x.numpy())
+    x.to(mg.float64).sum().backward()
+    assert x.grad.dtype == np.float32  # the gradient comes back in x's dtype
+
+
+@pytest.mark.parametrize("call", [lambda x: x.to("cuda"), lambda x: x.to("mps"), lambda x: x.cuda(),
+                                  lambda x: x.to(device="cuda:0")], ids=["to_cuda", "to_mps", "cuda", "kw_cuda"])
+def test_other_devices_are_refused_with_a_message(call):
+    with pytest.raises(RuntimeError, match="minigrad computes on the CPU only"):
+        call(mg.zeros(2))
+
+
+def test_device_availability_answers_no_gpu():
+    assert not mg.cuda.is_available() and mg.cuda.device_count() == 0 and not mg.backends.mps.is_available()
+    assert repr(mg.device("cpu")) == "device(type='cpu')"
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
+        mg.device("cuda")
+
+
+# -- Python conversions ---------------------------------------------------------------------------------
+def test_one_element_integer_tensor_is_an_index():
+    classes = ("plane", "car", "bird")
+    labels = mg.tensor([2, 0])
+    assert classes[labels[0]] == "bird" and classes[mg.argmax(mg.tensor([0.1, 0.9]))] == "car"
+    assert int(mg.tensor([[3]])) == 3 and float(mg.tensor(2.5)) == 2.5
+    with pytest.raises(TypeError, match="only integer tensors of a single element can be converted to an index"):
+        classes[mg.tensor(1.0)]
+    np.testing.assert_array_equal(np.asarray(mg.tensor([1, 2])), [1, 2])
+
+
+def test_clone_copies_and_keeps_the_graph(dtype=np.float64):
+    check_op(lambda x: x.clone() * x, lambda x: x.clone() * x, [(3, 4)], dtype)
+    x = mg.randn(3)
+    assert not np.shares_memory(x.clone().numpy(), x.numpy())

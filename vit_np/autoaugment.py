@@ -44,8 +44,8 @@ def torch_linspace(start: float, end: float, steps: int) -> np.ndarray:
     start32, end32 = np.float32(start), np.float32(end)
     step = np.float64((end32 - start32) / np.float32(steps - 1))
     i = np.arange(steps)
-    first = np.float64(start32) + step * i.astype(np.float32)
-    second = np.float64(end32) - step * (steps - 1 - i).astype(np.float32)
+    first = np.float64(start32) + step * i.astype(np.float64)
+    second = np.float64(end32) - step * (steps - 1 - i).astype(np.float64)
     return np.where(i < steps // 2, first, second).astype(np.float32)
 
 

@@ -53,19 +53,20 @@ def drawn_mask(x: torch.Tensor, p: float) -> torch.Tensor:
 '''
 
 _UNFOLD_SETUP = '''
-def unfold_patches(x: torch.Tensor, kernel: tuple, stride: tuple, padding: tuple) -> torch.Tensor:
+def unfold_patches(x: torch.Tensor, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> torch.Tensor:
     """PyTorch's im2col (TF.unfold) in minigrad's layout: (B, C*kh*kw, Ho*Wo) -> (B, Ho, Wo, C*kh*kw)."""
     B, _, H, W = x.shape
-    Ho = (H + 2 * padding[0] - kernel[0]) // stride[0] + 1
-    Wo = (W + 2 * padding[1] - kernel[1]) // stride[1] + 1
-    cols = TF.unfold(x, kernel, padding=padding, stride=stride)  # (B, C*kh*kw, Ho*Wo)
+    Ho = (H + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    Wo = (W + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    cols = TF.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)  # (B, C*kh*kw, Ho*Wo)
     return cols.transpose(1, 2).reshape(B, Ho, Wo, -1)
 '''
 
 
-def _im2col(shape: str, kernel: str, stride: str, padding: str) -> tuple[str, str, str]:
-    kw = f"kernel={kernel}, stride={stride}, padding={padding}"
-    return (shape, f"lambda x: Im2Col.apply(x, {kw})", f"lambda x: unfold_patches(x, {kernel}, {stride}, {padding})")
+def _im2col(shape: str, kernel: str, stride: str, padding: str, dilation: str = "(1, 1)") -> tuple[str, str, str]:
+    kw = f"kernel={kernel}, stride={stride}, padding={padding}, dilation={dilation}"
+    return (shape, f"lambda x: Im2Col.apply(x, {kw})",
+            f"lambda x: unfold_patches(x, {kernel}, {stride}, {padding}, {dilation})")
 
 
 _SDPA = ("lambda q, k, v: F.scaled_dot_product_attention(q, k, v{})",
@@ -112,6 +113,14 @@ CASES: dict[str, Cases] = {
                   finite_differences=False),
     "Sum": _reduce("Sum", "sum"),
     "Mean": _reduce("Mean", "mean"),
+    "Std": Cases({
+        "all": ("[(2, 3, 4)]", "lambda a: Std.apply(a)", "lambda a: a.std()"),
+        "dim_1": ("[(2, 3, 4)]", "lambda a: Std.apply(a, dim=1)", "lambda a: a.std(dim=1)"),
+        "dims_0_2_keepdim_correction_0": ("[(2, 3, 4)]",
+                                          "lambda a: Std.apply(a, dim=(0, 2), correction=0, keepdim=True)",
+                                          "lambda a: a.std(dim=(0, 2), correction=0, keepdim=True)"),
+        "constant_row": ("[CONSTANT_ROW]", "lambda a: Std.apply(a, dim=1)", "lambda a: a.std(dim=1)"),
+    }, setup="CONSTANT_ROW = np.array([[2.0, 2.0, 2.0], [1.0, -1.0, 0.5]])  # row 0: std 0, gradient 0\n"),
     "Max": Cases({
         "all": ("[(2, 3, 4)]", "lambda a: Max.apply(a)", "lambda a: a.max()"),
         "dim_1": ("[(2, 3, 4)]", "lambda a: Max.apply(a, dim=1)", "lambda a: a.max(dim=1)"),
@@ -164,11 +173,21 @@ CASES: dict[str, Cases] = {
                                       f"lambda x: torch.log_softmax(x, dim={d})")
                          for d, s in ((-1, "[(3, 5)]"), (0, "[(3, 5)]"), (1, "[(2, 3, 4)]"))}),
     "CrossEntropy": Cases({
-        name: ("[(4, 5)]", f"lambda x: F.cross_entropy(x, TARGETS{kw})",
-               f"lambda x: TF.cross_entropy(x, torch.from_numpy(TARGETS){kw})")
-        for name, kw in (("mean", ""), ("label_smoothing", ", label_smoothing=0.1"),
-                         ("sum", ', reduction="sum"'), ("none", ', reduction="none"'))
-    }, setup="TARGETS = np.array([1, 0, 3, 2])  # the class of each of the 4 rows (no gradient)\n"),
+        **{name: ("[(4, 5)]", f"lambda x: F.cross_entropy(x, TARGETS{kw})",
+                  f"lambda x: TF.cross_entropy(x, torch.from_numpy(TARGETS){kw})")
+           for name, kw in (("mean", ""), ("label_smoothing", ", label_smoothing=0.1"),
+                            ("sum", ', reduction="sum"'), ("none", ', reduction="none"'))},
+        "weight_ignore_index": ("[(4, 5)]", "lambda x: F.cross_entropy(x, TARGETS, weight=WEIGHT, ignore_index=0)",
+                                "lambda x: TF.cross_entropy(x, torch.from_numpy(TARGETS), "
+                                "weight=torch.from_numpy(WEIGHT).to(x.dtype), ignore_index=0)"),
+        "spatial_none": ("[(2, 5, 3)]", 'lambda x: F.cross_entropy(x, SPATIAL, reduction="none")',
+                         'lambda x: TF.cross_entropy(x, torch.from_numpy(SPATIAL), reduction="none")'),
+        "probabilities_with_grad": ("[(4, 5), PROBS]", "lambda x, q: F.cross_entropy(x, q, label_smoothing=0.2)",
+                                    "lambda x, q: TF.cross_entropy(x, q, label_smoothing=0.2)"),
+    }, setup="TARGETS = np.array([1, 0, 3, 2])  # the class of each of the 4 rows (no gradient)\n"
+             "WEIGHT = np.array([0.5, 1.0, 2.0, 1.5, 0.25])  # one weight per class\n"
+             "SPATIAL = np.array([[0, 4, 2], [1, 1, 3]])  # a class at each of the 2 x 3 positions\n"
+             "PROBS = np.full((4, 5), 0.05) + 0.75 * np.eye(5)[[1, 0, 3, 2]]  # class probabilities, rows sum to 1\n"),
     "GeluTanh": _unary("GeluTanh", 'TF.gelu(a, approximate="tanh")'),
     "GeluErf": _unary("GeluErf", 'TF.gelu(a, approximate="none")'),
     "LayerNorm": Cases({
@@ -185,6 +204,7 @@ CASES: dict[str, Cases] = {
         "patchify_2x2": _im2col("[(2, 3, 4, 6)]", "(2, 2)", "(2, 2)", "(0, 0)"),
         "stride_2_padded": _im2col("[(1, 2, 6, 6)]", "(3, 3)", "(2, 2)", "(1, 1)"),
         "nonsquare": _im2col("[(1, 2, 5, 6)]", "(2, 3)", "(2, 1)", "(1, 0)"),
+        "dilated_2x3": _im2col("[(1, 2, 7, 8)]", "(2, 2)", "(1, 2)", "(1, 1)", "(2, 3)"),
     }, setup=_UNFOLD_SETUP),
     "InterpolateNearest": Cases({
         "up_scale_2": _interp("[(2, 3, 3, 4)]", "scale_factor=2"),

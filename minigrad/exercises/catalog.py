@@ -115,6 +115,15 @@ EXERCISES: list[Exercise] = [
         "zeros); over the whole tensor it is shared evenly between ties (saved: the mask a == max).",
         "derivatives.yaml `max.dim`: value_selecting_reduction_backward(grad, dim, indices, sizes, keepdim) "
         "scatters grad to the indices; `max`: evenly_distribute_backward(grad, self, result)"),
+    _ex("Std", REDUCE, "out = sqrt(sum((a - mean)^2) / (N - correction)) over ctx.axes (kept as size 1 if ctx.keepdim)",
+        "d out/da of the standard deviation; forward saved centered = a - mean, the output y with its "
+        "reduced axes kept (size 1), and dof = N - correction. The mean depends on a too: does its "
+        "part of the gradient survive? What should a constant row (y = 0) get?",
+        "grad_a = grad * centered / (dof * y), with grad's reduced axes put back (np.expand_dims) "
+        "unless keepdim: the mean's own contribution sums to 0 over each row. Where y == 0 PyTorch "
+        "takes the gradient as 0, not 0 / 0: np.where(y == 0, 0, ...).",
+        "derivatives.yaml `std.correction`: std_backward(result, grad, self, dim, correction, keepdim) = "
+        "var_backward(grad / (2 * result), ...) with 0 where result == 0; var_backward = grad * 2 (x - mean) / dof"),
     _ex("Reshape", MOVE, "out = a viewed with another shape",
         "the gradient of a view with another shape; forward saved ctx.in_shape.",
         "The elements do not move in memory order: grad_a = grad reshaped back to ctx.in_shape.",
@@ -178,19 +187,24 @@ EXERCISES: list[Exercise] = [
         "grad_x = grad - softmax(x) * sum(grad, axis, keepdims), and softmax(x) = exp(y) from the saved y.",
         "derivatives.yaml `_log_softmax`: _log_softmax_backward_data = grad - exp(output) * grad.sum(dim, keepdim)"),
     _ex("CrossEntropy", FUSED,
-        "loss_i = -sum_c q_ic log softmax(logits_i)_c, q = (1-e) onehot(t_i) + e/C, then mean/sum/none",
-        "dL/dlogits of the cross-entropy against the (smoothed) target distribution q; forward "
-        "saved log softmax(logits) and q, and ctx.reduction. What does each reduction do to the "
-        "gradient?",
-        "d loss_i / d logits_i = softmax(logits_i) - q_i (forward saved log-softmax and q). Then the "
-        "reduction: 'mean' divides by N, 'none' gives each row its own grad (grad[:, None]). The targets "
-        "get no gradient: return (grad_logits, None).",
-        "composite: log_softmax then nll_loss; nll_loss_backward puts -grad (/N for mean) at the targets, and "
-        "_log_softmax_backward_data turns it into softmax - onehot"),
+        "loss = -sum_c q_c log softmax(logits)_c at each position, q = w_c ((1-e) onehot(t) + e/C) (0 where "
+        "t == ignore_index) or w_c ((1-e) t_c + e/C) for class probabilities; then mean (/ divisor), sum or none",
+        "dL/dlogits of the cross-entropy against the weighted, smoothed target distribution q, and "
+        "dL/dtarget when the targets are class probabilities that require grad "
+        "(ctx.needs_input_grad[1]); forward saved log softmax(logits), q, the divisor of 'mean' and "
+        "the class weights (or None), and ctx.axis (the class dim), ctx.reduction, ctx.smoothing. "
+        "A row of q need not sum to 1 (weights, ignored targets).",
+        "d loss / d logits = softmax(logits) * sum_c q_c - q along ctx.axis (softmax = exp of the saved "
+        "log-softmax). Reduction: 'mean' divides grad by the divisor, 'none' gives each position its own "
+        "grad (np.expand_dims(grad, ctx.axis)). Class-index targets get None; probability targets that "
+        "require grad get -(1 - e) * w_c * log softmax(logits)_c * grad (w reshaped along ctx.axis).",
+        "composite: log_softmax then nll_loss (class indices; nll_loss_backward puts -w[t] grad, / sum w[t] for "
+        "mean, at the targets) or -(log_softmax * target * w).sum() (probabilities, differentiable in target); "
+        "label smoothing adds the e/C term (cross_entropy_loss_label_smoothing in LossNLL.cpp)"),
     _ex("GeluTanh", FUSED, "y = 0.5 x (1 + tanh u) = x s, s = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) "
         "(the tutorial's NewGELU)",
         "dy/dx of y = 0.5 x (1 + tanh(u)); forward saved x and t = tanh(u). Use the chain rule "
-        "through u, and Python floats for the constants (float32 stays float32).",
+        "through u, with the constants in x's dtype (the file's _constants helper) so float32 stays float32.",
         "dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx,  du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).",
         "derivatives.yaml `gelu`: gelu_backward(grad, self, approximate='tanh'), the same formula"),
     _ex("GeluErf", FUSED, "y = x Phi(x), Phi the standard normal CDF",
@@ -214,12 +228,12 @@ EXERCISES: list[Exercise] = [
         "same scale applied (the file's apply_keep does exactly that).",
         "derivatives.yaml `native_dropout`: native_dropout_backward(grad, mask, scale) = grad * mask * scale"),
     _ex("Im2Col", FUSED,
-        "conv-as-matmul: out[b, i, j, (c, u, v)] = x_padded[b, c, i*sh + u, j*sw + v], then conv2d = linear",
-        "col2im: the gradient of cutting the padded image into (kh, kw) windows at the strides; "
-        "forward saved ctx.x_shape and ctx.params (kernel, stride, padding). Windows overlap when"
-        " stride < kernel.",
-        "Add each patch's gradient back to the pixels it was cut from: for each kernel offset (i,"
-        " j) add grad[..., (c, i, j)] into gx[:, c, i + sh * r, j + sw * s] (+=, since windows "
+        "conv-as-matmul: out[b, i, j, (c, u, v)] = x_padded[b, c, i*sh + u*dh, j*sw + v*dw], then conv2d = linear",
+        "col2im: the gradient of cutting the padded image into (kh, kw) windows at the strides, "
+        "their taps a dilation apart; forward saved ctx.x_shape and ctx.params (kernel, stride, "
+        "padding, dilation). Windows overlap when stride < kernel.",
+        "Add each patch's gradient back to the pixels it was cut from: for each kernel tap (i, j) "
+        "add grad[..., (c, i, j)] into gx[:, c, i*dh + sh * r, j*dw + sw * s] (+=, since windows "
         "overlap), in a zero array of the padded size, then cut the padding away.",
         "F.unfold is im2col, and derivatives.yaml `im2col` is col2im(grad, ...) (= F.fold); torch's own conv2d "
         "backward (convolution_backward) computes the same sums without building the patch matrix"),

@@ -11,12 +11,13 @@ from minigrad.functional.attention import attention_composed, scaled_dot_product
 from minigrad.functional.dropout import dropout, dropout_composed
 from minigrad.functional.interpolate import interpolate
 from minigrad.functional.linear import conv2d, linear, linear_composed
-from minigrad.functional.loss import cross_entropy, cross_entropy_composed
+from minigrad.functional.loss import cross_entropy, cross_entropy_composed, mse_loss
 from minigrad.functional.normalization import layer_norm, layer_norm_composed
+from minigrad.functions import sigmoid, tanh  # torch.nn.functional.tanh / sigmoid, as torch.tanh / sigmoid
 
 __all__ = [
     "gelu", "gelu_composed", "log_softmax", "log_softmax_composed", "relu", "softmax",
     "softmax_composed", "attention_composed", "scaled_dot_product_attention", "dropout",
     "dropout_composed", "conv2d", "linear", "linear_composed", "cross_entropy",
-    "cross_entropy_composed", "layer_norm", "layer_norm_composed", "interpolate",
+    "cross_entropy_composed", "layer_norm", "layer_norm_composed", "interpolate", "mse_loss", "tanh", "sigmoid",
 ]

@@ -8,11 +8,13 @@ to PyTorch.
 from __future__ import annotations
 
 import math
+import warnings
+from typing import Any
 
 import numpy as np
 
 from minigrad.engine import Context, Function
-from minigrad.ops import normalize_dim
+from minigrad.ops import normalize_dims
 from minigrad.tensor import Tensor
 
 # -- softmax --------------------------------------------------------------------------------------
@@ -27,7 +29,8 @@ def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
 def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     """(x - m) - log sum exp(x - m) along axis: log softmax without overflow or log(0)."""
     shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    with np.errstate(divide="ignore"):  # log(0) only for a row with no elements (size-0 axis): nothing to return
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax_composed(x: Tensor, dim: int = -1) -> Tensor:
@@ -40,7 +43,7 @@ def softmax_composed(x: Tensor, dim: int = -1) -> Tensor:
 class Softmax(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: int = -1) -> np.ndarray:
-        ctx.axis = normalize_dim(dim, x.ndim, "softmax")
+        ctx.axis = normalize_dims(dim, x.ndim, "softmax")  # (axis,), or () for a 0-d x
         y = softmax_array(x, ctx.axis)
         ctx.save_for_backward(y)
         return y
@@ -52,8 +55,24 @@ class Softmax(Function):
         return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """y = exp(x) / sum(exp(x), dim);  any shape -> same shape."""
+def _implicit_dim(op: str, ndim: int, stacklevel: int) -> int:
+    """PyTorch's legacy choice when dim is not given (with its warning): 0 for 0-, 1- and 3-d, else 1."""
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include "
+                  "dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_input(op: str, x: Tensor, dim: int | None, dtype: Any, stacklevel: int) -> tuple[Tensor, int]:
+    if dim is None:
+        dim = _implicit_dim(op, x.ndim, stacklevel + 1)  # one frame more than PyTorch: this function
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    return (x if dtype is None else x.to(dtype)), int(dim)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """y = exp(x) / sum(exp(x), dim);  any shape -> same shape (dtype: cast x first)."""
+    x, dim = _softmax_input("softmax", input, dim, dtype, _stacklevel)
     return Softmax.apply(x, dim=dim)
 
 
@@ -69,7 +88,7 @@ def log_softmax_composed(x: Tensor, dim: int = -1) -> Tensor:
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: int = -1) -> np.ndarray:
-        ctx.axis = normalize_dim(dim, x.ndim, "log_softmax")
+        ctx.axis = normalize_dims(dim, x.ndim, "log_softmax")  # (axis,), or () for a 0-d x
         y = log_softmax_array(x, ctx.axis)
         ctx.save_for_backward(y)
         return y
@@ -81,8 +100,9 @@ class LogSoftmax(Function):
         return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """y = x - log(sum(exp(x), dim));  any shape -> same shape."""
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """y = x - log(sum(exp(x), dim));  any shape -> same shape (dtype: cast x first)."""
+    x, dim = _softmax_input("log_softmax", input, dim, dtype, _stacklevel)
     return LogSoftmax.apply(x, dim=dim)
 
 
@@ -90,6 +110,11 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float: it cannot upcast float32 arrays
 GELU_COEF = 0.044715
+
+
+def _constants(x: np.ndarray, *values: float) -> tuple:
+    """The constants in x's dtype: NumPy 1.x computes (a 0-d float32) * 0.5 in float64, NumPy 2 does not."""
+    return tuple(x.dtype.type(v) for v in values)
 
 
 def gelu_composed(x: Tensor) -> Tensor:
@@ -102,16 +127,18 @@ class GeluTanh(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        t = np.tanh(SQRT_2_OVER_PI * (x + GELU_COEF * x * x * x))  # tanh(u)
+        k, c, half, one = _constants(x, SQRT_2_OVER_PI, GELU_COEF, 0.5, 1.0)
+        t = np.tanh(k * (x + c * x * x * x))  # tanh(u)
         ctx.save_for_backward(x, t)
-        return 0.5 * x * (1.0 + t)
+        return half * x * (one + t)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         # dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx,  du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
         x, t = ctx.saved_tensors
-        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_COEF * x * x)
-        return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx)
+        k, c3, half, one = _constants(x, SQRT_2_OVER_PI, 3.0 * GELU_COEF, 0.5, 1.0)
+        du_dx = k * (one + c3 * x * x)
+        return grad * (half * (one + t) + half * x * (one - t * t) * du_dx)
 
 
 _erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf: math.erf on each element, exact
@@ -131,19 +158,20 @@ class GeluErf(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         # d/dx x Phi(x) = Phi(x) + x phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
         x, cdf = ctx.saved_tensors
-        pdf = np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        half, inv_sqrt_2pi = _constants(x, 0.5, 1.0 / math.sqrt(2.0 * math.pi))
+        pdf = np.exp(-half * x * x) * inv_sqrt_2pi
         return grad * (cdf + x * pdf)
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """y = x Phi(x); "none" is the exact erf form (PyTorch's default), "tanh" the tutorial's approximation."""
     if approximate == "tanh":
-        return GeluTanh.apply(x)
+        return GeluTanh.apply(input)
     if approximate == "none":
-        return GeluErf.apply(x)
+        return GeluErf.apply(input)
     raise ValueError(f'gelu: approximate must be "tanh" or "none", got {approximate!r}')
 
 
-def relu(x: Tensor) -> Tensor:
-    """y = max(x, 0)."""
-    return x.relu()
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """y = max(x, 0) (inplace=True is accepted and computed out of place: a new tensor, same values)."""
+    return input.relu()

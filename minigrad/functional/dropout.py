@@ -68,9 +68,10 @@ class Dropout(Function):
         return apply_keep(grad, keep, ctx.p)  # the same elements are dropped, the same scale applied
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """y = x * Bernoulli(1-p) / (1-p) in training, y = x in eval;  any shape -> same."""
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """y = x * Bernoulli(1-p) / (1-p) in training, y = x in eval;  any shape -> same
+    (inplace=True is accepted and computed out of place)."""
     _check_p(p)
     if not training or p == 0.0:
-        return x
-    return Dropout.apply(x, p=p)
+        return input
+    return Dropout.apply(input, p=p)

@@ -1,8 +1,19 @@
-"""Cross-entropy: composed (log_softmax + pick + mean) beside a fused version whose backward
-is the famous (softmax - target) / N."""
+"""Cross-entropy: composed (log_softmax + pick + weighted mean) beside a fused version whose
+backward is the famous softmax - target; and the mean squared error, composed.
+
+Both cross-entropies take PyTorch's arguments: logits (C,), (N, C) or (N, C, d1, ...); targets as
+class indices (the logits' shape without C) or class probabilities (the logits' shape); `weight`
+per class, `ignore_index`, `reduction` and `label_smoothing`, with PyTorch's semantics. Both are
+the same formula: at each position, loss = -sum_c q_c log softmax(logits)_c with
+    q_c = w_c ((1 - e) onehot(t)_c + e / C) * [t != ignore_index]   (class indices)
+    q_c = w_c ((1 - e) t_c + e / C)                                 (probabilities)
+and "mean" divides the sum by sum_n w[t_n] over the kept positions (indices) or by the number
+of positions (probabilities), as PyTorch does.
+"""
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -10,87 +21,193 @@ from minigrad.engine import Context, Function
 from minigrad.functional.activation import log_softmax, log_softmax_array
 from minigrad.tensor import Tensor
 
+REDUCTIONS = ("mean", "sum", "none")
 
-def _check_targets(logits: np.ndarray, targets: Any, label_smoothing: float) -> np.ndarray:
-    """Class indices (N,) of an integer dtype, or class probabilities (N, C) of the logits' dtype."""
-    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+
+def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's mapping of the deprecated size_average / reduce flags onto reduction (with its warning)."""
+    if size_average is None and reduce is None:
+        return reduction
+    reduction = "none" if reduce is False else "sum" if size_average is False else "mean"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                  stacklevel=3)
+    return reduction
+
+
+class Targets(NamedTuple):
+    """What both cross-entropies need to know about their targets, checked once."""
+
+    target: Tensor  # class indices (integer) or class probabilities (the logits' float dtype)
+    probabilities: bool
+    weight: np.ndarray | None  # (C,), the logits' dtype
+    axis: int  # the class dim of the logits: 0 for (C,), else 1
+
+
+def _weight(weight: Any, n_classes: int, dtype: np.dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        raise ValueError("cross_entropy: weight requires grad, but minigrad (like PyTorch's nll_loss) does not "
+                         "differentiate the class weights; pass weight.detach()")
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if w.shape != (n_classes,):
+        raise ValueError(f"cross_entropy: weight must hold one value per class, shape ({n_classes},), got {w.shape}")
+    if isinstance(weight, Tensor) and w.dtype != dtype:
+        raise TypeError(f"cross_entropy: weight is {w.dtype} but the logits are {dtype}")
+    return w.astype(dtype, copy=False)
+
+
+def _check_indices(t: np.ndarray, shape: tuple, axis: int, ignore_index: int) -> None:
+    expected = shape[:axis] + shape[axis + 1:]
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class indices or float class probabilities, "
+                        f"got dtype {t.dtype}")
+    if t.shape != expected:
+        raise ValueError(f"cross_entropy: targets shape {t.shape} does not match logits {shape} (expected {expected})")
+    bad = t[(t != ignore_index) & ((t < 0) | (t >= shape[axis]))]
+    if bad.size:
+        raise IndexError(f"cross_entropy: target {bad.flat[0]} is out of range for {shape[axis]} classes")
+
+
+def check_targets(logits: Tensor, target: Any, weight: Any, ignore_index: int, label_smoothing: float) -> Targets:
+    """Class indices or class probabilities, checked against the logits as PyTorch checks them."""
+    shape = logits.shape
+    if logits.ndim == 0:
+        raise ValueError("cross_entropy: logits must be (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if targets.dtype.kind == "f":  # probabilities, e.g. the mixed labels of mixup / cutmix
-        if targets.shape != logits.shape:
-            raise ValueError(f"cross_entropy: probability targets must have the logits' shape {logits.shape}, "
-                             f"got {targets.shape}")
-        if targets.dtype != logits.dtype:
-            raise TypeError(f"cross_entropy: probability targets are {targets.dtype} but logits are {logits.dtype}")
-        return targets
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: targets must be integer class indices or float class probabilities, "
-                        f"got dtype {targets.dtype}")
-    if targets.shape != logits.shape[:1]:
-        raise ValueError(f"cross_entropy: targets shape {targets.shape} does not match logits {logits.shape} (expected ({logits.shape[0]},))")
-    n_classes = logits.shape[1]
-    if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
-        raise IndexError(f"cross_entropy: target {targets.min() if targets.min() < 0 else targets.max()} is out of range for {n_classes} classes")
-    return targets
+    axis = 0 if logits.ndim == 1 else 1
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    probabilities = t.shape == shape or t.dtype.kind == "f"
+    if probabilities:  # e.g. the mixed labels of mixup / cutmix
+        if t.shape != shape:
+            raise ValueError(f"cross_entropy: probability targets must have the logits' shape {shape}, got {t.shape}")
+        if t.dtype.kind != "f":
+            raise TypeError(f"cross_entropy: targets of the logits' shape {shape} are class probabilities and "
+                            f"must be float, got dtype {t.dtype}")
+        if t.dtype != logits.dtype:
+            if isinstance(target, Tensor):
+                raise TypeError(f"cross_entropy: probability targets are {t.dtype} but logits are {logits.dtype}")
+            t = Tensor(t.data.astype(logits.dtype))  # an array takes the logits' dtype, as any constant
+        if ignore_index >= 0:
+            raise ValueError("cross_entropy: ignore_index is not supported for class-probability targets")
+    else:
+        _check_indices(t.data, shape, axis, ignore_index)
+    return Targets(t, probabilities, _weight(weight, shape[axis], logits.dtype), axis)
 
 
-def cross_entropy_composed(logits: Tensor, targets: Any, label_smoothing: float = 0.0) -> Tensor:
-    """mean_i [ -(1-e) logp[i, t_i] - (e/C) sum_c logp[i, c] ],  logp = log_softmax(logits)."""
-    t = _check_targets(logits.data, targets, label_smoothing)
-    n, c = logits.shape
-    logp = log_softmax(logits, dim=-1)  # (N, C)
-    if t.ndim == 2:  # probabilities q: mean_i -sum_c ((1-e) q[i, c] + e/C) logp[i, c]
-        q = (1.0 - label_smoothing) * t + label_smoothing / c
-        return -(logp * Tensor(q.astype(t.dtype))).sum(dim=-1).mean()
-    nll = -logp[np.arange(n), t]  # (N,)
-    if label_smoothing == 0.0:  # skip the smoothing term: 0 * (-inf) would be NaN for masked logits
-        return nll.mean()
-    smooth = -logp.sum(dim=-1) / c  # (N,)
-    return ((1.0 - label_smoothing) * nll + label_smoothing * smooth).mean()
+def target_distribution(logits: np.ndarray, target: np.ndarray, weight: np.ndarray | None, axis: int,
+                        ignore_index: int, label_smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    """q, the weighted, smoothed target distribution at every position (logits' shape), and the
+    divisor of reduction="mean" (sum of w[t] over kept positions, or the number of positions)."""
+    dtype, n_classes = logits.dtype, logits.shape[axis]
+    w = np.ones(n_classes, dtype=dtype) if weight is None else weight
+    w = w.reshape((n_classes,) + (1,) * (logits.ndim - axis - 1))  # (C, 1, ..., 1): along the class dim
+    share, spread = dtype.type(1 - label_smoothing), dtype.type(label_smoothing / n_classes)  # 1 - e, e / C
+    if target.dtype.kind == "f":  # probabilities
+        q = w * (target * share + spread)
+        return q, np.asarray(logits.size // n_classes, dtype=dtype)
+    classes = np.arange(n_classes).reshape(w.shape)
+    onehot = classes == np.expand_dims(target, axis)  # (N, C, ...): True at each target class
+    kept = np.expand_dims(target != ignore_index, axis)  # (N, 1, ...)
+    q = w * (onehot * share + spread) * kept
+    return q, (w * onehot * kept).sum(dtype=dtype)  # sum_n w[t_n] over the kept positions
 
 
 class CrossEntropy(Function):
+    """loss = -sum_c q_c log softmax(logits)_c per position (q: target_distribution), then reduced."""
+
     @staticmethod
-    def forward(ctx: Context, logits: np.ndarray, targets: np.ndarray, label_smoothing: float,
-                reduction: str) -> np.ndarray:
-        n, c = logits.shape
-        logp = log_softmax_array(logits, axis=1)  # (N, C)
-        if targets.ndim == 2:  # class probabilities, smoothed towards uniform
-            q = targets * logits.dtype.type(1.0 - label_smoothing) + logits.dtype.type(label_smoothing / c)
-        else:  # class indices: the smoothed one-hot distribution
-            q = np.full_like(logp, label_smoothing / c)
-            q[np.arange(n), targets] += 1.0 - label_smoothing
-        losses = -(q * np.where(q > 0, logp, 0.0)).sum(axis=1)  # (N,); 0 * log 0 counts as 0
-        ctx.save_for_backward(logp, q)
-        ctx.reduction = reduction
+    def forward(ctx: Context, logits: np.ndarray, target: np.ndarray, weight: np.ndarray | None, axis: int,
+                ignore_index: int, label_smoothing: float, reduction: str) -> np.ndarray:
+        logp = log_softmax_array(logits, axis=axis)  # (N, C, ...)
+        q, divisor = target_distribution(logits, target, weight, axis, ignore_index, label_smoothing)
+        losses = -(q * np.where(q != 0, logp, 0)).sum(axis=axis)  # (N, ...); 0 * log 0 counts as 0
+        ctx.save_for_backward(logp, q, divisor, weight)
+        ctx.axis, ctx.reduction, ctx.smoothing = axis, reduction, label_smoothing
         if reduction == "none":
             return losses
         total = losses.sum(dtype=logits.dtype)
-        return np.asarray(total / logits.dtype.type(n) if reduction == "mean" else total)
+        with np.errstate(invalid="ignore", divide="ignore"):  # nothing kept: 0 / 0 = nan, as PyTorch
+            return np.asarray(total / divisor if reduction == "mean" else total)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
-        # d loss_i / d logits_i = softmax(logits_i) - q_i
-        logp, q = ctx.saved_tensors
+        # d loss / d logits = softmax(logits) * sum_c q_c - q  (sum_c q_c = 1 unless weighted or ignored)
+        logp, q, divisor, weight = ctx.saved_tensors
         if ctx.reduction == "none":
-            g = grad[:, None]
-        elif ctx.reduction == "mean":
-            g = grad / grad.dtype.type(len(logp))
+            g = np.expand_dims(grad, ctx.axis)  # each position's own upstream gradient
         else:
-            g = grad
-        return (np.exp(logp) - q) * g, None
+            g = grad / divisor if ctx.reduction == "mean" else grad
+        grad_logits = (np.exp(logp) * q.sum(axis=ctx.axis, keepdims=True) - q) * g
+        grad_target = None
+        if ctx.needs_input_grad[1]:  # probabilities that require grad: d loss / d t_c = -(1 - e) w_c log p_c
+            w = 1 if weight is None else weight.reshape(weight.shape + (1,) * (logp.ndim - ctx.axis - 1))
+            grad_target = -logp.dtype.type(1 - ctx.smoothing) * w * logp * g
+        return grad_logits, grad_target
 
 
-def cross_entropy(logits: Tensor, targets: Any, label_smoothing: float = 0.0,
-                  reduction: str = "mean") -> Tensor:
-    """loss = -sum_c q_c log softmax(logits)_c, q = (1-e) onehot(t) + e/C;  (N, C), (N,) -> ().
-
-    targets may also be class probabilities (N, C) of the logits' dtype (as PyTorch allows):
-    then q = (1-e) targets + e/C.
-    """
-    t = _check_targets(logits.data, targets, label_smoothing)
-    if reduction not in ("mean", "sum", "none"):
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,
+                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """loss = -sum_c q_c log softmax(input)_c (q: the module docstring);  (N, C, ...), (N, ...) -> ()."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if reduction not in REDUCTIONS:
         raise ValueError(f'cross_entropy: reduction must be "mean", "sum" or "none", got {reduction!r}')
-    return CrossEntropy.apply(logits, Tensor(t), label_smoothing=label_smoothing, reduction=reduction)
+    t = check_targets(input, target, weight, ignore_index, label_smoothing)
+    return CrossEntropy.apply(input, t.target, weight=t.weight, axis=t.axis, ignore_index=ignore_index,
+                              label_smoothing=label_smoothing, reduction=reduction)
+
+
+def cross_entropy_composed(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                           reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """The same loss from primitive ops: -(1-e) w[t] logp[t] - (e/C) sum_c w_c logp_c, reduced."""
+    t = check_targets(input, target, weight, ignore_index, label_smoothing)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'cross_entropy: reduction must be "mean", "sum" or "none", got {reduction!r}')
+    n_classes, e, axis = input.shape[t.axis], label_smoothing, t.axis
+    w = np.ones(n_classes, dtype=input.dtype) if t.weight is None else t.weight
+    w_along = Tensor(w.reshape((n_classes,) + (1,) * (input.ndim - axis - 1)))  # broadcasts along the class dim
+    logp = log_softmax(input, dim=axis)  # (N, C, ...)
+    if t.probabilities:  # a graph through the targets too: they may require grad
+        losses = -(logp * ((t.target * (1.0 - e) + e / n_classes) * w_along)).sum(dim=axis)
+        return _reduce(losses, losses.numel(), reduction)
+    kept = t.target.data != ignore_index
+    safe = np.where(kept, t.target.data, 0)  # an ignored position picks class 0, then counts 0
+    index = np.indices(safe.shape)  # pick logp[n, t[n, ...], ...] with integer arrays
+    picked = logp[(*index[:axis], safe, *index[axis:])]  # (N, ...)
+    weight_kept = Tensor((w[safe] * kept).astype(input.dtype))  # w[t] at kept positions, else 0
+    losses = -picked * weight_kept
+    if e > 0:  # skip the smoothing term when e = 0: 0 * (-inf) would be NaN for masked logits
+        smooth = -(logp * w_along).sum(dim=axis) * Tensor(kept.astype(input.dtype))
+        losses = (1.0 - e) * losses + (e / n_classes) * smooth
+    return _reduce(losses, weight_kept.data.sum(), reduction)
+
+
+def _reduce(losses: Tensor, divisor: Any, reduction: str) -> Tensor:
+    if reduction == "none":
+        return losses
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return losses.sum() / divisor if reduction == "mean" else losses.sum()
+
+
+def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,
+             reduction: str = "mean", weight: Any = None) -> Tensor:
+    """w (input - target)^2 per element, then summed, averaged (divided by sum w) or kept;  (...), (...) -> ()."""
+    target = input._operand(target)
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have "
+                      "the same size.", stacklevel=2)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'mse_loss: reduction must be "mean", "sum" or "none", got {reduction!r}')
+    diff = input - target
+    squared = diff * diff
+    if weight is None:
+        return squared if reduction == "none" else squared.mean() if reduction == "mean" else squared.sum()
+    weight = input._operand(weight)
+    if weight.shape != input.shape:
+        raise ValueError(f"mse_loss: weight has shape {weight.shape}, the input {input.shape}: they must be equal")
+    weighted = squared * weight
+    return weighted if reduction == "none" else weighted.sum() / weight.sum() if reduction == "mean" else weighted.sum()

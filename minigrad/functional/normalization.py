@@ -56,9 +56,10 @@ class LayerNorm(Function):
         return grad_x, grad * xhat, grad  # dw = g xhat, db = g: the engine sums them over the batch dims
 
 
-def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias;  (..., *normalized_shape) -> same."""
+    x = input
     axes = _norm_axes(x.shape, normalized_shape)
     shape = x.shape[axes[0]:]
     for name, t in (("weight", weight), ("bias", bias)):

@@ -1,6 +1,8 @@
 """Matrix products: Linear through np.dot on (N, in) rows, MatMul with a shared matrix folded into
-one product, and Im2Col's patchify case (kernel = stride, no padding) as a pure reshape."""
+one product, and Im2Col's patchify case (kernel = stride, no padding, no dilation) as a pure reshape."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -21,7 +23,7 @@ class Linear:
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
         out_features, in_features = weight.shape
-        x2 = x.reshape(-1, in_features)  # (..., in) -> (N, in): row blocks of one large product
+        x2 = x.reshape(math.prod(x.shape[:-1]), in_features)  # (..., in) -> (N, in): row blocks of one large product
         y = np.empty((len(x2), out_features), dtype=x.dtype)
         wt = weight.T
 
@@ -38,7 +40,7 @@ class Linear:
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         x2, weight = ctx.saved_tensors
-        g2 = grad.reshape(-1, weight.shape[0])  # (N, out)
+        g2 = grad.reshape(len(x2), weight.shape[0])  # (N, out)
         needs = ctx.needs_input_grad
         grad_x = np.empty(x2.shape, dtype=x2.dtype) if needs[0] else None
 
@@ -49,7 +51,8 @@ class Linear:
 
         parts = for_each_chunk(len(x2), ROWS, chunk)
         grad_w = sum_in_order([p[0] for p in parts], weight) if needs[1] else None
-        grad_b = sum_in_order([p[1] for p in parts], weight[:, 0]) if len(needs) > 2 and needs[2] else None
+        bias_like = np.empty(weight.shape[:1], dtype=weight.dtype)
+        grad_b = sum_in_order([p[1] for p in parts], bias_like) if len(needs) > 2 and needs[2] else None
         grad_x = grad_x.reshape(ctx.x_shape) if grad_x is not None else None
         return (grad_x, grad_w, grad_b)[:len(needs)]
 
@@ -64,20 +67,24 @@ class MatMul:
         if b.ndim != 2 or a.ndim < 3:
             return ReferenceMatMul.backward(ctx, grad)
         # (B, T, n) @ one shared (n, k) matrix: fold the batch into rows, one product instead of B and a sum
+        rows = math.prod(a.shape[:-1])  # not reshape(-1, n): that fails for an empty batch with n = 0
         grad_a = grad @ b.T if ctx.needs_input_grad[0] else None
-        grad_b = np.dot(a.reshape(-1, a.shape[-1]).T, grad.reshape(-1, grad.shape[-1])) if ctx.needs_input_grad[1] else None
+        grad_b = (np.dot(a.reshape(rows, a.shape[-1]).T, grad.reshape(rows, grad.shape[-1]))
+                  if ctx.needs_input_grad[1] else None)
         return grad_a, grad_b
 
 
 @replaces(ReferenceIm2Col)
 class Im2Col:
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
-        (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    def forward(ctx: Context, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple,
+                dilation: tuple = (1, 1)) -> np.ndarray:
+        (kh, kw), (sh, sw) = kernel, stride
         B, C, H, W = x.shape
-        ctx.patchify = (kh, kw) == (sh, sw) and (ph, pw) == (0, 0) and H % kh == 0 and W % kw == 0
+        ctx.patchify = ((kh, kw) == (sh, sw) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
+                        and H % kh == 0 and W % kw == 0)
         if not ctx.patchify:
-            return ReferenceIm2Col.forward(ctx, x, kernel, stride, padding)
+            return ReferenceIm2Col.forward(ctx, x, kernel, stride, padding, dilation)
         ctx.x_shape = x.shape
         Ho, Wo = H // kh, W // kw
         patches = x.reshape(B, C, Ho, kh, Wo, kw).transpose(0, 2, 4, 1, 3, 5)  # (B, Ho, Wo, C, kh, kw)

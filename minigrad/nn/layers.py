@@ -12,7 +12,9 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 import minigrad.functional as F
+from minigrad.device import device as as_device
 from minigrad.nn import init
+from minigrad.nn.activation import GELU, ReLU  # noqa: F401  (they lived here: `from minigrad.nn.layers import GELU`)
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 
@@ -42,8 +44,10 @@ def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
 class Linear(Module):
     """y = x W^T + b;  x: (..., in_features) -> (..., out_features), weight: (out, in)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = np.float32):
         super().__init__()
+        _on_cpu(device)
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
@@ -53,12 +57,12 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         _reset_weight_and_bias(self.weight, self.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise ValueError(
-                f"{self!r}: expected input of shape (..., {self.in_features}), got shape {x.shape}"
+                f"{self!r}: expected input of shape (..., {self.in_features}), got shape {input.shape}"
             )
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -68,8 +72,9 @@ class LayerNorm(Module):
     """y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias over the last dims;  (..., *shape) -> same."""
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
-                 elementwise_affine: bool = True, bias: bool = True, dtype: Any = np.float32):
+                 elementwise_affine: bool = True, bias: bool = True, device: Any = None, dtype: Any = np.float32):
         super().__init__()
+        _on_cpu(device)
         shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
         self.normalized_shape = tuple(_positive_int("LayerNorm", "normalized_shape", n) for n in shape)
         if not eps > 0:
@@ -80,14 +85,14 @@ class LayerNorm(Module):
         self.register_parameter("weight", Parameter(ones) if elementwise_affine else None)
         self.register_parameter("bias", Parameter(zeros) if elementwise_affine and bias else None)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         n = len(self.normalized_shape)
-        if tuple(x.shape[x.ndim - n:]) != self.normalized_shape:
+        if tuple(input.shape[input.ndim - n:]) != self.normalized_shape:
             raise ValueError(
                 f"{self!r}: expected input of shape (..., {', '.join(map(str, self.normalized_shape))}), "
-                f"got shape {x.shape}"
+                f"got shape {input.shape}"
             )
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
@@ -97,55 +102,43 @@ class LayerNorm(Module):
 class Dropout(Module):
     """Training: y = x * Bernoulli(1-p) / (1-p); eval: y = x;  any shape -> same."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):  # inplace: accepted, computed out of place
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p (the probability of zeroing an element) must be in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p, self.inplace = float(p), inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-class GELU(Module):
-    """y = x Phi(x) ("none": exact erf form, PyTorch's default; "tanh": the tutorial's NewGELU)."""
-
-    def __init__(self, approximate: str = "none"):
-        super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x, approximate=self.approximate)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"approximate={self.approximate!r}"
-
-
-class ReLU(Module):
-    """y = max(x, 0);  any shape -> same."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Conv2d(Module):
-    """y = im2col(x) @ W^T + b;  x: (B, in, H, W) -> (B, out, Ho, Wo), weight: (out, in, kh, kw)."""
+    """y = im2col(x) @ W^T + b (per group);  x: (B, in, H, W) or (in, H, W) -> (B, out, Ho, Wo),
+    weight: (out, in / groups, kh, kw)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-                 bias: bool = True, dtype: Any = np.float32):
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = np.float32):
         super().__init__()
+        _on_cpu(device)
         self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
         self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
+        self.groups = _positive_int("Conv2d", "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                             f"divisible by groups ({groups})")
         self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size, minimum=1)
         self.stride = _pair("Conv2d", "stride", stride, minimum=1)
-        self.padding = _pair("Conv2d", "padding", padding, minimum=0)
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.dilation = _pair("Conv2d", "dilation", dilation, minimum=1)
+        self.padding = _conv_padding(padding, self.stride)
+        if padding_mode != "zeros":
+            raise NotImplementedError(f'Conv2d: padding_mode="{padding_mode}" is not supported (only "zeros")')
+        self.padding_mode = padding_mode
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.register_parameter("bias", Parameter(np.empty(self.out_channels, dtype=dtype)) if bias else None)
         self.reset_parameters()
@@ -153,18 +146,36 @@ class Conv2d(Module):
     def reset_parameters(self) -> None:
         _reset_weight_and_bias(self.weight, self.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"{self!r}: expected input of shape (B, {self.in_channels}, H, W), got shape {x.shape}"
-            )
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4) or input.shape[-3] != self.in_channels:
+            raise ValueError(f"{self!r}: expected input of shape (B, {self.in_channels}, H, W) or "
+                             f"({self.in_channels}, H, W), got shape {input.shape}")
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
-            text += f", padding={self.padding}"
+            text += f", padding={self.padding}"  # as PyTorch's: padding=same, unquoted
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         return text + (", bias=False" if self.bias is None else "")
+
+
+def _conv_padding(padding: Any, stride: tuple[int, int]) -> tuple[int, int] | str:
+    if padding == "same" and stride != (1, 1):
+        raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
+    if padding in ("same", "valid"):
+        return padding
+    if isinstance(padding, str):
+        raise ValueError(f"Conv2d: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+    return _pair("Conv2d", "padding", padding, minimum=0)
+
+
+def _on_cpu(device: Any) -> None:
+    if device is not None:
+        as_device(device)  # refuses anything but the CPU
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,8 +189,8 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any):  # accepts and ignores arguments, as PyTorch
         super().__init__()
 
-    def forward(self, x: Any) -> Any:
-        return x
+    def forward(self, input: Any) -> Any:
+        return input
 
 
 class ModuleList(Module):
@@ -238,7 +249,7 @@ class Sequential(ModuleList):
             return Sequential(dict(list(self._modules.items())[index]))
         return super().__getitem__(index)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, input: Any) -> Any:
         for module in self:
-            x = module(x)
-        return x
+            input = module(input)
+        return input

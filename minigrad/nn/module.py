@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from minigrad.device import refuse_gpu, to_args
 from minigrad.tensor import Tensor
 
 
@@ -186,7 +187,7 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalars in all parameters (only those that require grad if trainable_only)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # -- modes and housekeeping --------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -212,9 +213,12 @@ class Module:
             elif param.grad is not None:
                 param.grad[...] = 0
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every float parameter (and its grad) and float buffer to `dtype`, in place."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """to(dtype), to(device[, dtype]) or to(tensor): convert every float parameter (and its grad)
+        and float buffer to the dtype, in place; the device can only be the CPU."""
+        dtype, _ = to_args("Module.to", args, kwargs)
+        if dtype is None:
+            return self
         if dtype.kind != "f":
             raise TypeError(f"Module.to: dtype must be floating point, got {dtype}")
         for param in self.parameters():
@@ -225,6 +229,12 @@ class Module:
             if buf.data.dtype.kind == "f":
                 buf.data = buf.data.astype(dtype, copy=False)
         return self
+
+    def cpu(self) -> Module:
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Module:
+        refuse_gpu("Module.cuda")
 
     def float(self) -> Module:
         return self.to(np.float32)

@@ -7,12 +7,14 @@ from minigrad.ops.movement import (
     Cat, Expand, GetItem, Permute, Reshape, Stack,
     cat, chunk, flatten, index_arg, shape_arg, split, squeeze, stack, transpose, unsqueeze,
 )
-from minigrad.ops.reduce import Max, Mean, Sum, normalize_dim, normalize_dims
+from minigrad.ops.reduce import (
+    Max, Mean, Std, Sum, arg_extreme, max_along, normalize_dim, normalize_dims, std, var,
+)
 
 __all__ = [
     "Abs", "Add", "Cast", "Div", "Exp", "Log", "Mul", "Neg", "Pow", "PowScalar", "Relu",
     "Sigmoid", "Sqrt", "Sub", "Tanh", "MatMul", "Cat", "Expand", "GetItem", "Permute",
     "Reshape", "Stack", "Max", "Mean", "Sum", "cat", "chunk", "flatten", "index_arg",
     "shape_arg", "split", "squeeze", "stack", "transpose", "unsqueeze", "normalize_dim",
-    "normalize_dims",
+    "normalize_dims", "Std", "arg_extreme", "max_along", "std", "var",
 ]

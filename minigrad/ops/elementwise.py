@@ -192,7 +192,8 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (out,) = ctx.saved_tensors
-        return grad * (1 - out * out)  # d tanh(a)/da = 1 - tanh(a)^2
+        one = out.dtype.type(1)  # typed: NumPy 1.x makes 1 - (a 0-d float32) float64
+        return grad * (one - out * out)  # d tanh(a)/da = 1 - tanh(a)^2
 
 
 class Sqrt(Function):
@@ -205,7 +206,8 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (out,) = ctx.saved_tensors
-        return grad / (2 * out)  # d sqrt(a)/da = 1 / (2 sqrt(a))
+        two = out.dtype.type(2)  # typed: NumPy 1.x makes 2 * (a 0-d float32) float64
+        return grad / (two * out)  # d sqrt(a)/da = 1 / (2 sqrt(a))
 
 
 class Relu(Function):
@@ -224,15 +226,16 @@ class Relu(Function):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        one = a.dtype.type(1)  # typed: NumPy 1.x makes 1 + (a 0-d float32) float64
         e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
-        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))  # keeps relative precision for a << 0
+        out = np.where(a >= 0, one / (one + e), e / (one + e))  # keeps relative precision for a << 0
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (out,) = ctx.saved_tensors
-        return grad * out * (1 - out)
+        return grad * out * (out.dtype.type(1) - out)  # typed 1: see forward
 
 
 class Abs(Function):
@@ -248,12 +251,12 @@ class Abs(Function):
 
 
 class Cast(Function):
-    """Change dtype; the gradient is cast back to the input's dtype."""
+    """Change dtype (copy=True: always a new array, as clone()); the gradient is cast back to the input's dtype."""
 
     @staticmethod
-    def forward(ctx: Context, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    def forward(ctx: Context, a: np.ndarray, dtype: np.dtype, copy: bool = False) -> np.ndarray:
         ctx.in_dtype = a.dtype
-        return a.astype(dtype, copy=False)
+        return a.astype(dtype, copy=copy)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:

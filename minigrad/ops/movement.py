@@ -161,6 +161,8 @@ def stack(tensors: Sequence, dim: int = 0):
 def transpose(x, dim0: int, dim1: int):
     dims = list(range(x.ndim))
     a, b = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
+    if x.ndim == 0:  # transpose(0, -1) of a 0-d tensor: nothing to swap, as in PyTorch
+        return Permute.apply(x, dims=())
     dims[a], dims[b] = dims[b], dims[a]
     return Permute.apply(x, dims=tuple(dims))
 
@@ -182,7 +184,7 @@ def squeeze(x, dim: int | None = None):
     if dim is None:
         return Reshape.apply(x, shape=tuple(n for n in x.shape if n != 1))
     axis = normalize_dim(dim, x.ndim, "squeeze")
-    if x.shape[axis] != 1:
+    if x.ndim == 0 or x.shape[axis] != 1:
         return x  # as PyTorch: squeezing a dim that is not 1 is a no-op
     return Reshape.apply(x, shape=x.shape[:axis] + x.shape[axis + 1 :])
 

@@ -1,7 +1,8 @@
 """Reductions over one or several dims (PyTorch names: `dim`, `keepdim`)."""
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -19,13 +20,14 @@ def normalize_dim(dim: int, ndim: int, op: str) -> int:
 
 
 def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
+    """The axes a reduction over `dim` runs over; a 0-d tensor has none (dim 0 and -1 are allowed, as in PyTorch)."""
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
     axes = tuple(normalize_dim(d, ndim, op) for d in dims)
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: dim {dim} names the same dimension twice")
-    return axes
+    return axes if ndim > 0 else ()
 
 
 def _grad_to_input_shape(grad: np.ndarray, axes: tuple[int, ...], keepdim: bool, shape: tuple) -> np.ndarray:
@@ -69,9 +71,10 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dim: int | None = None, keepdim: bool = False) -> np.ndarray:
-        if a.size == 0:
-            raise ValueError("max: cannot take the max of an empty tensor")
         ctx.in_shape, ctx.keepdim = a.shape, keepdim
+        if a.size == 0 and (dim is None or a.shape[normalize_dim(dim, a.ndim, "max")] == 0):
+            raise ValueError(f"max: cannot take the max of an empty tensor (shape {a.shape}) "
+                             f"{'over all its elements' if dim is None else f'along its dim {dim} of size 0'}")
         if dim is None:
             out = a.max()
             ctx.save_for_backward(a == out)
@@ -93,3 +96,82 @@ class Max(Function):
         g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axis)
         np.put_along_axis(out, index, g, axis=ctx.axis)
         return out
+
+
+class Std(Function):
+    """y = sqrt(sum((a - mean)^2) / (N - correction)) over the dims;  dy/da = (a - mean) / ((N - correction) y),
+    taken as 0 where y = 0 (a constant row), as PyTorch does."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
+        if a.dtype.kind != "f":
+            raise TypeError(f"std: needs a floating-point tensor, got dtype {a.dtype}; convert with .float()")
+        ctx.axes, ctx.keepdim = normalize_dims(dim, a.ndim, "std"), keepdim
+        n = math.prod(a.shape[i] for i in ctx.axes)
+        centered = a - a.mean(axis=ctx.axes, keepdims=True, dtype=a.dtype)
+        dof = a.dtype.type(max(0, n - correction))  # the degrees of freedom, N - correction
+        with np.errstate(divide="ignore", invalid="ignore"):  # dof = 0 gives inf or nan, as in PyTorch
+            y = np.sqrt((centered * centered).sum(axis=ctx.axes, keepdims=True) / dof)
+        ctx.save_for_backward(centered, y, dof)
+        return y if keepdim else np.squeeze(y, axis=ctx.axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        centered, y, dof = ctx.saved_tensors
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(y == 0, np.zeros_like(y), g / (dof * y))  # 0 where y = 0, not 0 / 0
+        return scale * centered
+
+
+# -- conveniences written with the ops above (no gradient code of their own) ---------------------
+
+
+def max_along(x: Any, dim: int, keepdim: bool = False) -> tuple[Any, Any]:
+    """torch.max(x, dim): the largest values along dim (differentiable) and their int64 indices."""
+    if x.ndim == 0:  # a 0-d tensor is its own max along dim 0 or -1, as in PyTorch
+        normalize_dim(dim, 0, "max")
+        return x.reshape(()), arg_extreme(np.argmax, x, dim, keepdim, "max")
+    return Max.apply(x, dim=dim, keepdim=keepdim), arg_extreme(np.argmax, x, dim, keepdim, "max")
+
+
+def arg_extreme(fn: Callable, x: Any, dim: int | None, keepdim: bool, op: str) -> Any:
+    """np.argmax / np.argmin as an int64 tensor: a flat index without dim, else indices along dim."""
+    from minigrad.tensor import Tensor
+
+    if dim is None and x.numel() == 0:
+        raise ValueError(f"{op}: an empty tensor (shape {x.shape}) has no {op} over all its elements; give dim")
+    if dim is None:
+        return Tensor(np.asarray(fn(x.data), dtype=np.int64))
+    axis = normalize_dim(dim, x.ndim, op)
+    if x.ndim == 0:
+        return Tensor(np.zeros((), dtype=np.int64))
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}: cannot reduce dim {dim} of size 0 (shape {x.shape})")
+    return Tensor(np.asarray(fn(x.data, axis=axis, keepdims=keepdim), dtype=np.int64))
+
+
+def _correction(dim: Any, unbiased: bool | None, correction: float | None, op: str) -> tuple[Any, float]:
+    """PyTorch's (dim, unbiased) and (dim, correction=) forms -> (dim, correction): 1 by default."""
+    if isinstance(dim, bool):  # the legacy var(unbiased)
+        dim, unbiased = None, dim
+    if correction is not None and unbiased is not None:
+        raise ValueError(f"{op}: give unbiased or correction, not both")
+    return dim, (correction if correction is not None else 0 if unbiased is False else 1)
+
+
+def var(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+        correction: float | None = None) -> Any:
+    """sum((x - mean)^2) / max(0, N - correction) over dim (correction 1 by default, 0 if unbiased=False)."""
+    dim, correction = _correction(dim, unbiased, correction, "var")
+    axes = normalize_dims(dim, x.ndim, "var")
+    n = math.prod(x.shape[a] for a in axes)
+    centered = x - x.mean(dim=axes, keepdim=True)
+    return (centered * centered).sum(dim=axes, keepdim=keepdim) / max(0, n - correction)
+
+
+def std(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+        correction: float | None = None) -> Any:
+    """sqrt(var(x)), one op (its gradient is 0 where the std is 0, as PyTorch's)."""
+    dim, correction = _correction(dim, unbiased, correction, "std")
+    return Std.apply(x, dim=dim, correction=correction, keepdim=keepdim)

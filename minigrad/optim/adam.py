@@ -11,14 +11,15 @@ from minigrad.tensor import Tensor
 
 
 class Adam(Optimizer):
-    """g = grad + wd p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
-    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
-
-    decoupled_weight_decay = False
+    """g = -grad if maximize else grad;  g += wd p (AdamW: p *= 1 - lr wd instead);
+    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  v_max = max(v_max, v) if amsgrad;
+    p -= lr / (1 - b1^t) * m / (sqrt(v or v_max) / sqrt(1 - b2^t) + eps)."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 amsgrad: bool = False, *, maximize: bool = False, decoupled_weight_decay: bool = False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
@@ -38,7 +39,11 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p.data)  # m: same dtype as p (float32 stays float32)
             state["exp_avg_sq"] = np.zeros_like(p.data)  # v
-        if wd != 0 and self.decoupled_weight_decay:
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(p.data)  # the largest v so far
+        if group["maximize"]:
+            grad = -grad  # ascend: step along the gradient instead of against it
+        if wd != 0 and group["decoupled_weight_decay"]:
             p.data *= 1.0 - lr * wd  # AdamW: shrink p directly, not through m and v
         elif wd != 0:
             grad = grad + wd * p.data  # Adam: the L2 penalty's gradient joins the gradient
@@ -48,6 +53,9 @@ class Adam(Optimizer):
         m += (1.0 - beta1) * grad
         v *= beta2
         v += (1.0 - beta2) * (grad * grad)
+        if group["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]  # the denominator never shrinks
         bias_correction1 = 1.0 - beta1**t
         bias_correction2 = 1.0 - beta2**t
         update = np.sqrt(v)  # one scratch array, reused for each step below
@@ -61,8 +69,8 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """p *= 1 - lr wd;  then the Adam update without the L2 term."""
 
-    decoupled_weight_decay = True
-
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, decoupled_weight_decay=True)

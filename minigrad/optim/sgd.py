@@ -10,14 +10,14 @@ from minigrad.tensor import Tensor
 
 
 class SGD(Optimizer):
-    """g = grad + wd p;  b = mu b + (1 - dampening) g  (b = g on the first step);
+    """g = -grad if maximize else grad;  g += wd p;  b = mu b + (1 - dampening) g  (b = g on the first step);
     g = g + mu b if nesterov else b;  p -= lr g."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                        weight_decay=weight_decay)
+                 momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False, *, maximize: bool = False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
@@ -30,6 +30,8 @@ class SGD(Optimizer):
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         lr, momentum, wd = float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
+        if group["maximize"]:
+            grad = -grad  # ascend: step along the gradient instead of against it
         if wd != 0:
             grad = grad + wd * p.data  # L2 penalty (wd/2)|p|^2 folded into the gradient
         if momentum != 0:

@@ -78,7 +78,7 @@ def _node(t: Tensor, name_of: dict[int, str]) -> Node:
     if t._ctx is not None:
         return Node(t, "op", t._ctx.fn.__name__)
     kind = "param" if isinstance(t, Parameter) else "leaf" if t.requires_grad else "const"
-    if id(t) not in name_of and kind == "const" and t.size == 1:
+    if id(t) not in name_of and kind == "const" and t.numel() == 1:
         return Node(t, kind, f"const {t.data.item():.4g}")  # e.g. the 1/sqrt(hs) in attention
     return Node(t, kind, name_of.get(id(t), kind))
 

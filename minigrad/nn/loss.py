@@ -1,0 +1,40 @@
+"""Loss layers with PyTorch's names and options: each holds its settings and calls one functional op."""
+from __future__ import annotations
+
+from typing import Any
+
+import minigrad.functional as F
+from minigrad.functional.loss import legacy_reduction
+from minigrad.nn.module import Module
+from minigrad.tensor import Tensor
+
+
+class CrossEntropyLoss(Module):
+    """loss = -sum_c q_c log softmax(input)_c, q the (weighted, smoothed) target distribution;
+    input (N, C, ...) with class indices (N, ...) or probabilities (N, C, ...) -> () (or (N, ...))."""
+
+    def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__()
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
+        if self.reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        self.register_buffer("weight", weight)  # a buffer, as in PyTorch: in state_dict, moved by .to()
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class MSELoss(Module):
+    """loss = mean((input - target)^2) (or sum, or per element);  (...), (...) -> ()."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.mse_loss(input, target, reduction=self.reduction)
