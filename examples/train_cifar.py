@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)
         class_names = load_class_names(args.data_dir)
         if args.eval_only:
-            return evaluate_checkpoint(Path(args.checkpoint) if args.checkpoint else out_dir / BEST, config,
-                                       test, class_names, out_dir)
+            return evaluate_checkpoint(Path(args.checkpoint) if args.checkpoint else out_dir / BEST, test,
+                                       class_names, out_dir)
         train = load_cifar10(args.data_dir, train=True, limit=args.limit_train)
         trainer = build_trainer(args, config, train, test, out_dir)
     except (UsageError, ValueError, DatasetError) as err:  # a bad flag, config, data or checkpoint
@@ -177,13 +177,10 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
     return 0
 
 
-def evaluate_checkpoint(path: Path, config: ViTConfig, test, class_names, out_dir: Path) -> int:
-    """--eval-only: rebuild the model the checkpoint was trained as (else `config`), load it, evaluate, draw."""
+def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path) -> int:
+    """--eval-only: the model the checkpoint was trained as, with its weights: evaluate and draw."""
     try:
-        checkpoint = mg.load(path)
-        saved_config = json.loads(checkpoint.get("info", "{}")).get("model_config")
-        model = ViTForClassification(saved_config or config)
-        model.load_state_dict(checkpoint["model"])
+        model = ViTForClassification.from_checkpoint(path)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         print(f"error: --eval-only cannot use the checkpoint {path} ({err}). Fix: pass --checkpoint PATH of a "
               "best.npz or checkpoint.npz written by this script.", file=sys.stderr)

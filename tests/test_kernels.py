@@ -260,3 +260,21 @@ def test_nested_and_concurrent_calls_run_inline_with_the_same_results(threads):
 def test_set_num_threads_is_checked():
     with pytest.raises(ValueError, match="set_num_threads: n must be a positive integer, got 0"):
         mg.set_num_threads(0)
+
+
+@pytest.mark.parametrize("shape, p", [((300, 400), 0.1), ((7, 99999), 0.5), ((64, 4, 65, 65), 0.25), ((3,), 0.1)])
+def test_parallel_mask_draw_gives_the_masks_dropout_keep_draws(shape, p, threads):
+    """The kernels' masks, drawn on every core by jumping ahead in the generator, are the reference's
+    bit for bit, and leave the generator where the reference's one draw leaves it."""
+    from minigrad.functional.dropout import dropout_keep
+    from minigrad.kernels.dropout import draw_keep
+
+    threads(2)
+    mg.manual_seed(3)
+    keep = dropout_keep(shape, p)
+    after = mg.random.get_rng_state()
+    mg.manual_seed(3)
+    drawn = draw_keep(shape, p)
+    assert mg.random.get_rng_state() == after
+    assert drawn.dtype == np.bool_ and drawn.shape == shape
+    np.testing.assert_array_equal(drawn, keep)

@@ -13,7 +13,9 @@ from the graph; it is None when output_attentions is False.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -235,6 +237,19 @@ class ViTForClassification(nn.Module):
                                                       cls_only=not output_attentions)
         logits = self.classifier(encoder_output[:, 0, :])  # [CLS] row: (B, T or 1, C) -> (B, C) -> (B, classes)
         return logits, all_attentions
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike) -> ViTForClassification:
+        """The ViT saved in a best.npz / checkpoint.npz of vit_np.train (or a file of examples/pretrained),
+        rebuilt from the model config stored beside its weights."""
+        checkpoint = mg.load(path)  # allow_pickle=False: a file cannot run code
+        config = json.loads(checkpoint.get("info", "{}")).get("model_config")
+        if config is None or "model" not in checkpoint:
+            raise ValueError(f"{path} holds no model config and weights; expected a best.npz or checkpoint.npz "
+                             "written by vit_np.train")
+        model = cls(config)
+        model.load_state_dict(checkpoint["model"])
+        return model
 
     def _check_input(self, x: Tensor | np.ndarray) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))

@@ -208,3 +208,49 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: S
                     color="white" if rates[t, p] > 0.5 else "black")
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Looking inside a trained model (vit_np.explain gives the maps)
+# ----------------------------------------------------------------------------------------------
+
+
+def _overlay(ax, image: np.ndarray, amap: np.ndarray | None, title: str, color: str = "black") -> None:
+    """One image (H, W, 3) in [0, 1], with a (g, g) map upsampled over it if given."""
+    ax.imshow(image)
+    if amap is not None:
+        up = upsample_bilinear(np.asarray(amap, dtype=np.float32)[None], image.shape[:2])[0]
+        ax.imshow(up, alpha=0.55, cmap="jet")
+    ax.set_title(title, fontsize=9, color=color)
+    ax.axis("off")
+
+
+def plot_attention_per_head(image: np.ndarray, maps: np.ndarray, path: str | os.PathLike,
+                            title: str = "") -> Figure:
+    """[CLS] attention of one image for every block (rows) and head (columns); maps: (L, nh, g, g)."""
+    layers, heads = maps.shape[:2]
+    shown = to_display(image[None])[0]
+    fig, axes = plt.subplots(layers, heads + 1, figsize=(1.9 * (heads + 1), 1.9 * layers), squeeze=False)
+    for layer in range(layers):
+        _overlay(axes[layer, 0], shown, None, f"block {layer + 1}")
+        for head in range(heads):
+            _overlay(axes[layer, head + 1], shown, maps[layer, head], f"head {head + 1}")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_attention_views(images: np.ndarray, views: dict[str, np.ndarray], labels: Sequence[int],
+                         preds: Sequence[int], class_names: Sequence[str], path: str | os.PathLike) -> Figure:
+    """One row per image: the image, then each named view (N, g, g) over it; titled GT | Pred."""
+    shown = to_display(images)
+    fig, axes = plt.subplots(len(shown), len(views) + 1, figsize=(2.2 * (len(views) + 1), 2.3 * len(shown)),
+                             squeeze=False)
+    for i, image in enumerate(shown):
+        right = labels[i] == preds[i]
+        _overlay(axes[i, 0], image, None, f"{class_names[int(labels[i])]} | {class_names[int(preds[i])]}",
+                 "green" if right else "red")
+        for j, (name, maps) in enumerate(views.items()):
+            _overlay(axes[i, j + 1], image, maps[i], name)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,12 +1,20 @@
 """Scaled dot-product attention, fast: a few (Tq, Tk) score matrices at a time, across the cores.
 
-A chunk's matrices stay in the CPU cache through every pass of the softmax and of dropout,
-forward and backward, instead of each pass streaming all of them through memory. Each chunk is
-copied to contiguous 3-d stacks first (NumPy's stacked matmul is slow on strided operands, such
-as the views a fused qkv projection gives). The outputs and gradients are written in the memory
-layout of q (for the ViT: (B, T, nh, hs) order), so that the transposes and reshapes around
-the op cost no copy. Other cases (batch dims that broadcast, a mask per batch entry) run the
-reference formulas.
+A chunk's matrices stay in the CPU cache through every pass over them, forward and backward.
+Each chunk is copied to contiguous 3-d stacks first (NumPy's stacked matmul is slow on strided
+operands, such as the views a fused qkv projection gives). Four identities keep the large
+(Tq, Tk) matrices out of as many passes as possible:
+
+- forward keeps E = exp(S - shift) and its row sums l instead of P = E / l: with D = E * M
+  (M = keep / (1 - p), the dropout factor), out = (D @ v) / l, a division of Tq x dv values;
+- backward divides the small operands by l instead: dv = D^T @ (dO / l), dq = ((dS' @ k) / l) s,
+  dk = dS'^T @ (q / l) s, where dS' = E * (dD * M - r) and dD = dO @ v^T;
+- the softmax backward's row sums r = sum_k dP P = sum_j dO out (FlashAttention's trick):
+  Tq x dv products per matrix instead of Tq x Tk;
+- the outputs and gradients are written in the memory layout of q (for the ViT: (B, T, nh, hs)
+  order), so the transposes and reshapes around the op cost no copy.
+
+Other cases (batch dims that broadcast, a mask per batch entry) run the reference formulas.
 """
 from __future__ import annotations
 
@@ -16,7 +24,8 @@ import numpy as np
 
 from minigrad.engine import Context
 from minigrad.functional.attention import ScaledDotProductAttention as Reference
-from minigrad.functional.dropout import dropout_keep, keep_scale
+from minigrad.functional.dropout import keep_scale
+from minigrad.kernels.dropout import draw_keep
 from minigrad.kernels.parallel import for_each_chunk
 from minigrad.kernels.registry import replaces
 from minigrad.kernels.rows import row_sums, softmax_last_dim_
@@ -40,6 +49,11 @@ def _stack(a: np.ndarray, factor: float | None = None) -> np.ndarray:
     return out.reshape(-1, *a.shape[-2:])
 
 
+def _factor(keep: np.ndarray, scale: np.floating, shape: tuple) -> np.ndarray:
+    """A chunk of the dropout factor M = keep / (1 - p), as numbers: (n, Tq, Tk)."""
+    return np.multiply(keep.reshape(shape), scale, dtype=scale.dtype)
+
+
 def _chunk_rows(q: np.ndarray) -> int:
     """Entries of q's first axis per chunk: about MATRICES score matrices."""
     return max(1, MATRICES // max(1, math.prod(q.shape[1:-2])))
@@ -55,36 +69,33 @@ class ScaledDotProductAttention:
             return Reference.forward(ctx, q, k, v, bias, scale=scale, dropout_p=dropout_p)
         tq, tk = q.shape[-2], k.shape[-2]
         bias2 = None if bias is None else np.broadcast_to(bias.reshape(bias.shape[max(0, bias.ndim - 2):]), (tq, tk))
-        backward_follows = any(ctx.needs_input_grad)
-        probs = np.empty((*q.shape[:-1], tk), dtype=q.dtype) if backward_follows else None  # saved for backward
-        keep = dropout_keep((*q.shape[:-1], tk), dropout_p) if dropout_p > 0 else None
-        out = np.empty_like(q, shape=(*q.shape[:-1], v.shape[-1]))  # in q's memory layout
+        keep_e = any(ctx.needs_input_grad)  # a backward follows: keep E and l
+        exps = np.empty((*q.shape[:-1], tk), dtype=q.dtype) if keep_e else None  # E = exp(S - shift)
+        sums = np.empty((*q.shape[:-1], 1), dtype=q.dtype)  # l = its row sums
+        keep = draw_keep((*q.shape[:-1], tk), dropout_p) if dropout_p > 0 else None
         p_scale = q.dtype.type(keep_scale(dropout_p))
+        out = np.empty_like(q, shape=(*q.shape[:-1], v.shape[-1]))  # in q's memory layout
 
         def chunk(c: slice) -> None:
             qs, kt = _stack(q[c], scale), _stack(np.swapaxes(k[c], -1, -2))  # (n, Tq, d), (n, d, Tk)
+            into = None if exps is None else exps[c].reshape(-1, tq, tk)  # a contiguous block of exps
 
             def scores() -> np.ndarray:
-                s = qs @ kt  # (n, Tq, Tk)
+                s = np.matmul(qs, kt, out=into)  # (n, Tq, Tk)
                 if bias2 is not None:
                     s += bias2
                 return s
 
-            # Without a backward, divide by the row sums after @ v: Tq * dv values instead of Tq * Tk
-            e, sums = softmax_last_dim_(scores, normalize=backward_follows)
-            if probs is not None:
-                probs[c] = e.reshape(probs[c].shape)
-            if keep is not None:
-                e *= keep[c].reshape(e.shape)
-                e *= p_scale
-            o = e @ _stack(v[c])  # (n, Tq, dv)
-            if not backward_follows:
-                o /= sums
+            e, l = softmax_last_dim_(scores, normalize=False)
+            sums[c] = l.reshape(sums[c].shape)
+            d = e if keep is None else _factor(keep[c], p_scale, e.shape) * e  # D = E * M
+            o = d @ _stack(v[c])  # (n, Tq, dv)
+            o /= l
             out[c] = o.reshape(out[c].shape)
 
         for_each_chunk(len(q), _chunk_rows(q), chunk)
-        ctx.save_for_backward(q, k, v, probs, keep)  # q, k, v: the inputs' own arrays, no copies
-        ctx.scale, ctx.p = scale, dropout_p
+        ctx.save_for_backward(q, k, v, exps, sums, keep, out)  # q, k, v, out: arrays that exist anyway
+        ctx.scale, ctx.p_scale = scale, p_scale
         ctx.bias_shape = None if bias is None else (1,) * max(0, bias.ndim - 2) + (tq, tk)
         return out
 
@@ -92,32 +103,42 @@ class ScaledDotProductAttention:
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         if not ctx.fast:
             return Reference.backward(ctx, grad)
-        q, k, v, probs, keep = ctx.saved_tensors
+        q, k, v, exps, sums, keep, out = ctx.saved_tensors
         grads = [np.empty_like(t) for t in (q, k, v)]  # each in its input's memory layout
-        grad_bias = np.zeros(probs.shape[-2:], dtype=q.dtype) if ctx.bias_shape is not None else None
-        p_scale, scale = q.dtype.type(keep_scale(ctx.p)), q.dtype.type(ctx.scale)
+        tq, tk = exps.shape[-2:]
+        scale = q.dtype.type(ctx.scale)
+        with_bias = ctx.bias_shape is not None
 
         def chunk(c: slice) -> np.ndarray | None:
-            q3, k3, v3, g3 = _stack(q[c]), _stack(k[c]), _stack(v[c]), _stack(grad[c])
-            p = probs[c].reshape(-1, *probs.shape[-2:])  # (n, Tq, Tk)
-            kc = None if keep is None else keep[c].reshape(p.shape)
-            dropped = p if kc is None else p * kc * p_scale
-            grads[2][c] = (np.swapaxes(dropped, -1, -2) @ g3).reshape(v[c].shape)  # dV = D^T dO
-            gs = g3 @ np.swapaxes(v3, -1, -2)  # dD = dO V^T: (n, Tq, Tk)
-            if kc is not None:
-                gs *= kc
-                gs *= p_scale  # dP
-            gs -= row_sums(gs * p)  # the softmax backward, in place: dS = P (dP - sum dP P)
-            gs *= p
-            part = gs.sum(axis=0) if grad_bias is not None else None  # this chunk's share of dbias
-            gs *= scale
-            grads[0][c] = (gs @ k3).reshape(q[c].shape)  # dQ = dS K * scale
-            grads[1][c] = (np.swapaxes(gs, -1, -2) @ q3).reshape(k[c].shape)  # dK = dS^T Q * scale
-            return part
+            e, l = exps[c].reshape(-1, tq, tk), sums[c].reshape(-1, tq, 1)  # (n, Tq, Tk), (n, Tq, 1)
+            m = None if keep is None else _factor(keep[c], ctx.p_scale, e.shape)
+            g3, v3 = _stack(grad[c]), _stack(v[c])  # dO: (n, Tq, dv), v: (n, Tk, dv)
+            gs = g3 @ _stack(np.swapaxes(v[c], -1, -2))  # dD = dO v^T: (n, Tq, Tk), v^T contiguous (faster)
+            r = row_sums(g3 * _stack(out[c]))  # sum_k dP P = sum_j dO out: (n, Tq, 1)
+            g3 /= l
+            d = e if m is None else e * m  # D l
+            grads[2][c] = (np.swapaxes(d, -1, -2) @ g3).reshape(v[c].shape)  # dv = D^T dO = (D l)^T (dO / l)
+            if m is not None:
+                gs *= m  # dP
+            gs -= r
+            gs *= e  # dS l = E (dP - r)
+            gq = gs @ _stack(k[c])  # (n, Tq, d)
+            gq /= l
+            gq *= scale
+            grads[0][c] = gq.reshape(q[c].shape)  # dq = dS k scale
+            qc = _stack(q[c])
+            qc /= l
+            qc *= scale
+            grads[1][c] = (np.swapaxes(gs, -1, -2) @ qc).reshape(k[c].shape)  # dk = dS^T q scale
+            if not with_bias:
+                return None
+            gs /= l  # dS itself: the bias's gradient
+            return gs.sum(axis=0)
 
         parts = for_each_chunk(len(q), _chunk_rows(q), chunk)
-        if grad_bias is None:
+        if not with_bias:
             return tuple(grads)
+        grad_bias = np.zeros((tq, tk), dtype=q.dtype)
         for part in parts:  # in chunk order: the same bits for any thread count
             grad_bias += part
         return (*grads, grad_bias.reshape(ctx.bias_shape))  # the engine sums it down to the bias's shape

@@ -1,5 +1,9 @@
-"""Dropout: the mask (drawn as minigrad draws every mask) applied in cache-sized chunks."""
+"""Dropout: the mask drawn across the cores with the very bits minigrad's dropout_keep draws, and
+applied in cache-sized chunks."""
 from __future__ import annotations
+
+import math
+import threading
 
 import numpy as np
 
@@ -8,12 +12,48 @@ from minigrad.functional.dropout import Dropout as Reference
 from minigrad.functional.dropout import dropout_keep, keep_scale
 from minigrad.kernels.parallel import for_each_chunk
 from minigrad.kernels.registry import replaces
+from minigrad.random import default_generator
 
 CHUNK = 1 << 16  # elements per chunk
+WORDS = 1 << 16  # 64-bit generator words per chunk of a mask: each gives four 16-bit draws
+_own = threading.local()  # each thread's PCG64, reused: making one costs more than setting its state
+
+
+def draw_keep(shape: tuple[int, ...], p: float) -> np.ndarray:
+    """dropout_keep(shape, p), the same bits, drawn on every core at once.
+
+    dropout_keep reads 64-bit words from minigrad's generator in order, four 16-bit draws each.
+    A PCG64 generator can jump ahead (advance) to any word, so each chunk copies the generator,
+    jumps to its first word and draws its own; then the generator is advanced past all of them,
+    as one draw would have left it.
+    """
+    generator = default_generator().bit_generator
+    n = math.prod(shape)
+    if p >= 1.0 or not isinstance(generator, np.random.PCG64) or n <= 4 * WORDS:
+        return dropout_keep(shape, p)
+    threshold = np.uint16(min(round(p * 65536.0), 65535))
+    state, words = generator.state, (n + 3) // 4
+    keep = np.empty(n, dtype=bool)
+
+    def chunk(c: slice) -> None:
+        own = getattr(_own, "generator", None) or _make_own()
+        own.state = state
+        own.advance(c.start)
+        bits = own.random_raw(c.stop - c.start).view(np.uint16)[:n - 4 * c.start]
+        np.greater_equal(bits, threshold, out=keep[4 * c.start:4 * c.start + len(bits)])
+
+    for_each_chunk(words, WORDS, chunk)
+    generator.advance(words)
+    return keep.reshape(shape)
+
+
+def _make_own() -> np.random.PCG64:
+    _own.generator = np.random.PCG64(0)
+    return _own.generator
 
 
 def apply_keep(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
-    """x * keep / (1 - p) in one new array: the reference's arithmetic, in the same order."""
+    """x * keep / (1 - p) in one new array, chunk by chunk: the reference's arithmetic, in the same order."""
     out = np.empty(x.shape, dtype=x.dtype)
     scale = x.dtype.type(keep_scale(p))
     if not (x.flags.c_contiguous and keep.flags.c_contiguous):
@@ -34,7 +74,7 @@ def apply_keep(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
 class Dropout:
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, p: float) -> np.ndarray:
-        keep = dropout_keep(x.shape, p)
+        keep = draw_keep(x.shape, p)
         ctx.save_for_backward(keep)
         ctx.p = p
         return apply_keep(x, keep, p)
