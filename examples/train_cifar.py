@@ -152,8 +152,9 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
     plots.plot_sample_images(images[:40], labels[:40], class_names, out_dir / "samples.png")
 
     def on_epoch_end(row: dict) -> None:
-        print(f"Epoch {row['epoch']}/{epochs} - Train Loss: {row['train_loss']:.4f}, "
-              f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}% "
+        tested = (f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}%"
+                  if row["accuracy"] == row["accuracy"] else "not tested this epoch (--eval-every)")  # NaN != NaN
+        print(f"Epoch {row['epoch']}/{epochs} - Train Loss: {row['train_loss']:.4f}, {tested} "
               f"({row['epoch_seconds']:.0f} s, {row['train_images_per_second']:.0f} img/s)", flush=True)
         plots.plot_curves(trainer.history, out_dir / "curves.png")
         plots.plot_accuracy_vs_time({f"{args.recipe} recipe": trainer.history}, out_dir / "accuracy_vs_time.png")
@@ -167,7 +168,8 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
     except TrainingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    last, best = trainer.history[-1], max(trainer.history, key=lambda row: row["accuracy"])
+    last = trainer.history[-1]
+    best = max((row for row in trainer.history if row["accuracy"] == row["accuracy"]), key=lambda row: row["accuracy"])
     print(f"Final: {last['accuracy']:.2f}% test accuracy after epoch {last['epoch']}, "
           f"{last['elapsed_seconds']:.0f} s of training + evaluation. best.npz holds epoch {best['epoch']} "
           f"({best['accuracy']:.2f}%), picked on the test set, so quote the final figure.")

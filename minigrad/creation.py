@@ -6,6 +6,7 @@ float32; an array keeps its dtype); the fillers (`zeros`, `randn`, ...) make flo
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -67,12 +68,15 @@ def eye(n: int, m: int | None = None, *, dtype: Any = DEFAULT_DTYPE, device: Any
     return _made(np.eye(n, m, dtype=dtype), requires_grad, device)
 
 
-def zeros_like(t: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
+def zeros_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = None) -> Tensor:
+    """Zeros of t's shape (and dtype unless given); memory_format is accepted and ignored (NumPy's layout)."""
+    return _made(np.zeros_like(t.data, dtype=dtype), requires_grad, device)
 
 
-def ones_like(t: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
+def ones_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+              memory_format: Any = None) -> Tensor:
+    return _made(np.ones_like(t.data, dtype=dtype), requires_grad, device)
 
 
 def randn(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -86,11 +90,20 @@ def rand(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_g
     return _made(data, requires_grad, device)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), *, dtype: Any = np.int64,
-            device: Any = None) -> Tensor:
-    """Integers in [low, high) (or [0, low) with one bound), as torch.randint."""
-    low, high = (0, low) if high is None else (low, high)
-    return _made(default_generator().integers(low, high, size=shape_arg((size,)), dtype=dtype), False, device)
+def randint(*bounds: int, size: Any = None, dtype: Any = np.int64, device: Any = None,
+            requires_grad: bool = False) -> Tensor:
+    """Integers in [low, high), as torch.randint: randint(high, size) or randint(low, high, size)
+    (int64 unless dtype says otherwise, e.g. float32: whole numbers stored as floats)."""
+    if size is None and bounds and not isinstance(bounds[-1], numbers.Integral):
+        *bounds, size = bounds  # the size came last, positionally
+    if size is None or len(bounds) not in (1, 2):
+        raise TypeError(f"randint: expected randint(high, size) or randint(low, high, size), got bounds {tuple(bounds)} "
+                        f"and size={size!r}")
+    low, high = (0, bounds[0]) if len(bounds) == 1 else bounds
+    if not low < high:
+        raise ValueError(f"randint: low ({low}) must be less than high ({high})")
+    values = default_generator().integers(low, high, size=shape_arg((size,)))
+    return _made(values.astype(dtype, copy=False), requires_grad, device)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, *, dtype: Any = None,

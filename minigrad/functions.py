@@ -18,12 +18,6 @@ def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else as_tensor(x)
 
 
-def _refuse_other(op: str, dim: Any) -> None:
-    if isinstance(dim, Tensor):
-        raise NotImplementedError(f"{op}: {op}(input, other), the elementwise {op}imum of two tensors, "
-                                  f"is not supported; give an int dim")
-
-
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
@@ -132,12 +126,10 @@ def std(input: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool
 
 def max(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
     """torch.max(x): the largest element; torch.max(x, dim): (values, indices) along dim."""
-    _refuse_other("max", dim)
     return _t(input).max(dim, keepdim)
 
 
 def min(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor | MinResult:  # noqa: A001
-    _refuse_other("min", dim)
     return _t(input).min(dim, keepdim)
 
 
@@ -178,7 +170,7 @@ def unsqueeze(input: Any, dim: int) -> Tensor:
     return _t(input).unsqueeze(dim)
 
 
-def squeeze(input: Any, dim: int | None = None) -> Tensor:
+def squeeze(input: Any, dim: int | Sequence[int] | None = None) -> Tensor:
     return _t(input).squeeze(dim)
 
 

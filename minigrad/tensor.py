@@ -159,16 +159,17 @@ class Tensor(TensorMethods):
     def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
         refuse_gpu("Tensor.cuda")
 
-    def float(self) -> Tensor:
+    # memory_format (below): accepted and ignored, as by to(): the layout is NumPy's, not minigrad's to choose
+    def float(self, memory_format: Any = None) -> Tensor:
         return self.to(np.float32)
 
-    def double(self) -> Tensor:
+    def double(self, memory_format: Any = None) -> Tensor:
         return self.to(np.float64)
 
-    def long(self) -> Tensor:
+    def long(self, memory_format: Any = None) -> Tensor:
         return self.to(np.int64)
 
-    def clone(self) -> Tensor:
+    def clone(self, *, memory_format: Any = None) -> Tensor:
         """A copy of the data that stays in the graph (the gradient flows back to self)."""
         return ops.Cast.apply(self, dtype=self.dtype, copy=True)
 
@@ -307,12 +308,14 @@ class Tensor(TensorMethods):
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
         """Without dim: the largest element. With dim: (values, indices), as torch.max."""
+        _refuse_other("max", dim)
         if dim is None:
             return ops.Max.apply(self, dim=None, keepdim=keepdim)
         return MaxResult(*ops.max_along(self, dim, keepdim))
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Tensor | MinResult:
         """-max(-x): the smallest element, or (values, indices) along dim."""
+        _refuse_other("min", dim)
         if dim is None:
             return -ops.Max.apply(-self, dim=None, keepdim=keepdim)
         values, _ = ops.max_along(-self, dim, keepdim)
@@ -337,7 +340,7 @@ class Tensor(TensorMethods):
     def unsqueeze(self, dim: int) -> Tensor:
         return ops.unsqueeze(self, dim)
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
         return ops.squeeze(self, dim)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -367,8 +370,19 @@ class Tensor(TensorMethods):
 
     # -- in-place helpers for optimizers and init (no graph) -----------------------------------
     def zero_(self) -> Tensor:
+        """Fill with zeros in place, outside the graph: under no_grad, or on a tensor that needs no grad."""
+        if self.requires_grad and engine.is_grad_enabled():
+            raise NotImplementedError(  # a RuntimeError, as PyTorch's refusal for a leaf
+                f"zero_: this tensor (shape {self.shape}) requires grad, and minigrad has no in-place ops in the "
+                "graph (ops saved its array for backward); zero it under minigrad.no_grad(), or use zeros_like(x)")
         self.data[...] = 0
         return self
+
+
+def _refuse_other(op: str, dim: Any) -> None:
+    if isinstance(dim, Tensor):
+        raise NotImplementedError(f"{op}: {op}(input, other), the elementwise {op}imum of two tensors, "
+                                  f"is not supported; give an int dim")
 
 
 class MaxResult(NamedTuple):

@@ -285,6 +285,13 @@ def test_mean_over_nothing_is_nan_as_torch(name, case):
     assert np.isnan(ours.item()) and torch.isnan(theirs)
 
 
+def test_mean_over_every_target_ignored_has_gradient_zero_as_torch():
+    """Nothing contributed to the loss (0 / 0 = nan), so nothing gets a gradient: 0, not 0 * inf = nan."""
+    x, t = np.random.default_rng(0).standard_normal((2, 3)), np.array([1, 1])
+    check_op(lambda z: F.cross_entropy(z, t, ignore_index=1), lambda z: TF.cross_entropy(z, torch.tensor(t), ignore_index=1),
+             [x])
+
+
 def test_legacy_size_average_and_reduce_map_to_reduction():
     x, t = mg.Tensor(np.random.default_rng(0).standard_normal((4, 3))), np.array([0, 1, 2, 1])
     for legacy, reduction in ((dict(size_average=False), "sum"), (dict(reduce=False), "none")):

@@ -44,6 +44,9 @@ MOVES = {
     "squeeze_dim": (lambda x: x.squeeze(2), (1, 3, 1, 4)),
     "squeeze_neg": (lambda x: x.squeeze(-4), (1, 3, 1, 4)),
     "squeeze_not_1": (lambda x: x.squeeze(1) * 1.0, (1, 3, 1, 4)),  # no-op, as in torch
+    "squeeze_dims": (lambda x: x.squeeze((0, -2)), (1, 3, 1, 4)),  # several dims (PyTorch 2.0)
+    "squeeze_dims_some_not_1": (lambda x: x.squeeze([0, 1]), (1, 3, 1, 4)),  # dims that are not 1 stay
+    "squeeze_dims_none": (lambda x: x.squeeze([]) * 1.0, (1, 3, 1, 4)),
     # a 0-d tensor: dim 0 and -1 are allowed and change nothing, as in torch
     "squeeze_0d_dim0": (lambda x: x.squeeze(0) * 1.0, ()),
     "squeeze_0d_neg1": (lambda x: x.squeeze(-1) * 1.0, ()),
@@ -208,6 +211,12 @@ def test_getitem_float_index_array():
 def test_cat_mismatched_shapes():
     with pytest.raises(ValueError, match=r"cat: shapes \(2, 3\) and \(2, 4\) differ outside dim 0"):
         mg.cat([mg.zeros(2, 3), mg.zeros(2, 4)])
+
+
+def test_cat_mismatched_dims_names_pytorchs_legacy_rule():
+    with pytest.raises(ValueError, match=r"cat: the tensors must have the same number of dims, got shapes "
+                                         r"\[\(0,\), \(5, 5\)\] \(PyTorch's legacy skipping of 1-d empty tensors"):
+        mg.cat([mg.zeros(0), mg.zeros(5, 5)], dim=1)
 
 
 def test_stack_mismatched_shapes():

@@ -14,7 +14,7 @@ from minigrad import nn, optim
 from minigrad.optim import lr_scheduler
 from minigrad.testing import DTYPES, TOLERANCES, assert_close
 
-SHAPES = [(4, 3), (3,), (2, 2, 2)]
+SHAPES = [(4, 3), (3,), (2, 2, 2), ()]  # () : a 0-d parameter, whose NumPy arithmetic gives scalars, not arrays
 STEPS = 25
 
 CASES = {
@@ -243,3 +243,15 @@ def test_clip_grad_norm_matches_torch(dtype, max_norm, norm_type):
     for i, (p, t) in enumerate(zip(ours, theirs)):
         assert p.grad.dtype == dtype
         assert_close(p.grad, t.grad.numpy(), f"clipped gradient {i}", **TOLERANCES[dtype])
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW])
+def test_pytorchs_implementation_flags(cls):
+    """foreach / fused only choose among PyTorch's kernels: taken and ignored; differentiable / capturable: refused."""
+    p = nn.Parameter(np.ones(3))
+    cls([p], foreach=True, fused=True, differentiable=False)
+    with pytest.raises(NotImplementedError, match=rf"{cls.__name__}: differentiable=True is not supported"):
+        cls([p], differentiable=True)
+    if cls is not optim.SGD:
+        with pytest.raises(NotImplementedError, match=rf"{cls.__name__}: capturable=True \(CUDA graph capture\)"):
+            cls([p], capturable=True)

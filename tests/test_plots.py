@@ -167,3 +167,21 @@ def test_plot_confusion_matrix_writes_counts(tmp_path):
     cells = [int(t.get_text()) for t in ax.texts]
     np.testing.assert_array_equal(cells, plots.confusion_matrix(y_true, y_pred, 10).ravel())
     assert [t.get_text() for t in ax.get_yticklabels()] == CLASSES
+
+
+def test_plot_attention_per_head_has_a_row_per_block_and_a_column_per_head(tmp_path):
+    maps = np.random.default_rng(0).random((3, 2, 8, 8))  # 3 blocks, 2 heads
+    fig = plots.plot_attention_per_head(images_uint8(1)[0], maps, tmp_path / "heads.png", title="an image")
+    assert_png(tmp_path / "heads.png", fig)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 3 * 3 and titles[:3] == ["block 1", "head 1", "head 2"] and titles[3] == "block 2"
+    assert fig._suptitle.get_text() == "an image"
+
+
+def test_plot_attention_views_titles_each_row_and_view(tmp_path):
+    views = {"last block": np.ones((2, 8, 8)), "rollout": np.zeros((2, 8, 8))}
+    fig = plots.plot_attention_views(images_uint8(2), views, [0, 3], [0, 5], CLASSES, tmp_path / "views.png")
+    assert_png(tmp_path / "views.png", fig)
+    titles = [(ax.get_title(), ax.title.get_color()) for ax in fig.axes]
+    assert titles[0] == ("airplane | airplane", "green") and titles[3] == ("cat | dog", "red")
+    assert [t for t, _ in titles[1:3]] == ["last block", "rollout"]

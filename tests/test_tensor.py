@@ -71,6 +71,23 @@ def test_zero_():
     assert x.zero_() is x and not x.numpy().any()
 
 
+def test_zero_refuses_a_tensor_in_the_graph():
+    """No in-place op in the graph: an op may have saved the array for backward. Under no_grad it is fine."""
+    x = mg.ones(3, requires_grad=True)
+    with pytest.raises(NotImplementedError, match=r"zero_: this tensor \(shape \(3,\)\) requires grad"):
+        (x * 2.0).zero_()
+    with mg.no_grad():
+        assert not x.zero_().numpy().any()
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_elementwise_max_min_of_two_tensors_is_refused(op):
+    x, y = mg.ones(3), mg.zeros(3)
+    for call in (lambda: getattr(x, op)(y), lambda: getattr(mg, op)(x, y)):
+        with pytest.raises(NotImplementedError, match=rf"{op}: {op}\(input, other\), the elementwise {op}imum"):
+            call()
+
+
 # -- detach -------------------------------------------------------------------------------------
 def test_detach_shares_data_and_leaves_the_graph():
     x = mg.randn(3, requires_grad=True)
@@ -208,6 +225,25 @@ def test_creation_functions_like_torch():
     assert mg.as_tensor(t) is t and mg.is_tensor(t) and not mg.is_tensor(a)
     r = mg.randint(0, 10, (50,))
     assert r.dtype == np.int64 and r.shape == (50,) and 0 <= r.numpy().min() and r.numpy().max() < 10
+    assert mg.zeros_like(r, dtype=np.float32, device="cpu").dtype == np.float32
+    assert mg.ones_like(r, device="cpu", memory_format="preserve_format").numpy().sum() == 50
+
+
+@pytest.mark.parametrize("call", ["randint(10, (5,))", "randint(10, size=(5,))", "randint(2, 10, (5,))",
+                                  "randint(2, 10, size=(5,))", "randint(10, (5,), dtype=np.float32)"])
+def test_randint_takes_torchs_overloads(call):
+    """randint(high, size) or randint(low, high, size), size positional or by keyword, any dtype."""
+    r, low = eval("mg." + call), 2 if call.startswith("randint(2") else 0  # noqa: S307
+    assert r.shape == (5,) and r.dtype == (np.float32 if "float32" in call else np.int64)
+    assert (low <= r.numpy()).all() and (r.numpy() < 10).all() and (r.numpy() == np.round(r.numpy())).all()
+    assert mg.randint(10, ()).shape == () and mg.randint(10, (0, 5, 0)).shape == (0, 5, 0)
+
+
+def test_randint_errors():
+    with pytest.raises(ValueError, match=r"randint: low \(10\) must be less than high \(10\)"):
+        mg.randint(10, 10, (3,))
+    with pytest.raises(TypeError, match=r"randint: expected randint\(high, size\) or randint\(low, high, size\)"):
+        mg.randint(10)
 
 
 # -- size() and shape, as PyTorch ------------------------------------------------------------------------

@@ -401,3 +401,16 @@ def test_real_batches_on_every_thread_give_the_same_bits(real_data_dir, tmp_path
     assert train_cifar.main(real_cli(real_data_dir, tmp_path / "c", "--threads", "2", "--resume")) == 0
     assert_same_run_state(tmp_path / "c", tmp_path / "a")
     assert learning_columns(tmp_path / "c") == learning_columns(tmp_path / "a")
+
+
+def test_eval_every_tests_every_nth_epoch_and_the_last(data_dir, tmp_path, capsys):
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "3", "--eval-every", "2")) == 0
+    rows = read_metrics(tmp_path)
+    tested = [math.isfinite(float(row["accuracy"])) for row in rows]
+    assert tested == [False, True, True]  # epoch 2, and the last
+    assert all(math.isfinite(float(row["train_loss"])) for row in rows)
+    out = capsys.readouterr().out
+    assert "Epoch 1/3 - Train Loss: " in out and "not tested this epoch (--eval-every)" in out
+    assert mg.load(tmp_path / "best.npz")["epoch"] in (2, 3)
+    for name in ("curves.png", "accuracy_vs_time.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE

@@ -66,15 +66,16 @@ def plot_curves(history: Sequence[dict], path: str | os.PathLike) -> Figure:
         missing = {"epoch", "train_loss", "test_loss", "accuracy"} - set(row)
         if missing:
             raise ValueError(f"plot_curves: history entry {i} lacks {sorted(missing)} (has {sorted(row)})")
-        if not 0.0 <= row["accuracy"] <= 100.0:
+        if not (0.0 <= row["accuracy"] <= 100.0 or math.isnan(row["accuracy"])):
             raise ValueError(f"plot_curves: entry {i} has accuracy {row['accuracy']}, expected a percentage")
     epochs = [row["epoch"] for row in history]
+    tested = [row for row in history if not math.isnan(row["accuracy"])]  # epochs the test set was run
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     loss_ax.plot(epochs, [row["train_loss"] for row in history], label="train loss")
-    loss_ax.plot(epochs, [row["test_loss"] for row in history], label="test loss")
+    loss_ax.plot([row["epoch"] for row in tested], [row["test_loss"] for row in tested], label="test loss")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     loss_ax.legend()
-    acc_ax.plot(epochs, [row["accuracy"] for row in history], color="tab:green")
+    acc_ax.plot([row["epoch"] for row in tested], [row["accuracy"] for row in tested], color="tab:green")
     acc_ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy")
     for ax in (loss_ax, acc_ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
@@ -98,9 +99,10 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
             missing = {"accuracy", "elapsed_seconds"} - set(row)
             if missing:
                 raise ValueError(f"plot_accuracy_vs_time: run {label!r} entry {i} lacks {sorted(missing)}")
-        minutes = [float(row["elapsed_seconds"]) / 60 for row in history]
-        accuracy = [float(row["accuracy"]) for row in history]
-        if history:
+        tested = [row for row in history if not math.isnan(float(row["accuracy"]))]  # skip untested epochs
+        minutes = [float(row["elapsed_seconds"]) / 60 for row in tested]
+        accuracy = [float(row["accuracy"]) for row in tested]
+        if tested:
             label = f"{label}: {accuracy[-1]:.2f}% at {minutes[-1]:.0f} min"
         ax.plot(minutes, accuracy, marker=".", markersize=4, label=label)
     if target is not None:

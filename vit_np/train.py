@@ -81,11 +81,12 @@ class TrainConfig:
     cutmix_alpha: float = setting(1.0, "CutMix's lam ~ Beta(alpha, alpha)")
     mix_switch_prob: float = setting(0.5, "chance that a mixed batch uses CutMix rather than MixUp")
     eval_batch_size: int = setting(500, "images per forward pass when evaluating", resume=FREE)
+    eval_every: int = setting(1, "evaluate on the test set every N epochs, and after the last", resume=FREE)
     checkpoint_every: int = setting(50, "also checkpoint every N steps inside an epoch (0: epoch ends only)",
                                     resume=FREE)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "eval_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"TrainConfig: {name} must be a positive integer, got {value!r}")
@@ -266,9 +267,14 @@ class Trainer:
         return s.lr_at(s.base_lrs[0], max(s.last_epoch - 1, 0), 0)
 
     def _end_epoch(self, seconds: float) -> dict[str, float]:
+        """Evaluate (every eval_every epochs and after the last; else test_loss and accuracy are NaN),
+        then record the epoch, save best.npz if it is the best so far, checkpoint and write metrics."""
         pos = self.position
         t0 = time.perf_counter()
-        test_loss, accuracy, _ = evaluate(self.model, self.test_images, self.test_labels, self.config.eval_batch_size)
+        test_loss = accuracy = math.nan
+        if (pos.epoch + 1) % self.config.eval_every == 0 or pos.epoch + 1 == self.config.epochs:
+            test_loss, accuracy, _ = evaluate(self.model, self.test_images, self.test_labels,
+                                              self.config.eval_batch_size)
         self.elapsed += time.perf_counter() - t0
         row = {"epoch": pos.epoch + 1, "train_loss": pos.loss_sum / max(pos.seen, 1), "test_loss": test_loss,
                "accuracy": accuracy, "lr": self.last_step_lr(),

@@ -137,6 +137,8 @@ class CrossEntropy(Function):
         logp, q, divisor, weight = ctx.saved_tensors
         if ctx.reduction == "none":
             g = np.expand_dims(grad, ctx.axis)  # each position's own upstream gradient
+        elif ctx.reduction == "mean" and divisor == 0:  # every position ignored: the loss is 0 / 0, nothing
+            g = np.zeros_like(grad)  # contributed to it, and the gradient is 0 (PyTorch's), not 0 * inf
         else:
             g = grad / divisor if ctx.reduction == "mean" else grad
         grad_logits = (np.exp(logp) * q.sum(axis=ctx.axis, keepdims=True) - q) * g

@@ -2,19 +2,21 @@
 
 A chunk's matrices stay in the CPU cache through every pass over them, forward and backward.
 Each chunk is copied to contiguous 3-d stacks first (NumPy's stacked matmul is slow on strided
-operands, such as the views a fused qkv projection gives). Four identities keep the large
+operands, such as the views a fused qkv projection gives). Three identities keep the large
 (Tq, Tk) matrices out of as many passes as possible:
 
 - forward keeps E = exp(S - shift) and its row sums l instead of P = E / l: with D = E * M
   (M = keep / (1 - p), the dropout factor), out = (D @ v) / l, a division of Tq x dv values;
 - backward divides the small operands by l instead: dv = D^T @ (dO / l), dq = ((dS' @ k) / l) s,
   dk = dS'^T @ (q / l) s, where dS' = E * (dD * M - r) and dD = dO @ v^T;
-- the softmax backward's row sums r = sum_k dP P = sum_j dO out (FlashAttention's trick):
-  Tq x dv products per matrix instead of Tq x Tk;
 - the outputs and gradients are written in the memory layout of q (for the ViT: (B, T, nh, hs)
   order), so the transposes and reshapes around the op cost no copy.
 
-Other cases (batch dims that broadcast, a mask per batch entry) run the reference formulas.
+(The softmax backward's row sums sum_k dP P also equal sum_j dO out, FlashAttention's shortcut with
+Tq x dv products instead of Tq x Tk; in float32 its rounding does not cancel the way the textbook
+sum does, e.g. a query that sees one key then gets a gradient of ~1e-5 instead of 0, so the
+textbook sum it is.) Other cases (batch dims that broadcast, a mask per batch entry) run the
+reference formulas.
 """
 from __future__ import annotations
 
@@ -94,7 +96,7 @@ class ScaledDotProductAttention:
             out[c] = o.reshape(out[c].shape)
 
         for_each_chunk(len(q), _chunk_rows(q), chunk)
-        ctx.save_for_backward(q, k, v, exps, sums, keep, out)  # q, k, v, out: arrays that exist anyway
+        ctx.save_for_backward(q, k, v, exps, sums, keep)  # q, k, v: the inputs' own arrays, no copies
         ctx.scale, ctx.p_scale = scale, p_scale
         ctx.bias_shape = None if bias is None else (1,) * max(0, bias.ndim - 2) + (tq, tk)
         return out
@@ -103,7 +105,7 @@ class ScaledDotProductAttention:
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         if not ctx.fast:
             return Reference.backward(ctx, grad)
-        q, k, v, exps, sums, keep, out = ctx.saved_tensors
+        q, k, v, exps, sums, keep = ctx.saved_tensors
         grads = [np.empty_like(t) for t in (q, k, v)]  # each in its input's memory layout
         tq, tk = exps.shape[-2:]
         scale = q.dtype.type(ctx.scale)
@@ -114,13 +116,12 @@ class ScaledDotProductAttention:
             m = None if keep is None else _factor(keep[c], ctx.p_scale, e.shape)
             g3, v3 = _stack(grad[c]), _stack(v[c])  # dO: (n, Tq, dv), v: (n, Tk, dv)
             gs = g3 @ _stack(np.swapaxes(v[c], -1, -2))  # dD = dO v^T: (n, Tq, Tk), v^T contiguous (faster)
-            r = row_sums(g3 * _stack(out[c]))  # sum_k dP P = sum_j dO out: (n, Tq, 1)
             g3 /= l
             d = e if m is None else e * m  # D l
             grads[2][c] = (np.swapaxes(d, -1, -2) @ g3).reshape(v[c].shape)  # dv = D^T dO = (D l)^T (dO / l)
             if m is not None:
                 gs *= m  # dP
-            gs -= r
+            gs -= row_sums(gs * e) / l  # dP - sum_k dP P, the softmax backward's row sums
             gs *= e  # dS l = E (dP - r)
             gq = gs @ _stack(k[c])  # (n, Tq, d)
             gq /= l

@@ -117,7 +117,8 @@ class Pow(Function):
         grad_a = None
         if ctx.needs_input_grad[0]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_a = np.where(b == 0, 0, grad * b * a ** (b - 1))  # 0 where b == 0, as torch
+                zero, one = grad.dtype.type(0), b.dtype.type(1)  # typed: NumPy 1.x makes 0-d float32 - 1 float64
+                grad_a = np.where(b == 0, zero, grad * b * a ** (b - one))  # 0 where b == 0, as torch
         grad_b = None
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):

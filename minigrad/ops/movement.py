@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from minigrad.engine import Context, Function
-from minigrad.ops.reduce import normalize_dim
+from minigrad.ops.reduce import normalize_dim, normalize_dims
 
 
 def shape_arg(shape: tuple) -> tuple[int, ...]:
@@ -107,9 +107,13 @@ class Cat(Function):
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, dim: int = 0) -> np.ndarray:
         _check_same(arrays, "cat")
+        if len({a.ndim for a in arrays}) > 1:
+            legacy = any(a.shape == (0,) for a in arrays)
+            raise ValueError(f"cat: the tensors must have the same number of dims, got shapes {[a.shape for a in arrays]}"
+                             + (" (PyTorch's legacy skipping of 1-d empty tensors is not supported)" if legacy else ""))
         ctx.axis = normalize_dim(dim, arrays[0].ndim, "cat")
         for a in arrays[1:]:
-            if a.ndim != arrays[0].ndim or any(
+            if any(
                 x != y for i, (x, y) in enumerate(zip(a.shape, arrays[0].shape)) if i != ctx.axis
             ):
                 raise ValueError(
@@ -180,13 +184,14 @@ def unsqueeze(x, dim: int):
     return Reshape.apply(x, shape=x.shape[:axis] + (1,) + x.shape[axis:])
 
 
-def squeeze(x, dim: int | None = None):
+def squeeze(x, dim: int | Sequence[int] | None = None):
+    """Drop the size-1 dims: all of them, or those among dim (an int or several; others stay, as PyTorch)."""
     if dim is None:
         return Reshape.apply(x, shape=tuple(n for n in x.shape if n != 1))
-    axis = normalize_dim(dim, x.ndim, "squeeze")
-    if x.ndim == 0 or x.shape[axis] != 1:
+    drop = {axis for axis in normalize_dims(dim, x.ndim, "squeeze") if x.shape[axis] == 1}
+    if not drop:
         return x  # as PyTorch: squeezing a dim that is not 1 is a no-op
-    return Reshape.apply(x, shape=x.shape[:axis] + x.shape[axis + 1 :])
+    return Reshape.apply(x, shape=tuple(n for axis, n in enumerate(x.shape) if axis not in drop))
 
 
 def split(x, split_size: int | Sequence[int], dim: int = 0) -> list:

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from minigrad.optim.optimizer import Optimizer, check_nonnegative
+from minigrad.optim.optimizer import Optimizer, check_implementation, check_nonnegative
 from minigrad.tensor import Tensor
 
 
@@ -17,7 +17,10 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 amsgrad: bool = False, *, maximize: bool = False, decoupled_weight_decay: bool = False):
+                 amsgrad: bool = False, *, foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
+        check_implementation(type(self).__name__, differentiable, capturable)  # foreach, fused: see there
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
@@ -58,7 +61,7 @@ class Adam(Optimizer):
             v = state["max_exp_avg_sq"]  # the denominator never shrinks
         bias_correction1 = 1.0 - beta1**t
         bias_correction2 = 1.0 - beta2**t
-        update = np.sqrt(v)  # one scratch array, reused for each step below
+        update = np.sqrt(v, out=np.empty_like(v))  # one scratch array (an array for a 0-d p too), reused below
         update /= math.sqrt(bias_correction2)
         update += eps  # sqrt(v_hat) + eps
         np.divide(m, update, out=update)
@@ -71,6 +74,8 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 amsgrad: bool = False, *, maximize: bool = False):
+                 amsgrad: bool = False, *, maximize: bool = False, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True)
+                         foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

@@ -144,3 +144,15 @@ def check_nonnegative(optimizer: str, group: dict[str, Any], *fields: str) -> No
     for field in fields:
         if not group[field] >= 0.0:
             raise ValueError(f"{optimizer}: {field} must be >= 0, got {group[field]!r}")
+
+
+def check_implementation(optimizer: str, differentiable: bool = False, capturable: bool = False) -> None:
+    """PyTorch's implementation switches. foreach= and fused= only choose which of PyTorch's kernels runs the
+    same update: minigrad has one implementation, so it takes them and ignores them. differentiable=True (a
+    step that autograd can go through) and capturable=True (CUDA graph capture) change what step() is: refused."""
+    if differentiable:
+        raise NotImplementedError(f"{optimizer}: differentiable=True is not supported: minigrad's step() updates "
+                                  "the parameters in place, outside the graph")
+    if capturable:
+        raise NotImplementedError(f"{optimizer}: capturable=True (CUDA graph capture) is not supported: minigrad "
+                                  "computes on the CPU only")

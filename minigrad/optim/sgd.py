@@ -5,7 +5,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from minigrad.optim.optimizer import Optimizer, check_nonnegative
+from minigrad.optim.optimizer import Optimizer, check_implementation, check_nonnegative
 from minigrad.tensor import Tensor
 
 
@@ -15,7 +15,9 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
                  momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False, *, maximize: bool = False):
+                 nesterov: bool = False, *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None):
+        check_implementation("SGD", differentiable)  # foreach, fused: PyTorch's kernels for the same update
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
@@ -36,8 +38,8 @@ class SGD(Optimizer):
             grad = grad + wd * p.data  # L2 penalty (wd/2)|p|^2 folded into the gradient
         if momentum != 0:
             buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()  # first step: the buffer is the gradient
+            if buf is None:  # first step: the buffer is the gradient (an array, also for a 0-d parameter)
+                buf = state["momentum_buffer"] = np.array(grad, dtype=p.data.dtype)
             else:
                 buf *= momentum
                 buf += (1.0 - float(group["dampening"])) * grad
