@@ -19,7 +19,7 @@ from minigrad.functional.linear import Im2Col, Linear
 from minigrad.functional.normalization import LayerNorm
 from minigrad.kernels.activation import CHUNK
 from minigrad.kernels.attention import MATRICES
-from minigrad.ops import GetItem, MatMul, PowScalar
+from minigrad.ops import Add, GetItem, MatMul, PowScalar
 from minigrad.kernels import parallel
 from minigrad.testing import DTYPES, check_kernel, random_inputs
 
@@ -135,7 +135,14 @@ CASES = {
         "two_dims": (sdpa, [(3, 4), (6, 4), (6, 5)], None),
     },
     PowScalar: {f"exponent_{c}": (lambda x, c=c: x ** c, [(3, 4)], 0.5) for c in (2.0, 3.0, 0.5, -1.0, 0.0, 1.0, 2.5)},
+    Add: {
+        "residual_many_chunks": (lambda a, b: a + b, [(3, 200, 150), (3, 200, 150)], None),
+        "small": (lambda a, b: a + b, [(3, 4), (3, 4)], None),
+        "broadcast": (lambda a, b: a + b, [(3, 200, 150), (150,)], None),
+    },
     GetItem: {
+        "qkv_thirds_many_chunks": (lambda x: x[:, :, 40:80] * 2 + x[:, :, :40], [(300, 5, 120)], None),
+        "rows_of_a_large_array": (lambda x: x[:, 0], [(400, 3, 200)], None),
         "basic_slices": (lambda x: x[1:3, ::2], [(4, 5)], None),
         "int_and_none": (lambda x: x[1, None], [(4, 5)], None),
         "repeated_rows": (lambda x: x[np.array([0, 2, 0])], [(4, 5)], None),

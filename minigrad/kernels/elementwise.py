@@ -1,4 +1,5 @@
-"""Elementwise and movement ops: small integer powers as products, and basic-slicing GetItem."""
+"""Elementwise and movement ops: large same-shape adds across the cores, small integer powers as
+products, and basic-slicing GetItem (its gradient written block by block, in parallel)."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,9 +7,31 @@ from typing import Any
 import numpy as np
 
 from minigrad.engine import Context
+from minigrad.kernels.parallel import for_each_chunk
 from minigrad.kernels.registry import replaces
+from minigrad.ops.elementwise import Add as ReferenceAdd
 from minigrad.ops.elementwise import PowScalar as ReferencePowScalar
 from minigrad.ops.movement import GetItem as ReferenceGetItem
+
+
+CHUNK = 1 << 16  # elements per chunk
+
+
+@replaces(ReferenceAdd)
+class Add:
+    """a + b for two large float arrays of one shape and dtype (a residual connection), in chunks."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not (a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f" and a.size > CHUNK
+                and a.flags.c_contiguous and b.flags.c_contiguous):
+            return ReferenceAdd.forward(ctx, a, b)
+        out = np.empty_like(a)
+        fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+        for_each_chunk(fa.size, CHUNK, lambda c: np.add(fa[c], fb[c], out=fo[c]))
+        return out
+
+    backward = staticmethod(ReferenceAdd.backward)  # grad, grad: nothing to compute
 
 
 def _power(a: np.ndarray, c: float) -> np.ndarray:
@@ -59,6 +82,18 @@ class GetItem:
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         if not _basic(ctx.index):
             return ReferenceGetItem.backward(ctx, grad)
-        out = np.zeros(ctx.in_shape, dtype=grad.dtype)
-        out[ctx.index] = grad  # assignment, not np.add.at: no element repeats, and it is much faster
+        out = np.empty(ctx.in_shape, dtype=grad.dtype)
+        index = ctx.index if isinstance(ctx.index, tuple) else (ctx.index,)
+        if out.ndim == 0 or not index or index[0] != slice(None) or grad.ndim == 0 or len(grad) != len(out):
+            out.fill(0)
+            out[ctx.index] = grad  # assignment, not np.add.at: no element repeats, and it is much faster
+            return out
+        rest = index[1:]  # x[:, ...]: the gradient of rows c is zeros with grad's rows c written in
+
+        def chunk(c: slice) -> None:
+            block = out[c]
+            block.fill(0)
+            block[(slice(None), *rest)] = grad[c]
+
+        for_each_chunk(len(out), max(1, CHUNK // max(1, out[0].size)), chunk)
         return out
