@@ -4,6 +4,7 @@ The slow tests run the workspace's tests in a subprocess (one pytest run each, c
 or the repo root). Run alone: `pytest tests/test_exercises.py`.
 """
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -249,3 +250,25 @@ def test_solving_some_exercises_makes_exactly_those_pass(tmp_path):
                     r"at index \(\d+, \d+\) is -?[\d.e-]+, expected -?[\d.e-]+ \(PyTorch\)", rows[4][2]), rows[4][2]
     assert f"{len(solved)} done, 1 failing, {N_EXERCISES - len(solved) - 1} not started" in result.stdout
     assert "Next: exercise 2 (Sub)" in result.stdout
+
+
+def test_a_solved_workspace_passes_from_an_installed_package(tmp_path):
+    """pip install minigrad (not editable) into a folder, then new, solve all and check from outside
+    any checkout: the workspace's checks are minigrad.testing, so nothing needs the repo's tests/."""
+    site = tmp_path / "site"
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
+                            "--target", str(site), str(ROOT)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    def run(*args):
+        return subprocess.run([sys.executable, *map(str, args)], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    where = run("-c", "import minigrad; print(minigrad.__file__)").stdout.strip()
+    assert Path(where).is_relative_to(site) and not (site / "tests").exists()
+    dest = tmp_path / "ws"
+    assert run("-m", "minigrad.exercises", "new", dest).returncode == 0
+    assert run("-m", "minigrad.exercises", "solve", dest, "all").returncode == 0
+    result = run("-m", "minigrad.exercises", "check", dest)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{N_EXERCISES} done, 0 failing, 0 not started" in result.stdout

@@ -60,7 +60,7 @@ def run(request):
     """One forward + backward of both models on the same batch (shared by the tests below), with
     minigrad's kernels and with its reference formulas.
 
-    Without output_attentions our last block computes [CLS] alone (Block's cls_only): the logits
+    Without output_attentions our last block computes [CLS] alone (Encoder.cls_forward): the logits
     and every gradient must still be PyTorch's, which always computes every token."""
     variant, dtype, maps, name = request.param
     ours, theirs = make_pair(dtype, use_faster_attention=VARIANTS[variant], **NO_DROPOUT)

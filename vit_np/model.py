@@ -80,9 +80,9 @@ class AttentionHead(nn.Module):
         self.value = nn.Linear(hidden_size, attention_head_size, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, num_queries: int | None = None) -> tuple[Tensor, Tensor]:
-        q_in = x if num_queries is None else x[:, :num_queries]  # only the first tokens ask (see Block)
-        query, key, value = self.query(q_in), self.key(x), self.value(x)  # (B, T, C) -> 3 x (B, T, hs)
+    def forward(self, x: Tensor, query: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """query: the tokens that ask, (B, Tq, C) (default: x itself); keys and values come from x."""
+        query, key, value = self.query(x if query is None else query), self.key(x), self.value(x)  # 3 x (B, T, hs)
         scores = query @ key.transpose(-1, -2)  # (B, Tq, hs) @ (B, hs, T) -> (B, Tq, T)
         scores = scores / math.sqrt(self.attention_head_size)
         probs = self.dropout(F.softmax(scores, dim=-1))  # each row sums to 1 (before dropout)
@@ -106,8 +106,9 @@ class MultiHeadAttention(nn.Module):
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: Tensor, output_attentions: bool = False,
-                num_queries: int | None = None) -> tuple[Tensor, Tensor | None]:
-        outputs = [head(x, num_queries) for head in self.heads]  # nh x ((B, T, hs), (B, T, T))
+                query: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """query: the tokens that ask, (B, Tq, C) (default: x itself); keys and values come from x."""
+        outputs = [head(x, query) for head in self.heads]  # nh x ((B, T, hs), (B, T, T))
         out = mg.cat([o for o, _ in outputs], dim=-1)  # nh x (B, T, hs) -> (B, T, nh*hs), head order
         out = self.output_dropout(self.output_projection(out))  # (B, T, nh*hs) -> (B, T, C)
         if not output_attentions:
@@ -134,15 +135,16 @@ class FasterMultiHeadAttention(nn.Module):
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: Tensor, output_attentions: bool = False,
-                num_queries: int | None = None) -> tuple[Tensor, Tensor | None]:
+                query: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """query: the tokens that ask, (B, Tq, C) (default: x itself); keys and values come from x."""
         B, T, _ = x.shape
         nh, hs = self.num_attention_heads, self.attention_head_size
-        Tq = T if num_queries is None else num_queries  # only the first Tq tokens ask (see Block)
+        Tq = T if query is None else query.shape[1]
         qkv = self.qkv_projection(x)  # (B, T, C) -> (B, T, 3*nh*hs)
-        query, key, value = qkv.chunk(3, dim=-1)  # (B, T, 3*nh*hs) -> 3 x (B, T, nh*hs)
-        if Tq != T:
-            query = query[:, :Tq]  # (B, T, nh*hs) -> (B, Tq, nh*hs)
-        query = query.view(B, Tq, nh, hs).transpose(1, 2)  # (B, Tq, nh*hs) -> (B, nh, Tq, hs)
+        query_, key, value = qkv.chunk(3, dim=-1)  # (B, T, 3*nh*hs) -> 3 x (B, T, nh*hs)
+        if query is not None:  # the asking tokens' own queries: (B, Tq, C) -> (B, Tq, nh*hs)
+            query_ = self.qkv_projection(query).chunk(3, dim=-1)[0]
+        query = query_.view(B, Tq, nh, hs).transpose(1, 2)  # (B, Tq, nh*hs) -> (B, nh, Tq, hs)
         key = key.view(B, T, nh, hs).transpose(1, 2)  # (B, T, nh*hs) -> (B, nh, T, hs)
         value = value.view(B, T, nh, hs).transpose(1, 2)  # (B, T, nh*hs) -> (B, nh, T, hs)
         if output_attentions:  # the maps need the probabilities: the tutorial's own steps
@@ -184,19 +186,18 @@ class Block(nn.Module):
         self.mlp = MLP(config)
         self.layernorm_2 = nn.LayerNorm(config.hidden_size)
 
-    def forward(self, x: Tensor, output_attentions: bool = False,
-                cls_only: bool = False) -> tuple[Tensor, Tensor | None]:
-        """cls_only: compute the output for the [CLS] token alone, (B, T, C) -> (B, 1, C). Every
-        token is still a key and a value; only [CLS] asks the queries, takes the skip connections
-        and the MLP. The last block needs nothing more: the classifier reads [CLS] only."""
-        num_queries = 1 if cls_only else None
-        attention_output, probs = self.attention(self.layernorm_1(x), output_attentions=output_attentions,
-                                                 num_queries=num_queries)
-        if cls_only:
-            x = x[:, :1]  # (B, T, C) -> (B, 1, C)
+    def forward(self, x: Tensor, output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+        attention_output, probs = self.attention(self.layernorm_1(x), output_attentions=output_attentions)
         x = x + attention_output  # skip connection
         x = x + self.mlp(self.layernorm_2(x))  # skip connection
         return x, probs
+
+    def cls_forward(self, x: Tensor) -> Tensor:
+        """The block's output for the [CLS] token alone: (B, T, C) -> (B, 1, C). Every token is still
+        a key and a value; only [CLS] asks, takes the skip connections and the MLP."""
+        h = self.layernorm_1(x)  # (B, T, C)
+        x = x[:, :1] + self.attention(h, query=h[:, :1])[0]  # (B, 1, C): skip connection
+        return x + self.mlp(self.layernorm_2(x))  # skip connection
 
 
 class Encoder(nn.Module):
@@ -206,15 +207,19 @@ class Encoder(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList([Block(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, x: Tensor, output_attentions: bool = False,
-                cls_only: bool = False) -> tuple[Tensor, Attentions]:
-        """cls_only: the last block computes [CLS] alone, (B, T, C) -> (B, 1, C) (see Block)."""
+    def forward(self, x: Tensor, output_attentions: bool = False) -> tuple[Tensor, Attentions]:
         all_attentions = []
-        for i, block in enumerate(self.blocks):
-            last = i == len(self.blocks) - 1
-            x, probs = block(x, output_attentions=output_attentions, cls_only=cls_only and last)
+        for block in self.blocks:
+            x, probs = block(x, output_attentions=output_attentions)
             all_attentions.append(probs)
         return x, all_attentions if output_attentions else None
+
+    def cls_forward(self, x: Tensor) -> Tensor:
+        """The encoder's output for the [CLS] token alone: (B, T, C) -> (B, 1, C). Every block but the
+        last runs in full; the last computes [CLS] alone (Block.cls_forward), all a classifier reads."""
+        for block in self.blocks[:-1]:
+            x, _ = block(x)
+        return self.blocks[-1].cls_forward(x)
 
 
 class ViTForClassification(nn.Module):
@@ -231,10 +236,10 @@ class ViTForClassification(nn.Module):
     def forward(self, x: Tensor | np.ndarray, output_attentions: bool = False) -> tuple[Tensor, Attentions]:
         x = self._check_input(x)
         embedding_output = self.embedding(x)  # (B, ch, H, W) -> (B, T, C)
-        # The classifier reads only [CLS], so the last block computes [CLS] alone (~1/5 less work,
-        # the same logits and gradients), unless the caller wants every attention map in full.
-        encoder_output, all_attentions = self.encoder(embedding_output, output_attentions=output_attentions,
-                                                      cls_only=not output_attentions)
+        if output_attentions:
+            encoder_output, all_attentions = self.encoder(embedding_output, output_attentions=True)  # (B, T, C)
+        else:  # the classifier reads only [CLS]: the same logits and gradients for ~1/5 less work
+            encoder_output, all_attentions = self.encoder.cls_forward(embedding_output), None  # (B, 1, C)
         logits = self.classifier(encoder_output[:, 0, :])  # [CLS] row: (B, T or 1, C) -> (B, C) -> (B, classes)
         return logits, all_attentions
 
