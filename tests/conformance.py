@@ -297,9 +297,12 @@ class Outcome:
 
 def call_ours(subject: Subject, tr: Translation, call: tuple, where: str, ours: Callable | None = None) -> Any:
     """minigrad on a translation of the call, or the Outcome that ends the case (a refusal or a failure)."""
-    ours = ours or subject.ours
     tr.start()
-    args, kwargs = tr.ours(call[0]), tr.ours(call[1])
+    return attempt(subject, ours or subject.ours, tr.ours(call[0]), tr.ours(call[1]), where)
+
+
+def attempt(subject: Subject, ours: Callable, args: tuple, kwargs: dict, where: str) -> Any:
+    """ours(*args, **kwargs), or the Outcome that ends the case (a refusal or a failure)."""
     try:
         return ours(*args, **kwargs)
     except REFUSALS as err:

@@ -19,8 +19,8 @@ import torch
 
 import minigrad as mg
 from conformance import (
-    DTYPES, REFUSALS, Outcome, Subject, Translation, backward_ours, call_ours, close, compare, compare_grads,
-    each_mode, numpy_dtype, pytorch_raises, refusal_problem, tensors, torch_runs,
+    DTYPES, Outcome, Subject, Translation, attempt, backward_ours, call_ours, close, compare, compare_grads,
+    each_mode, numpy_dtype, pytorch_raises, tensors, torch_runs,
 )
 from conformance_random import dropout as dropout_statistics
 from conformance_report import Results
@@ -31,17 +31,6 @@ PARAM_SHAPES = [(4, 3), (4,), ()]  # a weight, a bias and a scalar
 
 def _seed(*parts: Any) -> int:
     return zlib.crc32("|".join(map(str, parts)).encode())
-
-
-def construct(subject: Subject, cls: Any, args: tuple, kwargs: dict, where: str) -> Any:
-    """minigrad's cls(*args, **kwargs), or the Outcome that ends the case (a refusal, or a failure)."""
-    try:
-        return cls(*args, **kwargs)
-    except REFUSALS as err:
-        problem = refusal_problem(err, subject.names, cls, args, kwargs)
-        return Outcome("failed", problem + where) if problem else Outcome("refused", f"{type(err).__name__}: {err}")
-    except Exception as err:  # noqa: BLE001
-        return Outcome("failed", f"{type(err).__name__}: {err}{where}")
 
 
 # -- modules -----------------------------------------------------------------------------------------------------
@@ -68,7 +57,7 @@ def run_module_input(info: Any, module_input: Any, dtype: str, seed: int) -> Out
     our_args, our_kwargs = ctor.ours(tuple(c.args)), ctor.ours(dict(c.kwargs))
 
     def check(where: str) -> Outcome:
-        ours = construct(subject, subject.ours, our_args, our_kwargs, where)
+        ours = attempt(subject, subject.ours, our_args, our_kwargs, where)
         if isinstance(ours, Outcome):
             return ours
         ours.to(numpy_dtype(DTYPES[dtype])).load_state_dict(state)  # strict: the same names, the same shapes
@@ -173,7 +162,7 @@ def run_optimizer_input(info: Any, kwargs: dict, dtype: str, seed: int) -> Outco
         params = [mg.nn.Parameter(a.copy()) for a in initial]
         tr.start()
         our_kwargs = tr.ours(kwargs)
-        ours = construct(subject, subject.ours, (params,), our_kwargs, where)
+        ours = attempt(subject, subject.ours, (params,), our_kwargs, where)
         if isinstance(ours, Outcome):
             return ours
         for step, step_grads in enumerate(grads):
