@@ -21,7 +21,12 @@ def dropout_keep(shape: tuple[int, ...], p: float) -> np.ndarray:
         return np.zeros(shape, dtype=bool)
     n = math.prod(shape)
     bits = default_generator().bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
-    return (bits >= np.uint16(min(round(p * 65536.0), 65535))).reshape(shape)
+    return (bits >= keep_threshold(p)).reshape(shape)
+
+
+def keep_threshold(p: float) -> np.uint16:
+    """The smallest 16-bit draw that keeps an element: round(p * 2^16) (at most 2^16 - 1)."""
+    return np.uint16(min(round(p * 65536.0), 65535))
 
 
 def keep_scale(p: float) -> float:

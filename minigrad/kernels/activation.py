@@ -7,12 +7,10 @@ from minigrad.engine import Context
 from minigrad.functional.activation import GELU_COEF, SQRT_2_OVER_PI
 from minigrad.functional.activation import GeluTanh as ReferenceGelu
 from minigrad.functional.activation import Softmax as ReferenceSoftmax
-from minigrad.kernels.parallel import for_each_chunk
+from minigrad.kernels.parallel import CHUNK, for_each_chunk, rows_per_chunk
 from minigrad.kernels.registry import replaces
 from minigrad.kernels.rows import softmax_last_dim_
 from minigrad.ops import normalize_dim
-
-CHUNK = 1 << 16  # elements per chunk: its temporaries stay in the CPU cache
 
 
 @replaces(ReferenceGelu)
@@ -80,7 +78,7 @@ class Softmax:
         def chunk(c: slice) -> None:
             y[c] = softmax_last_dim_(lambda: np.array(rows[c], dtype=x.dtype, copy=True))[0]
 
-        for_each_chunk(len(rows), max(1, CHUNK // max(1, x.shape[-1])), chunk)
+        for_each_chunk(len(rows), rows_per_chunk(x.shape[-1]), chunk)
         y = y.reshape(x.shape)
         ctx.save_for_backward(y)
         return y

@@ -28,7 +28,7 @@ from minigrad.engine import Context
 from minigrad.functional.attention import ScaledDotProductAttention as Reference
 from minigrad.functional.dropout import keep_scale
 from minigrad.kernels.dropout import draw_keep
-from minigrad.kernels.parallel import for_each_chunk
+from minigrad.kernels.parallel import for_each_chunk, sum_in_order
 from minigrad.kernels.registry import replaces
 from minigrad.kernels.rows import row_sums, softmax_last_dim_
 
@@ -36,9 +36,11 @@ MATRICES = 32  # (Tq, Tk) score matrices per chunk: about 0.5 MB for the ViT's 6
 
 
 def _fast_path(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None) -> bool:
-    """Same batch dims for q, k and v (at least one), and a bias (if any) shared by all of them."""
+    """Same batch dims for q, k and v (at least one), no empty (Tq, d), (Tk, d) or (Tk, dv) matrices,
+    and a bias (if any) shared by all of them that adds no batch dims of its own."""
     same = q.ndim >= 3 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
-    return same and (bias is None or math.prod(bias.shape[:-2]) == 1)
+    empty = 0 in q.shape[-2:] + k.shape[-2:] + v.shape[-2:]  # rows of no keys: 0 / 0 in out = (D v) / l
+    return same and not empty and (bias is None or (bias.ndim <= q.ndim and math.prod(bias.shape[:-2]) == 1))
 
 
 def _stack(a: np.ndarray, factor: float | None = None) -> np.ndarray:
@@ -48,7 +50,7 @@ def _stack(a: np.ndarray, factor: float | None = None) -> np.ndarray:
         np.copyto(out, a)
     else:
         np.multiply(a, a.dtype.type(factor), out=out)
-    return out.reshape(-1, *a.shape[-2:])
+    return out.reshape(math.prod(a.shape[:-2]), *a.shape[-2:])  # not -1: ambiguous for an empty chunk
 
 
 def _factor(keep: np.ndarray, scale: np.floating, shape: tuple) -> np.ndarray:
@@ -80,7 +82,7 @@ class ScaledDotProductAttention:
 
         def chunk(c: slice) -> None:
             qs, kt = _stack(q[c], scale), _stack(np.swapaxes(k[c], -1, -2))  # (n, Tq, d), (n, d, Tk)
-            into = None if exps is None else exps[c].reshape(-1, tq, tk)  # a contiguous block of exps
+            into = None if exps is None else exps[c].reshape(len(qs), tq, tk)  # a contiguous block of exps
 
             def scores() -> np.ndarray:
                 s = np.matmul(qs, kt, out=into)  # (n, Tq, Tk)
@@ -112,9 +114,10 @@ class ScaledDotProductAttention:
         with_bias = ctx.bias_shape is not None
 
         def chunk(c: slice) -> np.ndarray | None:
-            e, l = exps[c].reshape(-1, tq, tk), sums[c].reshape(-1, tq, 1)  # (n, Tq, Tk), (n, Tq, 1)
+            n = math.prod(exps[c].shape[:-2])
+            e, l = exps[c].reshape(n, tq, tk), sums[c].reshape(n, tq, 1)  # (n, Tq, Tk), (n, Tq, 1)
             m = None if keep is None else _factor(keep[c], ctx.p_scale, e.shape)
-            g3, v3 = _stack(grad[c]), _stack(v[c])  # dO: (n, Tq, dv), v: (n, Tk, dv)
+            g3 = _stack(grad[c])  # dO: (n, Tq, dv)
             gs = g3 @ _stack(np.swapaxes(v[c], -1, -2))  # dD = dO v^T: (n, Tq, Tk), v^T contiguous (faster)
             g3 /= l
             d = e if m is None else e * m  # D l
@@ -139,7 +142,5 @@ class ScaledDotProductAttention:
         parts = for_each_chunk(len(q), _chunk_rows(q), chunk)
         if not with_bias:
             return tuple(grads)
-        grad_bias = np.zeros((tq, tk), dtype=q.dtype)
-        for part in parts:  # in chunk order: the same bits for any thread count
-            grad_bias += part
+        grad_bias = sum_in_order(parts, np.empty((tq, tk), dtype=q.dtype))
         return (*grads, grad_bias.reshape(ctx.bias_shape))  # the engine sums it down to the bias's shape

@@ -40,12 +40,6 @@ def _openblas() -> tuple | None:
     return None
 
 
-def blas_threads() -> int | None:
-    """How many threads a BLAS call made from this thread uses, if minigrad can tell."""
-    found = _openblas()
-    return found[0]() if found else None
-
-
 @contextlib.contextmanager
 def blas_threads_local(n: int) -> Iterator[None]:
     """In this thread, let BLAS calls use n threads (if the BLAS allows it), then restore."""
@@ -59,13 +53,3 @@ def blas_threads_local(n: int) -> Iterator[None]:
     finally:
         found[1](previous)
 
-
-@contextlib.contextmanager
-def blas_threads_per_worker(workers: int) -> Iterator[None]:
-    """In this thread, let BLAS use its share (>= 1) of the machine's threads among `workers`."""
-    budget = blas_threads()
-    if budget is None or workers <= 1:
-        yield
-        return
-    with blas_threads_local(max(1, budget // workers)):
-        yield

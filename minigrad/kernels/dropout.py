@@ -9,12 +9,11 @@ import numpy as np
 
 from minigrad.engine import Context
 from minigrad.functional.dropout import Dropout as Reference
-from minigrad.functional.dropout import dropout_keep, keep_scale
-from minigrad.kernels.parallel import for_each_chunk
+from minigrad.functional.dropout import dropout_keep, keep_scale, keep_threshold
+from minigrad.kernels.parallel import CHUNK, for_each_chunk
 from minigrad.kernels.registry import replaces
 from minigrad.random import default_generator
 
-CHUNK = 1 << 16  # elements per chunk
 WORDS = 1 << 16  # 64-bit generator words per chunk of a mask: each gives four 16-bit draws
 _own = threading.local()  # each thread's PCG64, reused: making one costs more than setting its state
 
@@ -25,13 +24,14 @@ def draw_keep(shape: tuple[int, ...], p: float) -> np.ndarray:
     dropout_keep reads 64-bit words from minigrad's generator in order, four 16-bit draws each.
     A PCG64 generator can jump ahead (advance) to any word, so each chunk copies the generator,
     jumps to its first word and draws its own; then the generator is advanced past all of them,
-    as one draw would have left it.
+    as one draw would have left it. (advance also drops the 32-bit half-word the generator keeps
+    from an odd number of 32-bit draws, which random_raw leaves alone: it is put back.)
     """
     generator = default_generator().bit_generator
     n = math.prod(shape)
     if p >= 1.0 or not isinstance(generator, np.random.PCG64) or n <= 4 * WORDS:
         return dropout_keep(shape, p)
-    threshold = np.uint16(min(round(p * 65536.0), 65535))
+    threshold = keep_threshold(p)
     state, words = generator.state, (n + 3) // 4
     keep = np.empty(n, dtype=bool)
 
@@ -44,6 +44,9 @@ def draw_keep(shape: tuple[int, ...], p: float) -> np.ndarray:
 
     for_each_chunk(words, WORDS, chunk)
     generator.advance(words)
+    after = generator.state
+    after["has_uint32"], after["uinteger"] = state["has_uint32"], state["uinteger"]
+    generator.state = after
     return keep.reshape(shape)
 
 

@@ -7,14 +7,11 @@ from typing import Any
 import numpy as np
 
 from minigrad.engine import Context
-from minigrad.kernels.parallel import for_each_chunk
+from minigrad.kernels.parallel import CHUNK, for_each_chunk, rows_per_chunk
 from minigrad.kernels.registry import replaces
 from minigrad.ops.elementwise import Add as ReferenceAdd
 from minigrad.ops.elementwise import PowScalar as ReferencePowScalar
 from minigrad.ops.movement import GetItem as ReferenceGetItem
-
-
-CHUNK = 1 << 16  # elements per chunk
 
 
 @replaces(ReferenceAdd)
@@ -45,7 +42,7 @@ def _power(a: np.ndarray, c: float) -> np.ndarray:
     if c == 0.5:
         return np.sqrt(a)
     if c == -1.0:
-        return 1 / a
+        return a.dtype.type(1) / a  # not 1 / a: NumPy 1.26 makes that float64 for a 0-d float32 a
     return a ** a.dtype.type(c)
 
 
@@ -68,10 +65,17 @@ class PowScalar:
         return grad * (a.dtype.type(c) * (np.ones_like(a) if c == 1.0 else _power(a, c - 1.0)))
 
 
+def _basic_part(i: Any) -> bool:
+    """A slice, an integer (not a bool), None or Ellipsis; anything else (an array, a list, a tuple,
+    a bool) is advanced indexing, where an element may be picked more than once."""
+    return (i is None or i is Ellipsis or isinstance(i, slice)
+            or (isinstance(i, int | np.integer) and not isinstance(i, bool)))
+
+
 def _basic(index: Any) -> bool:
     """Only slices, integers, None and Ellipsis: each element is picked at most once."""
     items = index if isinstance(index, tuple) else (index,)
-    return not any(isinstance(i, np.ndarray | list) for i in items)
+    return all(_basic_part(i) for i in items)
 
 
 @replaces(ReferenceGetItem)
@@ -95,5 +99,5 @@ class GetItem:
             block.fill(0)
             block[(slice(None), *rest)] = grad[c]
 
-        for_each_chunk(len(out), max(1, CHUNK // max(1, out[0].size)), chunk)
+        for_each_chunk(len(out), rows_per_chunk(out[0].size), chunk)
         return out

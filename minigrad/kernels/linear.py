@@ -9,8 +9,7 @@ import numpy as np
 from minigrad.engine import Context
 from minigrad.functional.linear import Im2Col as ReferenceIm2Col
 from minigrad.functional.linear import Linear as ReferenceLinear
-from minigrad.kernels.normalization import sum_in_order
-from minigrad.kernels.parallel import for_each_chunk
+from minigrad.kernels.parallel import for_each_chunk, sum_in_order
 from minigrad.kernels.registry import replaces
 from minigrad.ops.matmul import MatMul as ReferenceMatMul
 
@@ -43,16 +42,18 @@ class Linear:
         g2 = grad.reshape(len(x2), weight.shape[0])  # (N, out)
         needs = ctx.needs_input_grad
         grad_x = np.empty(x2.shape, dtype=x2.dtype) if needs[0] else None
+        with_bias = len(needs) > 2 and needs[2]
 
         def chunk(c: slice) -> tuple:
             if grad_x is not None:
                 np.dot(g2[c], weight, out=grad_x[c])  # (n, out) @ (out, in)
-            return np.dot(g2[c].T, x2[c]) if needs[1] else None, g2[c].sum(axis=0)  # this chunk's dW, db
+            return (np.dot(g2[c].T, x2[c]) if needs[1] else None,  # this chunk's dW
+                    g2[c].sum(axis=0) if with_bias else None)  # and db
 
         parts = for_each_chunk(len(x2), ROWS, chunk)
         grad_w = sum_in_order([p[0] for p in parts], weight) if needs[1] else None
         bias_like = np.empty(weight.shape[:1], dtype=weight.dtype)
-        grad_b = sum_in_order([p[1] for p in parts], bias_like) if len(needs) > 2 and needs[2] else None
+        grad_b = sum_in_order([p[1] for p in parts], bias_like) if with_bias else None
         grad_x = grad_x.reshape(ctx.x_shape) if grad_x is not None else None
         return (grad_x, grad_w, grad_b)[:len(needs)]
 

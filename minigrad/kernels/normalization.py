@@ -5,15 +5,9 @@ import numpy as np
 
 from minigrad.engine import Context
 from minigrad.functional.normalization import LayerNorm as Reference
-from minigrad.kernels.parallel import for_each_chunk
+from minigrad.kernels.parallel import for_each_chunk, rows_per_chunk, sum_in_order
 from minigrad.kernels.registry import replaces
 from minigrad.kernels.rows import row_sums
-
-CHUNK = 1 << 16  # elements per chunk of rows
-
-
-def _rows_per_chunk(d: int) -> int:
-    return max(1, CHUNK // max(1, d))
 
 
 @replaces(Reference)
@@ -22,6 +16,9 @@ class LayerNorm:
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
                 axes: tuple[int, ...], eps: float) -> np.ndarray:
         d = weight.size
+        ctx.fast = d > 0  # rows of no elements: the reference's formulas (its NaN statistics, its shapes)
+        if not ctx.fast:
+            return Reference.forward(ctx, x, weight, bias, axes, eps)
         x2 = x.reshape(-1, d)  # (..., *normalized_shape) -> (N, D): each row is normalized
         xhat, rstd, y = np.empty(x2.shape, x.dtype), np.empty((len(x2), 1), x.dtype), np.empty(x2.shape, x.dtype)
         w, b, eps_ = weight.reshape(-1), bias.reshape(-1), x.dtype.type(eps)
@@ -35,13 +32,15 @@ class LayerNorm:
             np.multiply(h, w, out=y[c])
             y[c] += b
 
-        for_each_chunk(len(x2), _rows_per_chunk(d), chunk)
+        for_each_chunk(len(x2), rows_per_chunk(d), chunk)
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.x_shape = x.shape
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        if not ctx.fast:
+            return Reference.backward(ctx, grad)
         xhat, rstd, weight = ctx.saved_tensors
         d = weight.size
         g2 = grad.reshape(xhat.shape)  # (N, D)
@@ -57,15 +56,8 @@ class LayerNorm:
             gx *= rstd[c]
             return (gc * hc).sum(axis=0), gc.sum(axis=0)  # this chunk's share of dw and db
 
-        parts = for_each_chunk(len(xhat), _rows_per_chunk(d), chunk)
+        parts = for_each_chunk(len(xhat), rows_per_chunk(d), chunk)
         grad_w = sum_in_order([p[0] for p in parts], weight) if ctx.needs_input_grad[1] else None
         grad_b = sum_in_order([p[1] for p in parts], weight) if ctx.needs_input_grad[2] else None
         return grad_x.reshape(ctx.x_shape), grad_w, grad_b
 
-
-def sum_in_order(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:
-    """The chunks' partial sums added in chunk order (the same bits for any thread count), in like's shape."""
-    total = np.zeros(like.shape, dtype=like.dtype)
-    for part in parts:
-        total += part.reshape(like.shape)
-    return total

@@ -1,6 +1,7 @@
 """Intra-op parallelism for the kernels: the chunks of one op's loop, run on every core.
 
     for_each_chunk(n, grain, body)      # body(slice) for every chunk of range(n), in parallel
+    sum_in_order(parts, like)           # the chunks' partial sums, added in chunk order
 
 NumPy and BLAS release the GIL inside their loops, so Python threads that each run NumPy on
 their own chunk keep all cores busy. The chunks of range(n) depend on n and `grain` only, never
@@ -20,9 +21,12 @@ import os
 import threading
 from typing import Any, Callable
 
+import numpy as np
+
 from minigrad.kernels.blas import blas_threads_local
 
 MAX_CHUNKS = 256  # more would only add per-chunk overhead
+CHUNK = 1 << 16  # elements per chunk: an op's temporaries for it stay in a core's cache
 
 
 def _default_threads() -> int:
@@ -62,6 +66,19 @@ def chunks(n: int, grain: int) -> list[slice]:
     """range(n) in consecutive pieces of `grain` (the last may be shorter), at most MAX_CHUNKS."""
     grain = max(1, grain, -(-n // MAX_CHUNKS))
     return [slice(start, min(start + grain, n)) for start in range(0, n, grain)]
+
+
+def rows_per_chunk(row_size: int) -> int:
+    """Rows of `row_size` elements per chunk: about CHUNK elements, at least one row."""
+    return max(1, CHUNK // max(1, row_size))
+
+
+def sum_in_order(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    """The chunks' partial sums added in chunk order (the same bits for any thread count), in like's shape."""
+    total = np.zeros(like.shape, dtype=like.dtype)
+    for part in parts:
+        total += part.reshape(like.shape)
+    return total
 
 
 def for_each_chunk(n: int, grain: int, body: Callable[[slice], Any]) -> list[Any]:

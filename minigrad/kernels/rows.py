@@ -24,13 +24,14 @@ def softmax_last_dim_(scores: Callable[[], np.ndarray], normalize: bool = True) 
     One shift for the whole array, its max, instead of each row's max: a max over a short last
     axis costs more than the exp. Every row then sums to at most its length, never overflows, and
     only underflows if its own max sits far below the array's: then scores() is called again and
-    each row is shifted by its own max instead (any per-row shift gives the same softmax).
+    each row is shifted by its own max instead (any per-row shift gives the same softmax). So is
+    an array with a NaN (or +inf) in it: its max would make every row NaN, not just that row.
     """
     e = scores()
     e -= e.max(initial=-np.inf)
     np.exp(e, out=e)
     sums = row_sums(e)
-    if e.size and sums.min() < UNDERFLOW:
+    if e.size and not sums.min() >= UNDERFLOW:  # also a NaN anywhere: the shared max is NaN, every row too
         e = scores()
         e -= e.max(axis=-1, keepdims=True, initial=-np.inf)
         np.exp(e, out=e)
