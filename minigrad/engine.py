@@ -91,7 +91,7 @@ class Context:
 
     def __init__(self, fn: type[Function], inputs: tuple[Tensor, ...], impl: Any = None):
         self.fn = fn  # the Function subclass, e.g. Mul
-        self.impl = impl or fn  # whose forward ran, and so whose backward must run: fn or its kernel
+        self.impl = impl  # whose forward ran, and so whose backward must run: fn or its kernel (apply passes it)
         self.inputs = inputs  # the input Tensors (the edges of the graph)
         # Which inputs backward must give a gradient; all False under no_grad (no backward can follow).
         grad_enabled = is_grad_enabled()

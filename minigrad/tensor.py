@@ -203,12 +203,20 @@ class Tensor(TensorMethods):
             engine.backward(self, grad, retain_graph=retain_graph)
 
     # -- making operands tensors ----------------------------------------------------------------
-    def _operand(self, other: Any) -> Tensor:
-        """A constant (number or array) mixed into an op takes this tensor's float dtype."""
+    def _operand(self, other: Any, wrap: bool = True) -> Tensor:
+        """A constant (number or array) mixed into an op, with PyTorch's result dtypes: it takes this
+        tensor's dtype with a float tensor, as an int with an integer tensor (wrapping, as uint8 - 1 is
+        255; wrap=False for division, where the int keeps its value) and as a bool with a bool tensor.
+        Otherwise it keeps its own: int64 for an int, bool for a bool, float32 for a float, an array's dtype."""
         if isinstance(other, Tensor):
             return other
-        dtype = self.dtype if self.dtype.kind == "f" else None
-        return Tensor(other, dtype=dtype)
+        kind, flag = self.dtype.kind, isinstance(other, (bool, np.bool_))
+        number = isinstance(other, (int, np.integer)) and not flag  # an int that is not a bool
+        if kind == "f":
+            return Tensor(other, dtype=self.dtype)
+        if (kind in "iu" and number and wrap) or (kind == "b" and flag):
+            return Tensor(np.asarray(other).astype(self.dtype))  # wraps as PyTorch: uint8 - 1 is 255
+        return Tensor(np.int64(other) if number else np.bool_(other) if flag else other)
 
     # -- arithmetic: dispatch only ----------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -230,15 +238,25 @@ class Tensor(TensorMethods):
         return ops.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, self._operand(other))
+        return ops.Div.apply(self, self._operand(other, wrap=False))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self._operand(other), self)
+        return ops.Div.apply(self._operand(other, wrap=False), self)
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, Tensor) or np.ndim(exponent) > 0:
             return ops.Pow.apply(self, self._operand(exponent))
-        return ops.PowScalar.apply(self, exponent=float(exponent))
+        base = self
+        if isinstance(exponent, (bool, np.bool_)):
+            raise TypeError("pow: a bool exponent is not supported; use an int (0 or 1)")
+        if self.dtype.kind in "iub" and np.asarray(exponent).dtype.kind in "iu" and exponent < 0:
+            raise ValueError(f"pow: integers to negative integer powers are not allowed (exponent {exponent} "
+                             f"on a {self.dtype} tensor, as in PyTorch); use a float tensor")
+        if self.dtype.kind != "f" and np.asarray(exponent).dtype.kind == "f":
+            base = self.to(np.float32)  # int ** 0.5 is float32, as in PyTorch (and as int * 0.5 here)
+        elif self.dtype == np.bool_:
+            base = self.to(np.int64)  # bool ** 2 is int64, as in PyTorch (NumPy would give int8)
+        return ops.PowScalar.apply(base, exponent=float(exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
         return ops.Pow.apply(self._operand(base), self)
@@ -314,12 +332,11 @@ class Tensor(TensorMethods):
         return MaxResult(*ops.max_along(self, dim, keepdim))
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Tensor | MinResult:
-        """-max(-x): the smallest element, or (values, indices) along dim."""
+        """Without dim: the smallest element. With dim: (values, indices), as torch.min."""
         _refuse_other("min", dim)
         if dim is None:
-            return -ops.Max.apply(-self, dim=None, keepdim=keepdim)
-        values, _ = ops.max_along(-self, dim, keepdim)
-        return MinResult(-values, self.argmin(dim, keepdim))
+            return ops.Max.apply(self, dim=None, keepdim=keepdim, smallest=True)
+        return MinResult(*ops.max_along(self, dim, keepdim, smallest=True))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return ops.arg_extreme(np.argmax, self, dim, keepdim, "argmax")

@@ -9,7 +9,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, MODES, check_op, mode, random_inputs
 from minigrad.testing import check_twins
 
 DTYPE_IDS = ["f64", "f32"]
@@ -188,3 +188,39 @@ def test_relu_gradcheck():
     x = random_inputs([(3, 4)], np.float64)[0]
     x = np.where(np.abs(x) < 0.1, 0.5, x)  # away from the kink at 0
     assert mg.gradcheck(F.relu, [mg.Tensor(x, requires_grad=True)])
+
+
+# -- integer inputs: refused, as PyTorch refuses them ------------------------------------------------
+
+INT_INPUT = np.array([[1, 2, 3], [-1, 0, 4]])
+INTEGER_REFUSALS = {  # name -> (minigrad, torch, the op named in the message)
+    "gelu_none": (F.gelu, TF.gelu, "gelu"),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), lambda x: TF.gelu(x, approximate="tanh"), "gelu"),
+    "softmax": (lambda x: F.softmax(x, dim=-1), lambda x: TF.softmax(x, dim=-1), "softmax"),
+    "log_softmax": (lambda x: F.log_softmax(x, dim=-1), lambda x: TF.log_softmax(x, dim=-1), "log_softmax"),
+    "softmax_dtype_int": (lambda x: F.softmax(x, dim=-1, dtype=np.int64),
+                          lambda x: TF.softmax(x, dim=-1, dtype=torch.int64), "softmax"),
+}
+
+
+@pytest.mark.parametrize("np_dtype", [np.int64, np.uint8, np.bool_], ids=["int64", "uint8", "bool"])
+@pytest.mark.parametrize("name", INTEGER_REFUSALS)
+def test_integer_input_is_refused_as_in_torch(name, np_dtype):
+    """gelu gave zeros (or float64), softmax overflowed: both frameworks refuse, kernels and reference alike."""
+    ours, theirs, op = INTEGER_REFUSALS[name]
+    x = INT_INPUT.astype(np_dtype)
+    got = np.dtype(np.int64 if name == "softmax_dtype_int" else np_dtype)  # dtype=: cast first, then checked
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        theirs(torch.tensor(x))
+    for name_of_mode in MODES:
+        with mode(name_of_mode), pytest.raises(
+                TypeError, match=rf"^{op}: needs a floating-point tensor, got input of dtype {got}"):
+            ours(mg.tensor(x))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_integers_with_a_float_dtype_matches_torch(name):
+    """softmax(int, dtype=float32) is PyTorch's way: the cast comes first, then the check passes."""
+    ours, theirs = getattr(F, name), getattr(TF, name)
+    check_op(lambda x: ours(x, dim=-1, dtype=np.float32), lambda x: theirs(x, dim=-1, dtype=torch.float32),
+             inputs=[INT_INPUT], rtol=1e-6, atol=1e-6)

@@ -9,7 +9,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, MODES, check_op, mode, random_inputs
 from minigrad.testing import check_twins, seeded
 
 DTYPE_IDS = ["f64", "f32"]
@@ -196,3 +196,26 @@ def test_sdpa_rows_far_below_the_global_max_take_the_per_row_fallback(dtype):
     check_op(lambda a, b, c: F.scaled_dot_product_attention(a, b, c),
              lambda a, b, c: torch.nn.functional.scaled_dot_product_attention(a, b, c),
              inputs=[np.asarray(t, dtype=dtype) for t in (q, k, v)])
+
+
+# name -> (query, key, value dtypes, what the message says)
+SDPA_DTYPE_REFUSALS = {
+    "float64_key": ((np.float32, np.float64, np.float32), r"dtype mismatch float32 vs float64 \(query vs key\)"),
+    "float64_value": ((np.float32, np.float32, np.float64), r"dtype mismatch float32 vs float64 \(query vs value\)"),
+    "float32_key_of_float64": ((np.float64, np.float32, np.float64),
+                               r"dtype mismatch float64 vs float32 \(query vs key\)"),
+    "int_query": ((np.int64, np.int64, np.int64), "needs a floating-point tensor, got query of dtype int64"),
+    "int_value": ((np.float32, np.float32, np.int64), "needs a floating-point tensor, got value of dtype int64"),
+}
+
+
+@pytest.mark.parametrize("case", SDPA_DTYPE_REFUSALS)
+def test_sdpa_refuses_mixed_and_integer_dtypes_as_torch(case):
+    """q float32 with k float64 gave float32 (kernel) or float64 (reference); PyTorch refuses it."""
+    dtypes, message = SDPA_DTYPE_REFUSALS[case]
+    arrays = [np.ones(shape, dtype=d) for shape, d in zip([(2, 3, 4), (2, 5, 4), (2, 5, 4)], dtypes)]
+    with pytest.raises(RuntimeError):
+        TF.scaled_dot_product_attention(*[torch.tensor(a) for a in arrays])
+    for name in MODES:
+        with mode(name), pytest.raises(TypeError, match=rf"^scaled_dot_product_attention: {message}"):
+            sdpa(*[mg.Tensor(a) for a in arrays])

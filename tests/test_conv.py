@@ -8,7 +8,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, MODES, check_op, mode, random_inputs
 
 DTYPE_IDS = ["f64", "f32"]
 # name -> (x shape (B, C, H, W), weight shape (O, C, kh, kw), stride, padding, bias?)
@@ -113,3 +113,43 @@ def test_conv2d_errors_name_the_argument(case):
 def test_conv2d_kernel_larger_than_input():
     with pytest.raises(ValueError, match=r"conv2d: kernel \(5, 5\) is larger than the padded input"):
         F.conv2d(mg.Tensor(np.zeros((1, 3, 4, 4))), mg.Tensor(np.zeros((2, 3, 5, 5))))
+
+
+@pytest.mark.parametrize("w_dtype, b_dtype, message", [
+    (np.float32, None, r"int64 vs float32 \(input vs weight\)"),
+    (np.int64, np.float32, r"int64 vs float32 \(input vs bias\)"),
+], ids=["float_weight", "float_bias"])
+def test_conv2d_refuses_mixed_dtypes_as_torch(w_dtype, b_dtype, message):
+    import torch
+
+    x, w = np.ones((1, 1, 3, 3), dtype=np.int64), np.ones((2, 1, 2, 2), dtype=w_dtype)
+    b = None if b_dtype is None else np.ones(2, dtype=b_dtype)
+    with pytest.raises(RuntimeError):
+        TF.conv2d(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b))
+    for name in MODES:
+        with mode(name), pytest.raises(TypeError, match=rf"^conv2d: dtype mismatch {message}"):
+            F.conv2d(mg.Tensor(x), mg.Tensor(w), None if b is None else mg.Tensor(b))
+
+
+def test_conv2d_of_integers_matches_torch():
+    check_op(F.conv2d, TF.conv2d, inputs=[np.arange(32).reshape(1, 2, 4, 4), np.arange(16).reshape(2, 2, 2, 2) - 8])
+
+
+BAD_PADDINGS = {"float": 1.5, "negative": -1, "negative_pair": (1, -1), "triple": (1, 2, 3), "bool": True,
+                "unknown_string": "full", "same_strided": "same"}
+
+
+@pytest.mark.parametrize("case", BAD_PADDINGS)
+def test_bad_padding_is_refused_once_for_functional_and_nn(case):
+    """One check (functional's), called by nn.Conv2d too: the same message, each naming its op; PyTorch refuses all."""
+    import torch
+
+    padding, stride = BAD_PADDINGS[case], 2 if case == "same_strided" else 1
+    x, w = np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3))
+    with pytest.raises((RuntimeError, TypeError, ValueError)):
+        TF.conv2d(torch.tensor(x), torch.tensor(w), stride=stride, padding=padding)
+    with pytest.raises(ValueError, match=r"^conv2d: .*padding") as functional:
+        F.conv2d(mg.Tensor(x), mg.Tensor(w), stride=stride, padding=padding)
+    with pytest.raises(ValueError, match=r"^Conv2d: .*padding") as layer:
+        mg.nn.Conv2d(1, 1, 3, stride=stride, padding=padding)
+    assert str(layer.value).replace("Conv2d:", "conv2d:", 1) == str(functional.value)

@@ -8,7 +8,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, MODES, check_op, mode, random_inputs
 from minigrad.testing import check_twins
 
 DTYPE_IDS = ["f64", "f32"]
@@ -46,3 +46,33 @@ def test_linear_wrong_in_features_names_both_shapes():
     with pytest.raises(ValueError, match=r"linear: input of shape \(4, 3\) has 3 features, "
                                          r"but weight of shape \(6, 5\) expects 5"):
         F.linear(x, w)
+
+
+# name -> (input dtype, weight dtype, bias dtype or None, the argument the message names)
+LINEAR_DTYPE_REFUSALS = {
+    "int_input_float_weight": (np.int64, np.float32, None, r"int64 vs float32 \(input vs weight\)"),
+    "float_input_int_weight": (np.float32, np.int64, None, r"float32 vs int64 \(input vs weight\)"),
+    "float64_bias": (np.float32, np.float32, np.float64, r"float32 vs float64 \(input vs bias\)"),
+    "int_bias": (np.float64, np.float64, np.int64, r"float64 vs int64 \(input vs bias\)"),
+}
+
+
+@pytest.mark.parametrize("case", LINEAR_DTYPE_REFUSALS)
+def test_linear_refuses_mixed_dtypes_as_torch(case):
+    """int input with a float weight gave float64 (reference) or a raw NumPy error (kernel); PyTorch refuses."""
+    import torch
+
+    x_dtype, w_dtype, b_dtype, message = LINEAR_DTYPE_REFUSALS[case]
+    x, w = np.arange(6).reshape(2, 3).astype(x_dtype), np.ones((4, 3), dtype=w_dtype)
+    b = None if b_dtype is None else np.ones(4, dtype=b_dtype)
+    with pytest.raises(RuntimeError):
+        TF.linear(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b))
+    for name in MODES:
+        with mode(name), pytest.raises(TypeError, match=rf"^linear: dtype mismatch {message}"):
+            F.linear(mg.Tensor(x), mg.Tensor(w), None if b is None else mg.Tensor(b))
+
+
+def test_linear_of_integers_matches_torch():
+    """int64 with int64 PyTorch computes in integers, and so does minigrad (no refusal needed)."""
+    x, w, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(4, 3) - 5, np.arange(4)
+    check_op(F.linear, TF.linear, inputs=[x, w, b])

@@ -9,7 +9,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, MODES, check_op, mode, random_inputs
 from minigrad.testing import check_twins
 
 DTYPE_IDS = ["f64", "f32"]
@@ -186,6 +186,32 @@ def test_cross_entropy_errors_explain_themselves(case):
     targets, kwargs, error, pattern = BAD_CALLS[case]
     with pytest.raises(error, match=rf"cross_entropy: {pattern}"):
         F.cross_entropy(mg.Tensor(np.zeros((3, 4))), targets, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(reduction="avg"), dict(reduction="elementwise_mean"),
+                                    dict(label_smoothing=1.5), dict(label_smoothing=-0.1)],
+                         ids=["reduction_avg", "reduction_legacy_name", "smoothing_above_1", "smoothing_negative"])
+def test_loss_argument_checks_are_one_for_functional_and_nn(kwargs):
+    """nn.CrossEntropyLoss checks its arguments with cross_entropy's own helpers: the same message, its own name."""
+    with pytest.raises(ValueError) as functional:
+        F.cross_entropy(mg.Tensor(np.zeros((3, 4))), np.array([0, 1, 2]), **kwargs)
+    with pytest.raises(ValueError) as layer:
+        mg.nn.CrossEntropyLoss(**kwargs)
+    assert str(functional.value).startswith("cross_entropy: ") and str(layer.value).startswith("CrossEntropyLoss: ")
+    assert str(layer.value).removeprefix("CrossEntropyLoss") == str(functional.value).removeprefix("cross_entropy")
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "cross_entropy_composed"])
+@pytest.mark.parametrize("np_dtype", [np.int64, np.uint8])
+def test_cross_entropy_of_integer_logits_is_refused_as_in_torch(fn, np_dtype):
+    """Integer logits overflowed in the softmax; PyTorch refuses them (its log_softmax has no integer kernel)."""
+    logits, targets = np.arange(12).reshape(3, 4).astype(np_dtype), np.array([0, 1, 2])
+    with pytest.raises(NotImplementedError):
+        TF.cross_entropy(torch.tensor(logits), torch.tensor(targets))
+    message = rf"^cross_entropy: needs a floating-point tensor, got input of dtype {np.dtype(np_dtype)}"
+    for name in MODES:
+        with mode(name), pytest.raises(TypeError, match=message):
+            getattr(F, fn)(mg.Tensor(logits), targets)
 
 
 def test_cross_entropy_needs_a_class_dim():

@@ -8,7 +8,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.functional as F
-from minigrad.testing import DTYPES, check_op, random_inputs
+from minigrad.testing import DTYPES, MODES, check_op, mode, random_inputs
 from minigrad.testing import check_twins
 
 DTYPE_IDS = ["f64", "f32"]
@@ -102,3 +102,27 @@ def test_layer_norm_param_shape_is_checked(name):
     params = {name: mg.Tensor(np.ones(5))}
     with pytest.raises(ValueError, match=rf"layer_norm: {name} has shape \(5,\), expected \(4,\)"):
         F.layer_norm(mg.Tensor(np.zeros((2, 4))), 4, **params)
+
+
+# name -> (input dtype, weight dtype, the argument the message names)
+LAYER_NORM_DTYPE_REFUSALS = {
+    "int_input": (np.int64, None, "got input of dtype int64"),
+    "uint8_input": (np.uint8, None, "got input of dtype uint8"),
+    "int_weight": (np.float32, np.int64, "got weight of dtype int64"),
+    "float64_weight": (np.float32, np.float64, r"dtype mismatch float32 vs float64 \(input vs weight\)"),
+}
+
+
+@pytest.mark.parametrize("case", LAYER_NORM_DTYPE_REFUSALS)
+def test_layer_norm_refuses_integers_and_mixed_dtypes_as_torch(case):
+    """An integer input gave float64 (reference) or crashed in NumPy (kernel); PyTorch refuses all of these."""
+    import torch
+
+    x_dtype, w_dtype, message = LAYER_NORM_DTYPE_REFUSALS[case]
+    x = np.arange(6).reshape(2, 3).astype(x_dtype)
+    w = None if w_dtype is None else np.ones(3, dtype=w_dtype)
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        TF.layer_norm(torch.tensor(x), (3,), None if w is None else torch.tensor(w))
+    for name in MODES:
+        with mode(name), pytest.raises(TypeError, match=rf"^layer_norm: .*{message}"):
+            F.layer_norm(mg.Tensor(x), (3,), None if w is None else mg.Tensor(w))

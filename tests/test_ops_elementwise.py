@@ -162,6 +162,34 @@ def test_pow_zero_exponent_at_zero_has_zero_grad(exponent, dtype):
         check_op(fn, fn, dtype=dtype, inputs=[x, np.zeros(3, dtype=dtype)], grad_inputs=[True, False])
 
 
+# name -> (minigrad's and torch's power of an integer or bool tensor x)
+INTEGER_POWERS = {
+    "sqrt": lambda x: x**0.5,  # int ** float scalar: float32, as int * 0.5
+    "float_2": lambda x: x**2.0,
+    "numpy_float": lambda x: x ** np.float64(1.5),
+    "int_2": lambda x: x**2,  # int ** int scalar: stays int (bool: int64, not NumPy's int8)
+    "int_0": lambda x: x**0,
+    "pow_method": lambda x: x.pow(0.5),
+    "float_tensor_exponent": lambda x: x ** (x.float() * 0.5),  # int ** float32 tensor: float32, not float64
+}
+
+
+@pytest.mark.parametrize("np_dtype", [np.int64, np.int32, np.uint8, np.bool_], ids=["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("name", INTEGER_POWERS)
+def test_integer_tensor_powers_match_torch(name, np_dtype):
+    """tensor([4, 9]) ** 0.5 was [1, 1] (0.5 cast to int64: 0); PyTorch's is float32 [2., 3.]."""
+    x = np.array([[4, 9, 0], [1, 2, 3]]).astype(np_dtype)
+    fn = INTEGER_POWERS[name]
+    check_op(fn, fn, inputs=[x], rtol=1e-6, atol=1e-6)  # float32 results: float32's tolerance
+    with mg.reference():
+        assert fn(mg.tensor(x)).dtype == np.dtype(str(fn(torch.tensor(x)).dtype).replace("torch.", ""))
+
+
+def test_integer_sqrt_power_is_the_square_root():
+    np.testing.assert_array_equal((mg.tensor([4, 9]) ** 0.5).numpy(), np.array([2.0, 3.0], dtype=np.float32))
+    assert (mg.tensor([4, 9]) ** 0.5).dtype == np.float32 == (mg.tensor([4, 9]) * 0.5).dtype
+
+
 # -- dtype conversion ------------------------------------------------------------------------------
 @pytest.mark.parametrize("target", ["float32", "float64"])
 def test_to_dtype(target, dtype):
@@ -191,3 +219,30 @@ def test_float32_with_float64_tensor_raises(name):
     a, b = mg.ones(2, dtype=np.float32), mg.ones(2, dtype=np.float64)
     with pytest.raises(TypeError, match=rf"{name}: dtype mismatch float32 vs float64"):
         fn(a, b)
+
+
+SCALAR_OPS = {"add": lambda x, c: x + c, "radd": lambda x, c: c + x, "sub": lambda x, c: x - c,
+              "rsub": lambda x, c: c - x, "mul": lambda x, c: x * c, "rmul": lambda x, c: c * x,
+              "div": lambda x, c: x / c, "rdiv": lambda x, c: c / x, "pow": lambda x, c: x ** c}
+
+
+@pytest.mark.parametrize("op", SCALAR_OPS)
+@pytest.mark.parametrize("scalar", [2, -1, 0.5, True], ids=["int", "negative_int", "float", "bool"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_a_number_mixed_into_an_integer_or_bool_tensor_gives_pytorchs_dtype_and_values(op, scalar, dtype):
+    """int64 + 2 stays int64, uint8 - 1 wraps to 255, int * 0.5 is float32, bool + 2 is int64 ... as
+    PyTorch; where PyTorch refuses (bool - bool, int ** -1), minigrad refuses too."""
+    values = np.array({"uint8": [1, 2, 250], "bool": [True, False, True]}.get(dtype, [1, 2, -3]), dtype=dtype)
+    if op == "pow" and scalar is True:  # PyTorch computes it; minigrad refuses a bool exponent by name
+        with pytest.raises(TypeError, match="pow: a bool exponent"):
+            SCALAR_OPS[op](mg.tensor(values), scalar)
+        return
+    try:
+        expected = SCALAR_OPS[op](torch.tensor(values), scalar)
+    except RuntimeError:
+        with pytest.raises((TypeError, ValueError)):
+            SCALAR_OPS[op](mg.tensor(values), scalar)
+        return
+    got = SCALAR_OPS[op](mg.tensor(values), scalar)
+    assert str(got.dtype) == str(expected.dtype).removeprefix("torch."), (got.dtype, expected.dtype)
+    np.testing.assert_allclose(got.numpy().astype(float), expected.numpy().astype(float))

@@ -182,6 +182,49 @@ def test_min_with_dim_returns_torch_indices():
     np.testing.assert_array_equal(mg.Tensor(x).argmin(dim=-1).numpy(), torch.tensor(x).argmin(dim=-1).numpy())
 
 
+INT_DATA = np.array([[0, 1, 2, 0], [5, 0, 3, 7], [4, 4, 1, 1]])  # zeros and ties: where -max(-x) went wrong
+
+
+@pytest.mark.parametrize("np_dtype", [np.uint8, np.int8, np.int32, np.int64, np.bool_])
+@pytest.mark.parametrize("op", ["min", "max"])
+def test_min_max_of_integer_and_bool_tensors_match_torch(op, np_dtype):
+    """min is a real min (not -max(-x)): uint8's 0 stays the min, bool works; values, dtype and indices as torch."""
+    x = INT_DATA.astype(np_dtype)
+    ours, theirs = getattr(mg.tensor(x), op), getattr(torch.tensor(x), op)
+    whole = ours()
+    assert whole.dtype == np_dtype and whole.shape == () and whole.item() == theirs().item()
+    for kwargs in (dict(dim=0), dict(dim=1), dict(dim=-1, keepdim=True)):
+        values, indices = ours(**kwargs)
+        expected = theirs(**kwargs)
+        assert values.dtype == np_dtype and indices.dtype == np.int64, kwargs
+        np.testing.assert_array_equal(values.numpy(), expected.values.numpy())
+        np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+
+
+def test_min_whole_tensor_shares_ties_evenly(dtype):
+    """Two elements tie for the min: each gets half of the gradient, as torch.min() gives it."""
+    x = np.array([[1.0, -2.0, 0.5], [-2.0, 3.0, 4.0]], dtype=dtype)
+    check_op(lambda t: t.min(), lambda t: t.min(), dtype=dtype, inputs=[x])
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_min_and_max_along_a_dim_with_ties_follow_torch_indices(dim, dtype):
+    """Ties along dim: the whole gradient goes to the index torch returns (the first), for min as for max."""
+    x = np.array([[1.0, -2.0, -2.0, 3.0], [1.0, 3.0, -2.0, 3.0]], dtype=dtype)
+    for op in ("min", "max"):
+        fn = lambda t: getattr(t, op)(dim=dim)  # noqa: E731
+        check_op(fn, fn, dtype=dtype, inputs=[x])
+        ours, theirs = getattr(mg.Tensor(x), op)(dim=dim), getattr(torch.tensor(x), op)(dim=dim)
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+
+
+def test_min_of_empty_tensor_names_min():
+    with pytest.raises(ValueError, match="min: cannot take the min of an empty tensor"):
+        mg.zeros(0).min()
+    with pytest.raises(ValueError, match=r"min: cannot take the min of an empty tensor \(shape \(0, 3\)\) along"):
+        mg.zeros(0, 3).min(dim=0)
+
+
 VAR_ARGS = [dict(), dict(dim=1), dict(dim=(0, 2), keepdim=True), dict(dim=-1, correction=0),
             dict(dim=1, unbiased=False), dict(correction=2)]
 

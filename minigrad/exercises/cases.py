@@ -127,7 +127,10 @@ CASES: dict[str, Cases] = {
         "dim_last_keepdim": ("[(2, 3, 4)]", "lambda a: Max.apply(a, dim=-1, keepdim=True)",
                              "lambda a: a.max(dim=-1, keepdim=True)"),
         "three_ties": ("[TIES]", "lambda a: Max.apply(a)", "lambda a: a.max()"),
-    }, setup="TIES = np.array([[1.0, 3.0, 0.5], [3.0, -2.0, 3.0]])  # each 3.0 gets a third of the gradient\n"),
+        "min_dim_1": ("[(2, 3, 4)]", "lambda a: Max.apply(a, dim=1, smallest=True)", "lambda a: a.min(dim=1)"),
+        "min_two_ties": ("[MIN_TIES]", "lambda a: Max.apply(a, smallest=True)", "lambda a: a.min()"),
+    }, setup="TIES = np.array([[1.0, 3.0, 0.5], [3.0, -2.0, 3.0]])  # each 3.0 gets a third of the gradient\n"
+             "MIN_TIES = np.array([[1.0, -2.0, 0.5], [-2.0, 3.0, 4.0]])  # each -2.0 gets half of it\n"),
     "Reshape": Cases({
         "to_4x6": ("[(2, 3, 4)]", "lambda a: Reshape.apply(a, shape=(4, 6))", "lambda a: a.reshape(4, 6)"),
         "infer_minus_1": ("[(2, 3, 4)]", "lambda a: Reshape.apply(a, shape=(3, -1))", "lambda a: a.reshape(3, -1)"),

@@ -107,10 +107,11 @@ EXERCISES: list[Exercise] = [
         "As Sum, with each element weighted 1 / count: grad_a = grad / count broadcast back to a's shape. "
         "Divide by grad.dtype.type(count) so float32 stays float32.",
         "derivatives.yaml `mean.dim`: mean_backward = sum_backward(grad, ...) / (number of reduced elements)"),
-    _ex("Max", REDUCE, "out = the largest element (over a dim: of each row along ctx.axis)",
+    _ex("Max", REDUCE, "out = the largest element (over a dim: of each row along ctx.axis); smallest=True: the "
+        "smallest (torch.min)",
         "where the gradient of a max goes; forward saved the arg-max index (over a dim, with "
-        "ctx.axis) or the mask of ties a == max (over the whole tensor). How does torch.max() "
-        "share it between ties?",
+        "ctx.axis) or the mask of ties a == max (over the whole tensor), and the same for the min when "
+        "smallest=True. How does torch.max() share it between ties?",
         "Over a dim the whole grad goes to the arg-max (forward saved its index: np.put_along_axis into "
         "zeros); over the whole tensor it is shared evenly between ties (saved: the mask a == max).",
         "derivatives.yaml `max.dim`: value_selecting_reduction_backward(grad, dim, indices, sizes, keepdim) "

@@ -15,6 +15,7 @@ import numpy as np
 
 from minigrad.engine import Context, Function
 from minigrad.ops import normalize_dims
+from minigrad.ops.elementwise import check_float
 from minigrad.tensor import Tensor
 
 # -- softmax --------------------------------------------------------------------------------------
@@ -67,7 +68,9 @@ def _softmax_input(op: str, x: Tensor, dim: int | None, dtype: Any, stacklevel: 
         dim = _implicit_dim(op, x.ndim, stacklevel + 1)  # one frame more than PyTorch: this function
     if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
-    return (x if dtype is None else x.to(dtype)), int(dim)
+    x = x if dtype is None else x.to(dtype)
+    check_float(op, input=x.data)  # as PyTorch: an integer softmax is refused (give dtype=), not overflowed
+    return x, int(dim)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
@@ -165,6 +168,7 @@ class GeluErf(Function):
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """y = x Phi(x); "none" is the exact erf form (PyTorch's default), "tanh" the tutorial's approximation."""
+    check_float("gelu", input=input.data)
     if approximate == "tanh":
         return GeluTanh.apply(input)
     if approximate == "none":

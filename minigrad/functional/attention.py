@@ -8,6 +8,7 @@ import numpy as np
 from minigrad.engine import Context, Function
 from minigrad.functional.activation import softmax, softmax_array
 from minigrad.functional.dropout import apply_keep, dropout, dropout_keep
+from minigrad.ops.elementwise import check_dtypes, check_float
 from minigrad.tensor import Tensor
 
 
@@ -83,6 +84,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"scaled_dot_product_attention: query {q.shape}, key {k.shape}, value {v.shape} do not fit "
                          "(need query (..., Tq, d), key (..., Tk, d), value (..., Tk, dv))")
+    op = "scaled_dot_product_attention"
+    check_float(op, query=q.data, key=k.data, value=v.data)
+    check_dtypes(op, q.data, k.data, "query vs key")
+    check_dtypes(op, q.data, v.data, "query vs value")
     try:
         np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:

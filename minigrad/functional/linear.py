@@ -3,6 +3,8 @@ a batched one over the groups when groups > 1)."""
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -50,9 +52,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"but weight of shape {weight.shape} expects {weight.shape[1]}")
     if bias is not None and bias.shape != weight.shape[:1]:
         raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight {weight.shape}")
-    for t in (weight, bias):
-        if t is not None:
-            check_dtypes("linear", x.data, t.data)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:  # exact: PyTorch refuses int with float too (int with int it computes in ints)
+            check_dtypes("linear", x.data, t.data, f"input vs {name}", exact=True)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
@@ -100,24 +102,33 @@ class Im2Col(Function):
         return gx[:, :, ph : ph + H, pw : pw + W]  # cut the padding away
 
 
-def _same_padding(kernel: tuple, stride: tuple, dilation: tuple) -> tuple[tuple, tuple]:
-    """padding="same": d (k - 1) zeros per axis, half before (rounded down), the rest after, as PyTorch.
-    Returns (the symmetric part, the extra zeros after)."""
-    if stride != (1, 1):
-        raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
-    total = [d * (k - 1) for d, k in zip(dilation, kernel)]
-    before = tuple(t // 2 for t in total)
-    return before, tuple(t - 2 * b for t, b in zip(total, before))
+def conv_padding(padding: Any, stride: tuple[int, int], op: str = "conv2d") -> tuple[int, int] | str:
+    """padding as conv2d takes it, checked (also by nn.Conv2d, with op="Conv2d"): "same" (stride 1 only)
+    and "valid" as they are, anything else as a pair of ints >= 0."""
+    if padding == "same" and stride != (1, 1):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+    if padding in ("same", "valid"):
+        return padding
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+    pair = (padding, padding) if isinstance(padding, numbers.Integral) else tuple(padding) if isinstance(
+        padding, Sequence) else (padding,)  # numbers.Integral: NumPy's ints too
+    if len(pair) != 2 or any(isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 0 for p in pair):
+        raise ValueError(f"{op}: padding must be 'same', 'valid', an int >= 0 or a pair of them, got {padding!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def _padding(padding: int | tuple | str, kernel: tuple, stride: tuple, dilation: tuple) -> tuple[tuple, tuple]:
-    if padding == "same":
-        return _same_padding(kernel, stride, dilation)
+    """(the symmetric zeros per axis, the extra zeros after): "same" is d (k - 1) zeros per axis, half before
+    (rounded down), the rest after, as PyTorch."""
+    padding = conv_padding(padding, stride)
     if padding == "valid":
         return (0, 0), (0, 0)
-    if isinstance(padding, str):
-        raise ValueError(f"conv2d: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
-    return _pair(padding), (0, 0)
+    if padding != "same":
+        return padding, (0, 0)
+    total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    before = tuple(t // 2 for t in total)
+    return before, tuple(t - 2 * b for t, b in zip(total, before))
 
 
 def _pad_after(x: Tensor, extra: tuple) -> Tensor:
@@ -149,6 +160,9 @@ def _check_conv(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> 
         raise ValueError(f"conv2d: weight {weight.shape} has {O} output channels, not divisible by groups={groups}")
     if bias is not None and bias.shape != (O,):
         raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({O},) for weight {weight.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:  # exact, as PyTorch (and as linear, which conv2d calls)
+            check_dtypes("conv2d", x.data, t.data, f"input vs {name}", exact=True)
 
 
 def _grouped_linear(patches: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> Tensor:
@@ -172,8 +186,6 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
     if min(stride) < 1 or min(dilation) < 1:
         raise ValueError(f"conv2d: stride and dilation must be >= 1, got stride={stride}, dilation={dilation}")
     pad, extra = _padding(padding, kernel, stride, dilation)
-    if min(pad) < 0:
-        raise ValueError(f"conv2d: padding must be >= 0, got {padding!r}")
     x = _pad_after(input, extra)
     span = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
     if x.shape[2] + 2 * pad[0] < span[0] or x.shape[3] + 2 * pad[1] < span[1]:

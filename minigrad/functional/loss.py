@@ -19,9 +19,24 @@ import numpy as np
 
 from minigrad.engine import Context, Function
 from minigrad.functional.activation import log_softmax, log_softmax_array
+from minigrad.ops.elementwise import check_float
 from minigrad.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(op: str, reduction: str) -> str:
+    """reduction, if it is one of REDUCTIONS (the check of every loss, functional and nn alike)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'{op}: reduction must be "mean", "sum" or "none", got {reduction!r}')
+    return reduction
+
+
+def check_label_smoothing(op: str, label_smoothing: float) -> float:
+    """label_smoothing, if it is in [0, 1] (cross_entropy's check and nn.CrossEntropyLoss's)."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    return label_smoothing
 
 
 def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
@@ -72,10 +87,10 @@ def _check_indices(t: np.ndarray, shape: tuple, axis: int, ignore_index: int) ->
 def check_targets(logits: Tensor, target: Any, weight: Any, ignore_index: int, label_smoothing: float) -> Targets:
     """Class indices or class probabilities, checked against the logits as PyTorch checks them."""
     shape = logits.shape
+    check_float("cross_entropy", input=logits.data)  # as PyTorch (its log_softmax refuses integers)
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must be (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    check_label_smoothing("cross_entropy", label_smoothing)
     axis = 0 if logits.ndim == 1 else 1
     t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     probabilities = t.shape == shape or t.dtype.kind == "f"
@@ -154,8 +169,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
                   label_smoothing: float = 0.0) -> Tensor:
     """loss = -sum_c q_c log softmax(input)_c (q: the module docstring);  (N, C, ...), (N, ...) -> ()."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f'cross_entropy: reduction must be "mean", "sum" or "none", got {reduction!r}')
+    check_reduction("cross_entropy", reduction)
     t = check_targets(input, target, weight, ignore_index, label_smoothing)
     return CrossEntropy.apply(input, t.target, weight=t.weight, axis=t.axis, ignore_index=ignore_index,
                               label_smoothing=label_smoothing, reduction=reduction)
@@ -165,8 +179,7 @@ def cross_entropy_composed(input: Tensor, target: Any, weight: Any = None, ignor
                            reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """The same loss from primitive ops: -(1-e) w[t] logp[t] - (e/C) sum_c w_c logp_c, reduced."""
     t = check_targets(input, target, weight, ignore_index, label_smoothing)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f'cross_entropy: reduction must be "mean", "sum" or "none", got {reduction!r}')
+    check_reduction("cross_entropy", reduction)
     n_classes, e, axis = input.shape[t.axis], label_smoothing, t.axis
     w = np.ones(n_classes, dtype=input.dtype) if t.weight is None else t.weight
     w_along = Tensor(w.reshape((n_classes,) + (1,) * (input.ndim - axis - 1)))  # broadcasts along the class dim
@@ -202,8 +215,7 @@ def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduc
                       "This will likely lead to incorrect results due to broadcasting. Please ensure they have "
                       "the same size.", stacklevel=2)
     reduction = legacy_reduction(size_average, reduce, reduction)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f'mse_loss: reduction must be "mean", "sum" or "none", got {reduction!r}')
+    check_reduction("mse_loss", reduction)
     diff = input - target
     squared = diff * diff
     if weight is None:

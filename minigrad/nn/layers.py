@@ -13,6 +13,7 @@ import numpy as np
 
 import minigrad.functional as F
 from minigrad.device import device as as_device
+from minigrad.functional.linear import conv_padding
 from minigrad.nn import init
 from minigrad.nn.activation import GELU, ReLU  # noqa: F401  (they lived here: `from minigrad.nn.layers import GELU`)
 from minigrad.nn.module import Module, Parameter
@@ -134,7 +135,7 @@ class Conv2d(Module):
         self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size, minimum=1)
         self.stride = _pair("Conv2d", "stride", stride, minimum=1)
         self.dilation = _pair("Conv2d", "dilation", dilation, minimum=1)
-        self.padding = _conv_padding(padding, self.stride)
+        self.padding = conv_padding(padding, self.stride, "Conv2d")
         if padding_mode != "zeros":
             raise NotImplementedError(f'Conv2d: padding_mode="{padding_mode}" is not supported (only "zeros")')
         self.padding_mode = padding_mode
@@ -161,16 +162,6 @@ class Conv2d(Module):
         if self.groups != 1:
             text += f", groups={self.groups}"
         return text + (", bias=False" if self.bias is None else "")
-
-
-def _conv_padding(padding: Any, stride: tuple[int, int]) -> tuple[int, int] | str:
-    if padding == "same" and stride != (1, 1):
-        raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
-    if padding in ("same", "valid"):
-        return padding
-    if isinstance(padding, str):
-        raise ValueError(f"Conv2d: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
-    return _pair("Conv2d", "padding", padding, minimum=0)
 
 
 def _on_cpu(device: Any) -> None:

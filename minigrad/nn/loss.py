@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import minigrad.functional as F
-from minigrad.functional.loss import legacy_reduction
+from minigrad.functional.loss import check_label_smoothing, check_reduction, legacy_reduction
 from minigrad.nn.module import Module
 from minigrad.tensor import Tensor
 
@@ -16,11 +16,8 @@ class CrossEntropyLoss(Module):
     def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__()
-        self.reduction = legacy_reduction(size_average, reduce, reduction)
-        if self.reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        self.reduction = check_reduction("CrossEntropyLoss", legacy_reduction(size_average, reduce, reduction))
+        check_label_smoothing("CrossEntropyLoss", label_smoothing)
         self.register_buffer("weight", weight)  # a buffer, as in PyTorch: in state_dict, moved by .to()
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 

@@ -10,13 +10,23 @@ import numpy as np
 from minigrad.engine import Context, Function
 
 
-def check_dtypes(op: str, a: np.ndarray, b: np.ndarray) -> None:
-    """Two float dtypes must agree: NumPy would silently upcast float32 to float64."""
-    if a.dtype != b.dtype and a.dtype.kind == "f" and b.dtype.kind == "f":
+def check_dtypes(op: str, a: np.ndarray, b: np.ndarray, names: str = "", exact: bool = False) -> None:
+    """Two float dtypes must agree: NumPy would silently upcast float32 to float64. exact=True: any two
+    dtypes must agree (PyTorch's rule for linear, whose int with float it refuses). names: e.g. "input vs weight"."""
+    if a.dtype != b.dtype and (exact or (a.dtype.kind == "f" and b.dtype.kind == "f")):
         raise TypeError(
-            f"{op}: dtype mismatch {a.dtype} vs {b.dtype}; minigrad never upcasts silently, "
-            "convert one side with .float() or .double()"
+            f"{op}: dtype mismatch {a.dtype} vs {b.dtype}{f' ({names})' if names else ''}; minigrad never "
+            "upcasts silently, convert one side with .float() or .double()"
         )
+
+
+def check_float(op: str, **arrays: np.ndarray | None) -> None:
+    """Each named array (None: an absent optional argument) must be floating point, as PyTorch requires
+    of these ops: NumPy would compute an integer input in integers (gelu gives zeros) or in float64."""
+    for name, a in arrays.items():
+        if a is not None and a.dtype.kind != "f":
+            raise TypeError(f"{op}: needs a floating-point tensor, got {name} of dtype {a.dtype}; "
+                            "convert with .float()")
 
 
 def promote(a: np.ndarray, b: np.ndarray, true_divide: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +71,9 @@ class Sub(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_binary("sub", a, b)
+        if a.dtype == np.bool_ or b.dtype == np.bool_:
+            raise TypeError("sub: subtracting with a bool tensor is not supported (as in PyTorch); "
+                            "to invert a mask use ~ or logical_not()")
         a, b = promote(a, b)
         return a - b
 
@@ -107,6 +120,7 @@ class Pow(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_binary("pow", a, b)
+        a, b = promote(a, b)
         out = a**b
         ctx.save_for_backward(a, b, out)
         return out

@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from minigrad.engine import Context, Function
+from minigrad.ops.elementwise import check_float
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:
@@ -52,8 +53,7 @@ class Sum(Function):
 class Mean(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
-        if a.dtype.kind != "f":
-            raise TypeError(f"mean: needs a floating-point tensor, got dtype {a.dtype}; convert with .float()")
+        check_float("mean", input=a)
         ctx.axes = normalize_dims(dim, a.ndim, "mean")
         ctx.keepdim, ctx.in_shape = keepdim, a.shape
         ctx.count = int(np.prod([a.shape[i] for i in ctx.axes]))
@@ -66,21 +66,25 @@ class Mean(Function):
 
 
 class Max(Function):
-    """Largest element(s). Over a dim the gradient goes to the arg-max (first of ties);
-    over the whole tensor it is shared evenly between ties, as torch.max() does."""
+    """Largest element(s), or with smallest=True the smallest (torch.min). Over a dim the gradient goes to
+    the arg-max (arg-min: the index torch returns, the first of ties); over the whole tensor it is shared
+    evenly between ties, as torch.max() and torch.min() do."""
 
     @staticmethod
-    def forward(ctx: Context, a: np.ndarray, dim: int | None = None, keepdim: bool = False) -> np.ndarray:
+    def forward(ctx: Context, a: np.ndarray, dim: int | None = None, keepdim: bool = False,
+                smallest: bool = False) -> np.ndarray:
+        op = "min" if smallest else "max"
         ctx.in_shape, ctx.keepdim = a.shape, keepdim
-        if a.size == 0 and (dim is None or a.shape[normalize_dim(dim, a.ndim, "max")] == 0):
-            raise ValueError(f"max: cannot take the max of an empty tensor (shape {a.shape}) "
+        if a.size == 0 and (dim is None or a.shape[normalize_dim(dim, a.ndim, op)] == 0):
+            raise ValueError(f"{op}: cannot take the {op} of an empty tensor (shape {a.shape}) "
                              f"{'over all its elements' if dim is None else f'along its dim {dim} of size 0'}")
         if dim is None:
-            out = a.max()
+            out = a.min() if smallest else a.max()
             ctx.save_for_backward(a == out)
             return np.asarray(out).reshape((1,) * a.ndim if keepdim else ())
-        ctx.axis = normalize_dim(dim, a.ndim, "max")
-        index = np.expand_dims(np.argmax(a, axis=ctx.axis), ctx.axis)
+        ctx.axis = normalize_dim(dim, a.ndim, op)
+        arg = np.argmin if smallest else np.argmax
+        index = np.expand_dims(arg(a, axis=ctx.axis), ctx.axis)
         ctx.save_for_backward(index)
         out = np.take_along_axis(a, index, axis=ctx.axis)
         return out if keepdim else out.squeeze(ctx.axis)
@@ -104,8 +108,7 @@ class Std(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
-        if a.dtype.kind != "f":
-            raise TypeError(f"std: needs a floating-point tensor, got dtype {a.dtype}; convert with .float()")
+        check_float("std", input=a)
         ctx.axes, ctx.keepdim = normalize_dims(dim, a.ndim, "std"), keepdim
         n = math.prod(a.shape[i] for i in ctx.axes)
         centered = a - a.mean(axis=ctx.axes, keepdims=True, dtype=a.dtype)
@@ -127,12 +130,14 @@ class Std(Function):
 # -- conveniences written with the ops above (no gradient code of their own) ---------------------
 
 
-def max_along(x: Any, dim: int, keepdim: bool = False) -> tuple[Any, Any]:
-    """torch.max(x, dim): the largest values along dim (differentiable) and their int64 indices."""
+def max_along(x: Any, dim: int, keepdim: bool = False, smallest: bool = False) -> tuple[Any, Any]:
+    """torch.max(x, dim) (smallest=True: torch.min(x, dim)): the largest (smallest) values along dim
+    (differentiable) and their int64 indices."""
+    op, arg = ("min", np.argmin) if smallest else ("max", np.argmax)
     if x.ndim == 0:  # a 0-d tensor is its own max along dim 0 or -1, as in PyTorch
-        normalize_dim(dim, 0, "max")
-        return x.reshape(()), arg_extreme(np.argmax, x, dim, keepdim, "max")
-    return Max.apply(x, dim=dim, keepdim=keepdim), arg_extreme(np.argmax, x, dim, keepdim, "max")
+        normalize_dim(dim, 0, op)
+        return x.reshape(()), arg_extreme(arg, x, dim, keepdim, op)
+    return Max.apply(x, dim=dim, keepdim=keepdim, smallest=smallest), arg_extreme(arg, x, dim, keepdim, op)
 
 
 def arg_extreme(fn: Callable, x: Any, dim: int | None, keepdim: bool, op: str) -> Any:

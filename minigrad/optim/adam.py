@@ -57,16 +57,11 @@ class Adam(Optimizer):
         v *= beta2
         v += (1.0 - beta2) * (grad * grad)
         if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]  # the denominator never shrinks
+            v = state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], v)  # the denominator never shrinks
         bias_correction1 = 1.0 - beta1**t
         bias_correction2 = 1.0 - beta2**t
-        update = np.sqrt(v, out=np.empty_like(v))  # one scratch array (an array for a 0-d p too), reused below
-        update /= math.sqrt(bias_correction2)
-        update += eps  # sqrt(v_hat) + eps
-        np.divide(m, update, out=update)
-        update *= lr / bias_correction1  # lr * m_hat / (sqrt(v_hat) + eps)
-        p.data -= update
+        denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps  # sqrt(v_hat) + eps
+        p.data -= lr / bias_correction1 * (m / denom)  # lr * m_hat / (sqrt(v_hat) + eps), as torch rounds it
 
 
 class AdamW(Adam):
