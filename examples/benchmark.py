@@ -45,7 +45,6 @@ REPO = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("minigrad", "reference", "torch")  # reference: minigrad without its kernels
 MODES = ("train", "eval")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read once, at BLAS start-up
-LR, WEIGHT_DECAY = 1e-3, 1e-2  # the tutorial's AdamW
 
 
 # -- the child: one framework, one mode, one thread count ---------------------------------------
@@ -75,7 +74,7 @@ def build_minigrad(mode: str, seed: int, threads: int) -> tuple[Callable, dict[s
     from minigrad.kernels.memory import keep_freed_memory
     from minigrad.optim import AdamW
     from vit_np.model import ViTForClassification
-    from vit_np.train import cross_entropy_loss
+    from vit_np.train import TrainConfig, cross_entropy_loss
 
     mg.set_num_threads(threads)
     keep_freed_memory()  # as examples/train_cifar.py does: reuse freed memory instead of faulting in new pages
@@ -83,7 +82,8 @@ def build_minigrad(mode: str, seed: int, threads: int) -> tuple[Callable, dict[s
     model = ViTForClassification()  # the default ViTConfig: the tutorial's tiny model
     info = {"minigrad_threads": mg.get_num_threads()}
     if mode == "train":
-        optimizer = AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+        recipe = TrainConfig()  # the tutorial's AdamW settings
+        optimizer = AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
         criterion = cross_entropy_loss()
 
         def step(x: Any, y: Any) -> None:
@@ -111,13 +111,15 @@ def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str,
 
     from vit_np.config import ViTConfig
     from vit_np.torch_reference import ViTForClassfication
+    from vit_np.train import TrainConfig
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = ViTForClassfication(ViTConfig().to_dict())  # the same config dict, use_faster_attention=True
     info = {"torch_threads": torch.get_num_threads()}
     if mode == "train":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+        recipe = TrainConfig()  # the tutorial's AdamW settings
+        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
 
         def step(x: Any, y: Any) -> None:
             optimizer.zero_grad()
@@ -239,10 +241,8 @@ def measure(framework: str, mode: str, threads: int, args: argparse.Namespace) -
     command = [sys.executable, __file__, "--child", framework, mode, str(threads),
                "--batch-size", str(args.batch_size), "--warmup", str(args.warmup),
                "--steps", str(args.steps), "--seed", str(args.seed)]
-    if args.profile and framework != "torch":
+    if args.profile and framework in ("minigrad", "reference"):
         command.append("--profile")
-    if framework == "matmuls":
-        command = [c for c in command if c != "--profile"]
     done = subprocess.run(command, env=child_env(threads), capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"benchmark: the {framework} {mode} child ({threads} threads) failed:\n{done.stderr}")
@@ -375,7 +375,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="BLAS/OpenMP threads per run")
-    p.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
+    p.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=["minigrad", "torch"],
+                   help="reference: minigrad in reference mode (every op through its plain formula)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     p.add_argument("--steps", type=int, default=10, help="timed steps per child process")

@@ -21,7 +21,7 @@ from minigrad.kernels.memory import keep_freed_memory
 from vit_np import plots
 from vit_np.augment import eval_transform
 from vit_np.config import ViTConfig
-from vit_np.data import DatasetError, load_cifar10, load_class_names
+from vit_np.data import DatasetError, default_data_dir, load_cifar10, load_class_names
 from vit_np.model import ViTForClassification
 from vit_np.settings import add_flags, from_flags
 from vit_np.train import BEST, CHECKPOINT, TrainConfig, Trainer, TrainingError, evaluate
@@ -41,15 +41,11 @@ RECIPES: dict[str, dict] = {
         augment="crop-flip", lr_schedule="warmup-cosine", warmup_epochs=3.0, min_lr_ratio=0.01,
         label_smoothing=0.1, grad_clip=1.0, decay_exclusions=True, eval_every=2, out_dir="runs/cifar10-fast-cpu",
     ),
-    # The same ViT for 2 hours on a machine about 3x faster (as measured on another day): 66 epochs of
-    # batch 128, with MixUp / CutMix on 80% of the batches against the overfitting a run this long shows.
-    "fast-cpu-66": dict(
-        epochs=66, batch_size=128, lr=1e-3, weight_decay=0.05, hidden_size=96, num_hidden_layers=6,
-        num_attention_heads=3, intermediate_size=192, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-        augment="crop-flip", mix_prob=0.8, lr_schedule="warmup-cosine", warmup_epochs=5.0, min_lr_ratio=0.01,
-        label_smoothing=0.1, grad_clip=1.0, decay_exclusions=True, out_dir="runs/cifar10-fast-cpu-66",
-    ),
 }
+# The same ViT for 2 hours on a machine about 3x faster (as measured on another day): 66 epochs of batch
+# 128, with MixUp / CutMix on 80% of the batches against the overfitting a run this long shows.
+RECIPES["fast-cpu-66"] = {**RECIPES["fast-cpu"], "epochs": 66, "batch_size": 128, "lr": 1e-3, "mix_prob": 0.8,
+                          "warmup_epochs": 5.0, "eval_every": 1, "out_dir": "runs/cifar10-fast-cpu-66"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,15 +58,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_flags(p.add_argument_group("training (vit_np.train.TrainConfig)"), TrainConfig, RECIPES[recipe])
     add_flags(p.add_argument_group("model (vit_np.config.ViTConfig; defaults: the tutorial's tiny ViT)"),
               ViTConfig, RECIPES[recipe])
-    p.add_argument("--data-dir", default="data", help="holds cifar-10-batches-py/ or cifar-10-python.tar.gz")
+    p.add_argument("--data-dir", default=default_data_dir(),
+                   help="holds cifar-10-batches-py/ or cifar-10-python.tar.gz (default: $VIT_NP_DATA_DIR, else data)")
     p.add_argument("--out-dir", default=RECIPES[recipe].get("out_dir", "runs/cifar10"),
                    help="checkpoints, metrics.csv and figures go here")
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
                    help="fetch CIFAR-10 from its home page if it is not in --data-dir")
-    p.add_argument("--limit-train", type=int, default=None, metavar="N", help="use the first N training images")
-    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use the first N test images")
+    p.add_argument("--limit-train", type=positive_int, default=None, metavar="N", help="use the first N training images")
+    p.add_argument("--limit-test", type=positive_int, default=None, metavar="N", help="use the first N test images")
     p.add_argument("--resume", action="store_true", help="continue from --out-dir/checkpoint.npz")
-    p.add_argument("--threads", type=int, default=mg.get_num_threads(),
+    p.add_argument("--threads", type=positive_int, default=mg.get_num_threads(),
                    help="threads the kernels use (minigrad.set_num_threads); any count gives the same numbers")
     p.add_argument("--eval-only", action="store_true",
                    help="evaluate --checkpoint and draw its figures (the model settings are read from the checkpoint)")
@@ -86,9 +83,17 @@ def _recipe_parser() -> argparse.ArgumentParser:
     return p
 
 
-def draw_results(model, test_images, test_labels, class_names, out_dir: Path) -> float:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse names the flag in its error)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def draw_results(model, test_images, test_labels, class_names, out_dir: Path, batch_size: int) -> float:
     """Evaluate, then draw the attention maps of 10 test images and the confusion matrix."""
-    test_loss, accuracy, preds = evaluate(model, test_images, test_labels)
+    test_loss, accuracy, preds = evaluate(model, test_images, test_labels, batch_size)
     model.eval()
     with mg.no_grad():
         x = mg.Tensor(eval_transform(test_images[:10]))  # (10, 3, 32, 32)
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         class_names = load_class_names(args.data_dir)
         if args.eval_only:
             return evaluate_checkpoint(Path(args.checkpoint) if args.checkpoint else out_dir / BEST, test,
-                                       class_names, out_dir)
+                                       class_names, out_dir, args.eval_batch_size)
         train = load_cifar10(args.data_dir, train=True, limit=args.limit_train)
         trainer = build_trainer(args, config, train, test, out_dir)
     except (UsageError, ValueError, DatasetError) as err:  # a bad flag, config, data or checkpoint
@@ -183,11 +188,11 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
           f"({best['accuracy']:.2f}%), picked on the test set, so quote the final figure.")
     trainer.model.load_state_dict(mg.load(out_dir / BEST)["model"])
     print(f"best.npz (epoch {best['epoch']}), used for the figures: ", end="")
-    draw_results(trainer.model, *test, class_names, out_dir)
+    draw_results(trainer.model, *test, class_names, out_dir, trainer.config.eval_batch_size)
     return 0
 
 
-def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path) -> int:
+def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path, batch_size: int) -> int:
     """--eval-only: the model the checkpoint was trained as, with its weights: evaluate and draw."""
     try:
         model = ViTForClassification.from_checkpoint(path)
@@ -195,7 +200,7 @@ def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path) -> int:
         print(f"error: --eval-only cannot use the checkpoint {path} ({err}). Fix: pass --checkpoint PATH of a "
               "best.npz or checkpoint.npz written by this script.", file=sys.stderr)
         return 2
-    draw_results(model, *test, class_names, out_dir)
+    draw_results(model, *test, class_names, out_dir, batch_size)
     return 0
 
 

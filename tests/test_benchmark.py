@@ -44,7 +44,7 @@ def test_summary_of_two_rounds():
 
 
 def test_json_report_has_every_number_and_consistent_ratios():
-    report = json.loads(run_script(*TINY, "--json", "--matmuls"))
+    report = json.loads(run_script(*TINY, "--json", "--matmuls", "--frameworks", "minigrad", "reference", "torch"))
     assert {"cpu", "cores", "numpy", "torch", "OPENBLAS_CORETYPE", "numpy_blas"} <= set(report["machine"])
     assert report["settings"]["batch_size"] == 8 and report["settings"]["steps"] == 1
     assert [(r["mode"], r["threads"]) for r in report["results"]] == [("train", 1), ("eval", 1)]

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vit_np import autoaugment
+
 MEAN = 0.5  # Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)): the same for all three channels
 STD = 0.5
 CROP_SCALE = (0.8, 1.0)  # fraction of the image area a crop keeps
@@ -65,7 +67,12 @@ def train_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def crop_flip_transform(images: np.ndarray, rng: np.random.Generator, padding: int = 4) -> np.ndarray:
-    """Normalize(RandomHorizontalFlip(RandomCrop(32, padding)(ToTensor(x))));  uint8 (B, 3, H, W) -> float32 (B, 3, H, W).
+    """Normalize(ToTensor(RandomHorizontalFlip(RandomCrop(32, padding)(x))));  uint8 (B, 3, H, W) -> float32 (B, 3, H, W)."""
+    return eval_transform(random_crop_flip(images, rng, padding))
+
+
+def random_crop_flip(images: np.ndarray, rng: np.random.Generator, padding: int = 4) -> np.ndarray:
+    """RandomHorizontalFlip(RandomCrop(H, padding)(x));  uint8 (B, C, H, W) -> uint8 (B, C, H, W).
 
     Draws, in order from rng: B flips, then B tops and B lefts, each uniform in [0, 2 * padding].
     """
@@ -73,9 +80,7 @@ def crop_flip_transform(images: np.ndarray, rng: np.random.Generator, padding: i
     flip = rng.random(batch) < 0.5  # (B,) RandomHorizontalFlip(p=0.5)
     top = rng.integers(0, 2 * padding + 1, size=batch)  # (B,) offsets into the padded image
     left = rng.integers(0, 2 * padding + 1, size=batch)
-    x = padded_crop(images, top, left, padding, flip).astype(np.float32)  # values 0..255
-    x /= np.float32(255)  # ToTensor
-    return normalize(x, inplace=True)
+    return padded_crop(images, top, left, padding, flip)
 
 
 def padded_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, padding: int,
@@ -105,9 +110,7 @@ def crop_flip_trivial_transform(images: np.ndarray, rng: np.random.Generator) ->
 
     Draws from rng, in order: the crop and flip (as crop_flip_transform), then TrivialAugmentWide's.
     """
-    from vit_np import autoaugment  # here, not at the top: autoaugment imports padded_crop from this module
-
-    return eval_transform(autoaugment.trivial_augment_wide(autoaugment.random_crop_flip(images, rng), rng))
+    return eval_transform(autoaugment.trivial_augment_wide(random_crop_flip(images, rng), rng))
 
 
 def crop_flip_randaugment_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -116,9 +119,7 @@ def crop_flip_randaugment_transform(images: np.ndarray, rng: np.random.Generator
 
     Draws from rng, in order: the crop and flip (as crop_flip_transform), then RandAugment's (num_ops=2, magnitude=9).
     """
-    from vit_np import autoaugment  # lazily, as above
-
-    cropped = autoaugment.random_crop_flip(images, rng)
+    cropped = random_crop_flip(images, rng)
     return eval_transform(autoaugment.rand_augment(cropped, rng, num_ops=2, magnitude=9))
 
 

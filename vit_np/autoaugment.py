@@ -23,8 +23,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vit_np.augment import padded_crop
-
 NUM_BINS = 31  # torchvision's default num_magnitude_bins for both policies
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # rgb_to_grayscale's weights for R, G, B (torchvision, after TensorFlow)
 
@@ -376,13 +374,3 @@ def rand_augment(images: np.ndarray, rng: np.random.Generator, num_ops: int = 2,
         value = table[op_index, magnitude]
         images = apply_ops(images, op_index, np.where(signed[op_index] & negative, -value, value))
     return images
-
-
-def random_crop_flip(images: np.ndarray, rng: np.random.Generator, padding: int = 4) -> np.ndarray:
-    """RandomHorizontalFlip(RandomCrop(H, padding)(x)) on uint8: augment.crop_flip_transform before ToTensor;
-    uint8 (B, C, H, W) -> uint8 (B, C, H, W). Draws as crop_flip_transform: B flips, B tops, B lefts."""
-    batch = len(images)
-    flip = rng.random(batch) < 0.5
-    top = rng.integers(0, 2 * padding + 1, size=batch)
-    left = rng.integers(0, 2 * padding + 1, size=batch)
-    return padded_crop(images, top, left, padding, flip)

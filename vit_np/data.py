@@ -61,6 +61,11 @@ class DatasetError(RuntimeError):
 # ----------------------------------------------------------------------------------------------
 
 
+def default_data_dir() -> str:
+    """Where the scripts and notebooks look for CIFAR-10 unless told: $VIT_NP_DATA_DIR, else data/."""
+    return os.environ.get("VIT_NP_DATA_DIR", "data")
+
+
 def load_cifar10(
     root: str | os.PathLike, train: bool = True, download: bool = False, limit: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +330,8 @@ def augment_rng(seed: int, epoch: int, batch_index: int) -> np.random.Generator:
 
 def training_transform(augment: bool | str) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
     """The transform an `augment` setting names: True or "tutorial" (flip + random resized crop),
-    "crop-flip" (RandomCrop(32, padding=4) + flip), False or "none" (None: normalize only)."""
+    "crop-flip" (RandomCrop(32, padding=4) + flip), "crop-flip-trivial" / "crop-flip-randaugment"
+    (then TrivialAugmentWide / RandAugment), False or "none" (None: normalize only)."""
     if augment is False or augment == "none":
         return None
     name = "tutorial" if augment is True else augment

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from vit_np import explain  # noqa: E402
 from vit_np.augment import MEAN, STD, resize_bilinear  # noqa: E402
 
 DPI = 100
@@ -129,15 +130,8 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
 
 
 def cls_attention_map(attention: np.ndarray) -> np.ndarray:
-    """[CLS]-to-patch attention, mean over heads: attn[:, :, 0, 1:].mean(1);  (N, nh, T, T) -> (N, g, g), g*g = T-1."""
-    if attention.ndim != 4 or attention.shape[-1] != attention.shape[-2]:
-        raise ValueError(f"cls_attention_map: expected attention (N, heads, T, T), got shape {attention.shape}")
-    num_patches = attention.shape[-1] - 1  # token 0 is [CLS]
-    side = math.isqrt(num_patches)
-    if side * side != num_patches:
-        raise ValueError(f"cls_attention_map: T - 1 = {num_patches} patch tokens do not form a square grid")
-    cls_to_patches = attention[:, :, 0, 1:].mean(axis=1)  # (N, nh, T, T) -> (N, T - 1)
-    return cls_to_patches.reshape(-1, side, side)  # (N, T - 1) -> (N, g, g), row-major like the patches
+    """One block's [CLS]-to-patch attention, mean over heads: attn[:, :, 0, 1:].mean(1);  (N, nh, T, T) -> (N, g, g)."""
+    return explain.cls_attention([attention])[:, 0].mean(axis=1)  # (N, 1, nh, g, g) -> (N, g, g)
 
 
 def upsample_bilinear(maps: np.ndarray, size: tuple[int, int] = (32, 32)) -> np.ndarray:

@@ -147,7 +147,7 @@ def cross_entropy_loss(label_smoothing: float = 0.0) -> Callable[[mg.Tensor, mg.
 
 
 def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray,
-             batch_size: int = 500) -> tuple[float, float, np.ndarray]:
+             batch_size: int = TrainConfig.eval_batch_size) -> tuple[float, float, np.ndarray]:
     """The tutorial's evaluate(): mean cross-entropy, accuracy (%) and predictions, in eval mode."""
     was_training = model.training
     model.eval()
@@ -176,7 +176,8 @@ class Position:
 
 
 class Trainer:
-    """Runs epochs of the tutorial's loop on a model, evaluates after each, and checkpoints."""
+    """Runs epochs of the tutorial's loop on a model, evaluates every `eval_every` epochs and after the
+    last, and checkpoints."""
 
     def __init__(self, model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
                  test_data: tuple[np.ndarray, np.ndarray], config: TrainConfig, out_dir: str | os.PathLike,
@@ -207,9 +208,8 @@ class Trainer:
         self._last_step_state = self.checkpoint_state()
         try:
             while self.position.epoch < self.config.epochs:
-                started = time.perf_counter()
                 self._train_epoch()
-                row = self._end_epoch(time.perf_counter() - started)
+                row = self._end_epoch()
                 if on_epoch_end is not None:
                     on_epoch_end(row)
         except KeyboardInterrupt:
@@ -246,13 +246,14 @@ class Trainer:
         self.optimizer.zero_grad()
         logits, _ = self.model(mg.Tensor(x))  # (B, 3, 32, 32) -> (B, classes)
         loss = self.criterion(logits, mg.Tensor(y))
-        self._check_finite(loss.item())
+        value = loss.item()
+        self._check_finite(value)
         loss.backward()
         if self.config.grad_clip:
             clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.scheduler.step()  # the learning rate of the next step
-        return loss.item()
+        return value
 
     def _check_finite(self, value: float) -> None:
         if not math.isfinite(value):
@@ -266,7 +267,7 @@ class Trainer:
         s = self.scheduler
         return s.lr_at(s.base_lrs[0], max(s.last_epoch - 1, 0), 0)
 
-    def _end_epoch(self, seconds: float) -> dict[str, float]:
+    def _end_epoch(self) -> dict[str, float]:
         """Evaluate (every eval_every epochs and after the last; else test_loss and accuracy are NaN),
         then record the epoch, save best.npz if it is the best so far, checkpoint and write metrics."""
         pos = self.position
