@@ -4,6 +4,7 @@
     check_twins(F.softmax, F.softmax_composed, [x])                          # op vs composed twin
     check_kernel(lambda x: F.softmax(x, dim=-1), [(3, 5)])                   # kernel vs reference
     check_finite_differences(lambda x: x.tanh(), [(3, 4)])                  # backward vs forward
+    check_refused(F.gelu, TF.gelu, [np.arange(3)], "^gelu: needs a float")  # refused, as by PyTorch
 
 Each builds the same inputs for both sides, backpropagates the same *random* upstream gradient
 (`out.backward(dout)`: only the ops under test run backward, and a random dout catches the
@@ -16,6 +17,7 @@ PyTorch is the oracle of check_op only, imported when it runs: the rest needs Nu
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -146,6 +148,29 @@ def check_op(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: S
             assert g is not None, f"input {i} got no gradient{where}: did backward return None for it?"
             assert g.dtype == arrays[i].dtype, f"gradient of input {i} has dtype {g.dtype}, input is {arrays[i].dtype}"
             assert_close(g, expected_grad, f"gradient of input {i} (shape {g.shape}){where}", **tol)
+
+
+def check_refused(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], arrays: Sequence[np.ndarray | None],
+                  match: str, error: type[Exception] = TypeError) -> None:
+    """PyTorch refuses these inputs (None: an absent optional argument), and minigrad refuses them too, with
+    the kernels and with the reference formulas, raising `error` with a message that `match` finds."""
+    import torch
+
+    try:
+        torch_fn(*[None if a is None else torch.tensor(a) for a in arrays])
+    except (RuntimeError, NotImplementedError):
+        pass
+    else:
+        raise AssertionError("PyTorch accepts these inputs: nothing to refuse")
+    for name in MODES:
+        with mode(name):
+            try:
+                our_fn(*[None if a is None else mg.Tensor(a) for a in arrays])
+            except error as err:
+                if not re.search(match, str(err)):
+                    raise AssertionError(f"{name}: the refusal {str(err)!r} does not match {match!r}") from None
+            else:
+                raise AssertionError(f"{name}: minigrad accepted inputs that PyTorch refuses")
 
 
 def check_forward(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: Sequence[Any],
