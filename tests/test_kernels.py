@@ -96,7 +96,7 @@ CASES = {
         "rows_far_apart": (lambda x: F.softmax(x, dim=-1), [np.array([[60.0, 59.0, 61.0], [-60.0, -61.0, -59.0]])], None),
         "4d": (lambda x: F.softmax(x, dim=-1), [(2, 3, 4, 5)], None),
         "empty": (lambda x: F.softmax(x, dim=-1), [(0, 5)], None),
-        "many_chunks": (lambda x: F.softmax(x, dim=-1), [(9000, 9)], None),
+        "many_chunks": (lambda x: F.softmax(x, dim=-1), [(3 * CHUNK // 9, 9)], None),
         "empty_last_dim": (lambda x: F.softmax(x, dim=-1), [(3, 0)], None),
         "empty_last_dim_3d": (lambda x: F.softmax(x, dim=-1), [(2, 3, 0)], None),
         "scalar": (lambda x: F.softmax(x, dim=0), [()], None),
@@ -116,14 +116,15 @@ CASES = {
         "last_two_dims": (lambda x, w, b: F.layer_norm(x, (3, 4), w, b), [(2, 3, 4), (3, 4), (3, 4)], None),
         "no_affine": (lambda x: F.layer_norm(x, 4), [(5, 4)], None),
         "no_rows": (lambda x, w, b: F.layer_norm(x, 4, w, b), [(0, 4), (4,), (4,)], None),
-        "many_chunks": (lambda x, w, b: F.layer_norm(x, 12, w, b), [(4, 3000, 12), (12,), (12,)], None, LONG_SUM_ATOL),
+        "many_chunks": (lambda x, w, b: F.layer_norm(x, 48, w, b), [(3, CHUNK // 48, 48), (48,), (48,)], None,
+                        LONG_SUM_ATOL),  # the ViT's width: its rows per chunk
         "empty_rows": (lambda x, w, b: F.layer_norm(x, 0, w, b), [(2, 3, 0), (0,), (0,)], None),
     },
     Dropout: {
         "p_0.3": (lambda x: F.dropout(x, 0.3), [(6, 7)], None),
         "p_1": (lambda x: F.dropout(x, 1.0), [(3, 4)], None),
         "empty": (lambda x: F.dropout(x, 0.5), [(0, 4)], None),
-        "many_chunks": (lambda x: F.dropout(x, 0.1), [(300, 400)], None),
+        "many_chunks": (lambda x: F.dropout(x, 0.1), [(3, CHUNK)], None),  # the mask drawn in parallel too
         "strided": (lambda x: F.dropout(x.transpose(0, 1), 0.2), [(30, 40)], None),
     },
     ScaledDotProductAttention: {
@@ -153,13 +154,13 @@ CASES = {
     },
     PowScalar: {f"exponent_{c}": (lambda x, c=c: x ** c, [(3, 4)], 0.5) for c in (2.0, 3.0, 0.5, -1.0, 0.0, 1.0, 2.5)},
     Add: {
-        "residual_many_chunks": (lambda a, b: a + b, [(3, 200, 150), (3, 200, 150)], None),
+        "residual_many_chunks": (lambda a, b: a + b, [(3, 200, CHUNK // 200)] * 2, None),
         "small": (lambda a, b: a + b, [(3, 4), (3, 4)], None),
         "broadcast": (lambda a, b: a + b, [(3, 200, 150), (150,)], None),
     },
     GetItem: {
-        "qkv_thirds_many_chunks": (lambda x: x[:, :, 40:80] * 2 + x[:, :, :40], [(300, 5, 120)], None),
-        "rows_of_a_large_array": (lambda x: x[:, 0], [(400, 3, 200)], None),
+        "qkv_thirds_many_chunks": (lambda x: x[:, :, 40:80] * 2 + x[:, :, :40], [(3 * CHUNK // 600, 5, 120)], None),
+        "rows_of_a_large_array": (lambda x: x[:, 0], [(3 * CHUNK // 600, 3, 200)], None),
         "basic_slices": (lambda x: x[1:3, ::2], [(4, 5)], None),
         "int_and_none": (lambda x: x[1, None], [(4, 5)], None),
         "repeated_rows": (lambda x: x[np.array([0, 2, 0])], [(4, 5)], None),
@@ -268,6 +269,16 @@ def test_kernel_gives_the_same_bits_on_1_2_and_3_threads(op, case, threads):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("op, case", MANY_CHUNKS, ids=[f"{op.__name__}-{case}" for op, case in MANY_CHUNKS])
+def test_many_chunks_cases_run_in_several_chunks(op, case, monkeypatch):
+    """Each case above that is meant to cross chunk boundaries does (its shape follows the chunk sizes)."""
+    fn, shapes, *_ = CASES[op][case]
+    counts, original = [], parallel.chunks
+    monkeypatch.setattr(parallel, "chunks", lambda n, grain: counts.append(len(original(n, grain))) or original(n, grain))
+    run_with_grads(fn, shapes)
+    assert max(counts, default=0) >= 2, counts
+
+
 def test_a_failing_chunk_raises_in_the_caller_and_the_pool_stays_usable(threads):
     threads(2)
 
@@ -282,7 +293,9 @@ def test_a_failing_chunk_raises_in_the_caller_and_the_pool_stays_usable(threads)
 
 
 def test_chunks_depend_on_the_size_only():
-    assert parallel.chunks(10, 4) == [slice(0, 4), slice(4, 8), slice(8, 10)]
+    assert parallel.chunks(10, 4) == [slice(0, 4), slice(4, 7), slice(7, 10)]  # equal, give or take one
+    assert parallel.chunks(12, 4) == [slice(0, 4), slice(4, 8), slice(8, 12)]
+    assert parallel.chunks(3, 10) == [slice(0, 3)]
     assert parallel.chunks(0, 4) == []
     assert len(parallel.chunks(10**6, 1)) == parallel.MAX_CHUNKS
 
