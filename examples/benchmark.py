@@ -37,6 +37,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -320,6 +321,62 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def second_core_gain(repeats: int = 3) -> float:
+    """What a second thread adds, in cores: NumPy work that releases the GIL, on 1 thread and then
+    on 2 at once. 1.0 is a whole second core; less means the machine shares it (other tenants of
+    a VM, a turbo limit), and no framework can gain more than that from it."""
+    import numpy as np
+
+    a = np.linspace(0.0, 1.0, 1 << 21)
+
+    def work() -> None:
+        for _ in range(4):
+            np.sin(a)
+
+    gains = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        one = time.perf_counter() - started
+        other = threading.Thread(target=work)
+        started = time.perf_counter()
+        other.start()
+        work()
+        other.join()
+        gains.append(2.0 * one / (time.perf_counter() - started) - 1.0)
+    return statistics.median(gains)
+
+
+def wake_seconds(samples: int = 100) -> float:
+    """Median time from waking a sleeping thread to its running: what each hand-over of work
+    between threads costs (minigrad's kernels hand work over a few hundred times per step)."""
+    wake, done, woken_at = threading.Event(), threading.Event(), []
+
+    def sleeper() -> None:
+        for _ in range(samples):
+            wake.wait()
+            woken_at.append(time.perf_counter())
+            wake.clear()
+            done.set()
+
+    worker = threading.Thread(target=sleeper)
+    worker.start()
+    delays = []
+    for _ in range(samples):
+        time.sleep(0.001)  # long enough for the sleeper to be asleep again
+        started = time.perf_counter()
+        wake.set()
+        done.wait()
+        done.clear()
+        delays.append(woken_at[-1] - started)
+    worker.join()
+    return statistics.median(delays)
+
+
+def machine_parallelism() -> dict[str, float]:
+    return {"second_core": second_core_gain(), "wake_ms": 1e3 * wake_seconds()}
+
+
 def version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
@@ -338,6 +395,10 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"machine: {m['cpu']}, {m['cores']} cores ({m.get('usable_cores', '?')} usable); python {m['python']}, "
           f"numpy {m['numpy']} ({m['numpy_blas'] or 'BLAS unknown'}), torch {m['torch'] or 'not installed'}; "
           f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE'] or 'unset'}")
+    before, after = report["parallelism"]["before"], report["parallelism"]["after"]
+    print(f"this machine, before / after the timings: a second thread adds {before['second_core']:.2f} / "
+          f"{after['second_core']:.2f} of a core (NumPy on each); a sleeping thread wakes in "
+          f"{before['wake_ms']:.2f} / {after['wake_ms']:.2f} ms (median)")
     print(f"batch {s['batch_size']}; each child process: {s['warmup']} warm-up + {s['steps']} timed step(s); "
           f"{s['rounds']} round(s) alternating the frameworks; img/s = median [quartiles]\n")
     has_ref = any(row["reference"] for row in report["results"])
@@ -409,7 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.frameworks:
         sys.exit("benchmark: nothing to run (only torch was asked for, and it is not installed)")
     settings = {k: getattr(args, k) for k in ("batch_size", "warmup", "steps", "rounds", "seed")}
-    report = {"machine": machine_info(), "settings": settings, "results": benchmark(args)}
+    before = machine_parallelism()  # the 2-thread rows can only be read against these
+    results = benchmark(args)
+    report = {"machine": machine_info(), "settings": settings, "results": results,
+              "parallelism": {"before": before, "after": machine_parallelism()}}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -42,6 +42,7 @@ CASES = {
     "causal": (((2, 2, 5, 4),) * 3, {"is_causal": True}),
     "causal_Tq4_Tk6": (((2, 2, 4, 4), (2, 2, 6, 4), (2, 2, 6, 4)), {"is_causal": True}),
     "scale_0.3": (((2, 2, 5, 4),) * 3, {"scale": 0.3}),
+    "head_size_0": (((2, 3, 0), (2, 5, 0), (2, 5, 4)), {}),  # scores all 0: every key weighs the same
 }
 
 

@@ -47,6 +47,9 @@ def test_json_report_has_every_number_and_consistent_ratios():
     report = json.loads(run_script(*TINY, "--json", "--matmuls", "--frameworks", "minigrad", "reference", "torch"))
     assert {"cpu", "cores", "numpy", "torch", "OPENBLAS_CORETYPE", "numpy_blas"} <= set(report["machine"])
     assert report["settings"]["batch_size"] == 8 and report["settings"]["steps"] == 1
+    for when in ("before", "after"):  # what the machine's second core and thread wake-ups were worth
+        check = report["parallelism"][when]
+        assert -1.0 < check["second_core"] < 1.5 and check["wake_ms"] > 0
     assert [(r["mode"], r["threads"]) for r in report["results"]] == [("train", 1), ("eval", 1)]
     for row in report["results"]:
         mg, pt, ref = row["minigrad"], row["torch"], row["reference"]
@@ -82,6 +85,7 @@ def test_profile_prints_each_op():
 def test_table_without_torch_reads_n_a():
     out = run_script(*TINY, "--frameworks", "minigrad", "--modes", "eval")
     assert out.startswith("machine: ") and "OPENBLAS_CORETYPE=" in out
+    assert "a second thread adds" in out and "a sleeping thread wakes in" in out
     header, row = [line for line in out.splitlines() if line.startswith(("mode ", "eval "))]
     assert header.split()[:3] == ["mode", "threads", "minigrad"] and "RSS ratio" in header
     mode, threads, rate, *_ = row.split()

@@ -100,6 +100,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if enable_gqa:
         raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not supported")
     bias = _mask_bias(attn_mask, is_causal, q.shape[-2], k.shape[-2], q.dtype)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    if scale is None:  # 1 / sqrt(d); with d = 0 every score is 0 and any scale gives PyTorch's answer
+        scale = 1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] else 1.0
+    scale = float(scale)
     inputs = (q, k, v) if bias is None else (q, k, v, bias)
     return ScaledDotProductAttention.apply(*inputs, scale=scale, dropout_p=dropout_p)

@@ -156,7 +156,7 @@ class PowScalar(Function):
         c = a.dtype.type(ctx.exponent)
         if c == 0:
             return np.zeros_like(grad)  # a**0 is constant, also at a == 0 (where a**-1 is inf)
-        return grad * c * a ** (c - 1)
+        return grad * c * a ** a.dtype.type(ctx.exponent - 1)  # not c - 1: NumPy 1.26 makes that float64
 
 
 # -- unary --------------------------------------------------------------------------------------
