@@ -28,14 +28,22 @@ sdpa = F.scaled_dot_product_attention
 
 
 def far_apart_rows() -> list[np.ndarray]:
-    """q, k, v whose score rows sit ~60 apart: one shift for the whole array would underflow the
-    low rows to 0 / 0, so the kernel's softmax must take its per-row fallback."""
+    """q, k, v whose score rows sit ~60 apart: unshifted, exp underflows the low rows to 0 / 0,
+    so the kernel's softmax must take its per-row fallback."""
     rng = np.random.default_rng(7)
     q = rng.standard_normal((2, 3, 4)) * 0.1
     k = np.ones((2, 5, 4)) + rng.standard_normal((2, 5, 4)) * 0.1
     q[0, 0] += 30.0
     q[1, 2] -= 30.0
     return [q, k, rng.standard_normal((2, 5, 6))]
+
+
+def overflowing_rows() -> list[np.ndarray]:
+    """q, k, v with one row of scores near 100: exp overflows float32 there (exp(89) = inf), so
+    the kernel's unshifted softmax must take its per-row fallback."""
+    q, k, v = far_apart_rows()
+    q[1, 1] += 50.0  # scores ~ 50 * 4 / sqrt(4) = 100
+    return [q, k, v]
 
 
 def strided_qkv(batch: tuple, t: int, d: int) -> list[np.ndarray]:
@@ -94,6 +102,7 @@ CASES = {
         "last_dim": (lambda x: F.softmax(x, dim=-1), [(3, 5)], None),
         "dim_0": (lambda x: F.softmax(x, dim=0), [(3, 5)], None),
         "rows_far_apart": (lambda x: F.softmax(x, dim=-1), [np.array([[60.0, 59.0, 61.0], [-60.0, -61.0, -59.0]])], None),
+        "row_overflowing": (lambda x: F.softmax(x, dim=-1), [np.array([[100.0, 99.0, 101.0], [0.5, 2.0, -1.0]])], None),
         "4d": (lambda x: F.softmax(x, dim=-1), [(2, 3, 4, 5)], None),
         "empty": (lambda x: F.softmax(x, dim=-1), [(0, 5)], None),
         "many_chunks": (lambda x: F.softmax(x, dim=-1), [(3 * CHUNK // 9, 9)], None),
@@ -140,6 +149,7 @@ CASES = {
         "dropout": (lambda q, k, v: sdpa(q, k, v, dropout_p=0.4), [(2, 2, 3, 4), (2, 2, 6, 4), (2, 2, 6, 5)], None),
         "scale": (lambda q, k, v: sdpa(q, k, v, scale=0.3), [(2, 5, 4)] * 3, None),
         "rows_far_apart": (sdpa, far_apart_rows(), None),
+        "row_overflowing": (sdpa, overflowing_rows(), None),
         "empty_batch": (sdpa, [(0, 3, 4)] * 3, None),
         "many_chunks_dropout": (lambda q, k, v: sdpa(q, k, v, dropout_p=0.1), strided_qkv((40, 4), 7, 3), None),
         "causal_many_chunks": (causal, [(70, 6, 3)] * 3, None),

@@ -6,9 +6,11 @@ operands, such as the views a fused qkv projection gives). Three identities keep
 (Tq, Tk) matrices out of as many passes as possible:
 
 - forward keeps E = exp(S - shift) and its row sums l instead of P = E / l: with D = E * M
-  (M = keep / (1 - p), the dropout factor), out = (D @ v) / l, a division of Tq x dv values;
+  (M = keep / (1 - p), the dropout factor), out = (D @ v) / l, a division of Tq x dv values,
+  and D @ v = (E * keep) @ (v / (1 - p)): the scale multiplies the small operand too;
 - backward divides the small operands by l instead: dv = D^T @ (dO / l), dq = ((dS' @ k) / l) s,
-  dk = dS'^T @ (q / l) s, where dS' = E * (dD * M - r) and dD = dO @ v^T;
+  dk = dS'^T @ (q / l) s, where dS' = E * (dD * M - r) and dD = dO @ v^T (again with 1 / (1 - p)
+  on dO, and keep, a bool array, as the only (Tq, Tk) factor);
 - the outputs and gradients are written in the memory layout of q (for the ViT: (B, T, nh, hs)
   order), so the transposes and reshapes around the op cost no copy.
 
@@ -53,11 +55,6 @@ def _stack(a: np.ndarray, factor: float | None = None) -> np.ndarray:
     return out.reshape(math.prod(a.shape[:-2]), *a.shape[-2:])  # not -1: ambiguous for an empty chunk
 
 
-def _factor(keep: np.ndarray, scale: np.floating, shape: tuple) -> np.ndarray:
-    """A chunk of the dropout factor M = keep / (1 - p), as numbers: (n, Tq, Tk)."""
-    return np.multiply(keep.reshape(shape), scale, dtype=scale.dtype)
-
-
 def _chunk_rows(q: np.ndarray) -> int:
     """Entries of q's first axis per chunk: about MATRICES score matrices."""
     return max(1, MATRICES // max(1, math.prod(q.shape[1:-2])))
@@ -92,8 +89,10 @@ class ScaledDotProductAttention:
 
             e, l = softmax_last_dim_(scores, normalize=False)
             sums[c] = l.reshape(sums[c].shape)
-            d = e if keep is None else _factor(keep[c], p_scale, e.shape) * e  # D = E * M
-            o = d @ _stack(v[c])  # (n, Tq, dv)
+            if keep is None:
+                o = e @ _stack(v[c])  # (n, Tq, dv)
+            else:  # D v = (E * keep) (v / (1 - p)): the dropout scale on the small operand
+                o = np.multiply(e, keep[c].reshape(e.shape)) @ _stack(v[c], p_scale)
             o /= l
             out[c] = o.reshape(out[c].shape)
 
@@ -116,14 +115,14 @@ class ScaledDotProductAttention:
         def chunk(c: slice) -> np.ndarray | None:
             n = math.prod(exps[c].shape[:-2])
             e, l = exps[c].reshape(n, tq, tk), sums[c].reshape(n, tq, 1)  # (n, Tq, Tk), (n, Tq, 1)
-            m = None if keep is None else _factor(keep[c], ctx.p_scale, e.shape)
-            g3 = _stack(grad[c])  # dO: (n, Tq, dv)
+            kc = None if keep is None else keep[c].reshape(e.shape)
+            g3 = _stack(grad[c], None if kc is None else ctx.p_scale)  # dO (times 1 / (1 - p)): (n, Tq, dv)
             gs = g3 @ _stack(np.swapaxes(v[c], -1, -2))  # dD = dO v^T: (n, Tq, Tk), v^T contiguous (faster)
             g3 /= l
-            d = e if m is None else e * m  # D l
-            grads[2][c] = (np.swapaxes(d, -1, -2) @ g3).reshape(v[c].shape)  # dv = D^T dO = (D l)^T (dO / l)
-            if m is not None:
-                gs *= m  # dP
+            d = e if kc is None else np.multiply(e, kc)  # E * keep = D l (1 - p)
+            grads[2][c] = (np.swapaxes(d, -1, -2) @ g3).reshape(v[c].shape)  # dv = D^T dO
+            if kc is not None:
+                gs *= kc  # dP = dD * M = (dD / (1 - p)) * keep
             gs -= row_sums(gs * e) / l  # dP - sum_k dP P, the softmax backward's row sums
             gs *= e  # dS l = E (dP - r)
             gq = gs @ _stack(k[c])  # (n, Tq, d)

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-UNDERFLOW = 1e-10  # a row sum below this: the row's max is > ~23 below the array's max
+UNDERFLOW = 1e-10  # a row sum below this: the row's largest score is below about -23
 
 
 def row_sums(x: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -21,17 +21,17 @@ def softmax_last_dim_(scores: Callable[[], np.ndarray], normalize: bool = True) 
     """e = exp(s - shift), in place in the array scores() returns, and its row sums (..., 1);
     e is divided by them (the softmax over the last dim) if normalize.
 
-    One shift for the whole array, its max, instead of each row's max: a max over a short last
-    axis costs more than the exp. Every row then sums to at most its length, never overflows, and
-    only underflows if its own max sits far below the array's: then scores() is called again and
-    each row is shifted by its own max instead (any per-row shift gives the same softmax). So is
-    an array with a NaN (or +inf) in it: its max would make every row NaN, not just that row.
+    No shift at first: exp(s) itself, which saves two passes over the array (its max, then the
+    subtraction), and any shift gives the same softmax. That is safe while every row sum stays
+    finite and not tiny: scores above ~88 overflow float32's exp, a row whose scores all lie
+    below ~-23 underflows. If any row does either (or holds a NaN), scores() is called again and
+    each row is shifted by its own max, as the textbook softmax does.
     """
     e = scores()
-    e -= e.max(initial=-np.inf)
-    np.exp(e, out=e)
+    with np.errstate(over="ignore"):  # an overflow is caught below, by its infinite row sum
+        np.exp(e, out=e)
     sums = row_sums(e)
-    if e.size and not sums.min() >= UNDERFLOW:  # also a NaN anywhere: the shared max is NaN, every row too
+    if e.size and not UNDERFLOW <= sums.min() <= sums.max() < np.inf:  # also a NaN anywhere
         e = scores()
         e -= e.max(axis=-1, keepdims=True, initial=-np.inf)
         np.exp(e, out=e)
