@@ -349,7 +349,8 @@ def second_core_gain(repeats: int = 3) -> float:
 
 def wake_seconds(samples: int = 100) -> float:
     """Median time from waking a sleeping thread to its running: what each hand-over of work
-    between threads costs (minigrad's kernels hand work over a few hundred times per step)."""
+    between threads costs (a training step of the tiny ViT runs 99 ops across the pool, about
+    1,000 chunks)."""
     wake, done, woken_at = threading.Event(), threading.Event(), []
 
     def sleeper() -> None:

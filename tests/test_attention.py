@@ -12,6 +12,8 @@ import minigrad.functional as F
 from minigrad.testing import DTYPES, check_op, check_refused, random_inputs
 from minigrad.testing import check_twins, seeded
 
+from attention_rows import far_apart_rows, overflowing_rows
+
 DTYPE_IDS = ["f64", "f32"]
 sdpa = F.scaled_dot_product_attention
 
@@ -184,23 +186,15 @@ def test_sdpa_bad_dropout_p():
         sdpa(q, q, q, dropout_p=1.5)
 
 
-@pytest.mark.parametrize("overflow", [False, True], ids=["underflow", "overflow"])
+@pytest.mark.parametrize("rows", [far_apart_rows, overflowing_rows], ids=["underflow", "overflow"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-def test_sdpa_rows_that_underflow_or_overflow_take_the_per_row_fallback(dtype, overflow):
-    """One query row scores ~+60, another ~-60: unshifted, exp underflows the low row to all zeros
-    (0 / 0); with a row scoring ~100 it overflows float32 (inf / inf). Either way the op must shift
-    each row by its own max and match PyTorch."""
-    rng = np.random.default_rng(7)
-    q = rng.standard_normal((2, 3, 4)) * 0.1
-    k = np.ones((2, 5, 4)) + rng.standard_normal((2, 5, 4)) * 0.1
-    q[0, 0] += 30.0  # scores of this row: about +60
-    q[1, 2] -= 30.0  # and of this one: about -60
-    if overflow:
-        q[1, 1] += 50.0  # about +100: exp(100) is inf in float32
-    v = rng.standard_normal((2, 5, 6))
+def test_sdpa_rows_that_underflow_or_overflow_take_the_per_row_fallback(dtype, rows):
+    """Score rows ~60 apart: unshifted, exp underflows the low row to all zeros (0 / 0); with a row
+    scoring ~100 it overflows float32 (inf / inf). Either way the op must shift each row by its own
+    max and match PyTorch."""
     check_op(lambda a, b, c: F.scaled_dot_product_attention(a, b, c),
              lambda a, b, c: torch.nn.functional.scaled_dot_product_attention(a, b, c),
-             inputs=[np.asarray(t, dtype=dtype) for t in (q, k, v)])
+             inputs=[np.asarray(t, dtype=dtype) for t in rows()])
 
 
 # name -> (query, key, value dtypes, what the message says)
