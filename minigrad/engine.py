@@ -87,7 +87,8 @@ def reference() -> Iterator[None]:
 class Context:
     """What one op call remembers for its backward: the op, its inputs, and saved arrays."""
 
-    __slots__ = ("fn", "impl", "inputs", "needs_input_grad", "saved_tensors", "released", "__dict__")
+    __slots__ = ("fn", "impl", "inputs", "needs_input_grad", "saved_tensors", "released", "new_gradients",
+                 "__dict__")
 
     def __init__(self, fn: type[Function], inputs: tuple[Tensor, ...], impl: Any = None):
         self.fn = fn  # the Function subclass, e.g. Mul
@@ -98,6 +99,9 @@ class Context:
         self.needs_input_grad = tuple(grad_enabled and t.requires_grad for t in inputs)
         self.saved_tensors: tuple = ()
         self.released = False  # set once backward has freed this node
+        # Set by a backward whose gradients are new arrays that nothing else holds (no view of grad,
+        # of a saved array or of each other): the engine may then add another gradient into one in place.
+        self.new_gradients = False
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
@@ -200,7 +204,7 @@ tracers: list[Callable[[Context, Tensor, np.ndarray, tuple], None]] = []
 def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Propagate d(root)/d(root) = `grad` back to every leaf, accumulating into `.grad`."""
     grads: dict[int, np.ndarray] = {id(root): grad}  # gradient waiting at each tensor
-    owned: set[int] = set()  # grads[i] is a buffer we allocated, safe to add into in place
+    owned: set[int] = set()  # grads[i] is a buffer only we hold, safe to add into in place
     for tensor in reversed(topological_order(root)):
         g = grads.pop(id(tensor), None)
         if g is None:  # nothing flowed here (e.g. the op returned None for this input)
@@ -235,9 +239,15 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
             pg = unbroadcast(pg, parent.data.shape)
             key = id(parent)
             if key not in grads:
-                grads[key] = pg  # may be shared with another input: do not write into it
+                grads[key] = pg  # unless the op made it for this input alone, it may be shared: do not write into it
+                if ctx.new_gradients:
+                    owned.add(key)
             elif key in owned:
                 grads[key] += pg
+            elif ctx.new_gradients:
+                pg += grads[key]  # into the op's new array: the same sum (a + b is b + a, bit for bit)
+                grads[key] = pg
+                owned.add(key)
             else:
                 grads[key] = grads[key] + pg  # a fresh buffer, ours from now on
                 owned.add(key)

@@ -370,3 +370,59 @@ def test_each_shared_kernel_helper_is_defined_once():
         assert module.sum_in_order is parallel.sum_in_order, module.__name__
     assert dropout_kernel.keep_threshold is reference_dropout.keep_threshold
     assert not hasattr(blas, "blas_threads") and not hasattr(blas, "blas_threads_per_worker")
+
+
+# -- a backward that says its gradients are new arrays ----------------------------------------------
+def _held_elsewhere(g: np.ndarray, ctx, grad: np.ndarray, others: list) -> list[str]:
+    """What g shares memory with, of what the engine or the graph still holds."""
+    held = [("the upstream grad", grad)] + [(f"saved array {i}", a) for i, a in enumerate(ctx.saved_tensors)
+                                           if isinstance(a, np.ndarray)]
+    held += [(f"input {i}'s data", t.data) for i, t in enumerate(ctx.inputs)] + others
+    return [name for name, a in held if a is not None and np.shares_memory(g, a)]
+
+
+NEW_GRADIENT_CASES = [(op, case) for op, case in CASE_IDS if op in (Linear, LayerNorm, GetItem)]
+
+
+@pytest.mark.parametrize("op, case", NEW_GRADIENT_CASES, ids=[f"{op.__name__}-{case}" for op, case in NEW_GRADIENT_CASES])
+def test_a_backward_that_says_new_gradients_returns_arrays_nothing_else_holds(op, case, monkeypatch):
+    """ctx.new_gradients lets the engine add into a gradient in place: it must be true of every
+    array such a backward returns (no view of grad, of a saved array, of an input or of another
+    gradient), checked on each kernel case at the moment the engine receives them."""
+    fn, shapes, low, *_ = CASES[op][case]
+    arrays = random_inputs(shapes, np.float64, low=low)
+    leaves = [mg.Tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+
+    def check(ctx, out, grad, input_grads):
+        if not ctx.new_gradients:
+            return
+        for i, g in enumerate(input_grads):
+            if g is not None:
+                others = [(f"gradient {j}", h) for j, h in enumerate(input_grads) if j != i and h is not None]
+                assert _held_elsewhere(g, ctx, grad, others) == [], f"{ctx.fn.__name__}: gradient {i}"
+
+    monkeypatch.setattr(mg.engine, "tracers", [check])
+    out = fn(*leaves)
+    (out * mg.Tensor(np.random.default_rng(1).standard_normal(out.shape))).sum().backward()
+
+
+def test_the_vits_linear_layernorm_and_slicing_gradients_are_new_arrays(monkeypatch):
+    """In a training step of the ViT (fused qkv) those three kernels say so, and it is true at every node."""
+    from vit_np.model import ViTForClassification
+
+    model = ViTForClassification(dict(image_size=8, patch_size=4, hidden_size=12, num_hidden_layers=2,
+                                      num_attention_heads=2, intermediate_size=24, use_faster_attention=True))
+    declared = []
+
+    def check(ctx, out, grad, input_grads):
+        if ctx.new_gradients:
+            declared.append(ctx.fn)
+            for i, g in enumerate(input_grads):
+                others = [(f"gradient {j}", h) for j, h in enumerate(input_grads) if j != i and h is not None]
+                assert g is None or _held_elsewhere(g, ctx, grad, others) == [], f"{ctx.fn.__name__}: gradient {i}"
+
+    monkeypatch.setattr(mg.engine, "tracers", [check])
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32))
+    logits, _ = model(x)
+    F.cross_entropy(logits, mg.Tensor(np.array([0, 3, 9]))).backward()
+    assert {Linear, LayerNorm, GetItem} <= set(declared)

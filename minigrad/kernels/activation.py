@@ -28,15 +28,19 @@ class GeluTanh:
 
         def chunk(c: slice) -> None:
             xc = flat_x[c]
-            e = np.multiply(xc, xc)  # x ** 3 would take NumPy's slow power path
+            # every pass after the first in place: on the CPUs measured, writing a third array costs ~2x
+            e = np.multiply(xc, xc, out=flat_y[c] if flat_s is None else flat_s[c])  # x ** 3: NumPy's slow power path
             e *= -2.0 * SQRT_2_OVER_PI * GELU_COEF
             e += -2.0 * SQRT_2_OVER_PI
             e *= xc  # -2u
             with np.errstate(over="ignore"):  # exp(-2u) = inf for x << 0 gives s = 0, y = -0: right
                 np.exp(e, out=e)
             e += 1.0
-            sc = np.divide(1.0, e, out=e if flat_s is None else flat_s[c])
-            np.multiply(xc, sc, out=flat_y[c])
+            if flat_s is None:
+                np.divide(xc, e, out=e)  # y = x / (1 + exp(-2u)), in y's own chunk
+            else:
+                np.divide(1.0, e, out=e)  # s
+                np.multiply(xc, e, out=flat_y[c])
 
         for_each_chunk(flat_x.size, CHUNK, chunk)
         ctx.save_for_backward(x, s)

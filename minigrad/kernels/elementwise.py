@@ -84,6 +84,7 @@ class GetItem:
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        ctx.new_gradients = True  # either way a new array: the engine may add the other slices' gradients into it
         if not _basic(ctx.index):
             return ReferenceGetItem.backward(ctx, grad)
         out = np.empty(ctx.in_shape, dtype=grad.dtype)

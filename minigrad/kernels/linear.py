@@ -11,6 +11,7 @@ from minigrad.functional.linear import Im2Col as ReferenceIm2Col
 from minigrad.functional.linear import Linear as ReferenceLinear
 from minigrad.kernels.parallel import for_each_chunk, sum_in_order
 from minigrad.kernels.registry import replaces
+from minigrad.kernels.rows import column_sums
 from minigrad.ops.matmul import MatMul as ReferenceMatMul
 
 
@@ -48,13 +49,14 @@ class Linear:
             if grad_x is not None:
                 np.dot(g2[c], weight, out=grad_x[c])  # (n, out) @ (out, in)
             return (np.dot(g2[c].T, x2[c]) if needs[1] else None,  # this chunk's dW
-                    g2[c].sum(axis=0) if with_bias else None)  # and db
+                    column_sums(g2[c]) if with_bias else None)  # and db
 
         parts = for_each_chunk(len(x2), ROWS, chunk)
         grad_w = sum_in_order([p[0] for p in parts], weight) if needs[1] else None
         bias_like = np.empty(weight.shape[:1], dtype=weight.dtype)
         grad_b = sum_in_order([p[1] for p in parts], bias_like) if with_bias else None
         grad_x = grad_x.reshape(ctx.x_shape) if grad_x is not None else None
+        ctx.new_gradients = True  # three new arrays: the engine may add into them
         return (grad_x, grad_w, grad_b)[:len(needs)]
 
 

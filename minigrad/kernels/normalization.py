@@ -7,7 +7,7 @@ from minigrad.engine import Context
 from minigrad.functional.normalization import LayerNorm as Reference
 from minigrad.kernels.parallel import for_each_chunk, rows_per_chunk, sum_in_order
 from minigrad.kernels.registry import replaces
-from minigrad.kernels.rows import row_sums
+from minigrad.kernels.rows import column_sums, row_sums
 
 
 @replaces(Reference)
@@ -20,7 +20,8 @@ class LayerNorm:
         if not ctx.fast:
             return Reference.forward(ctx, x, weight, bias, axes, eps)
         x2 = x.reshape(-1, d)  # (..., *normalized_shape) -> (N, D): each row is normalized
-        xhat, rstd, y = np.empty(x2.shape, x.dtype), np.empty((len(x2), 1), x.dtype), np.empty(x2.shape, x.dtype)
+        y, rstd = np.empty(x2.shape, x.dtype), np.empty((len(x2), 1), x.dtype)
+        xhat = np.empty(x2.shape, x.dtype) if any(ctx.needs_input_grad) else y  # no backward: xhat only passes through y
         w, b, eps_ = weight.reshape(-1), bias.reshape(-1), x.dtype.type(eps)
 
         def chunk(c: slice) -> None:
@@ -29,11 +30,12 @@ class LayerNorm:
             r = np.sqrt(row_sums(h * h, 1.0 / d) + eps_, out=rstd[c])  # (n, 1): biased variance, as PyTorch
             np.divide(1.0, r, out=r)
             h *= r
-            np.multiply(h, w, out=y[c])
+            np.multiply(h, w, out=y[c])  # in place when xhat is y (writing a third array costs ~2x)
             y[c] += b
 
         for_each_chunk(len(x2), rows_per_chunk(d), chunk)
-        ctx.save_for_backward(xhat, rstd, weight)
+        if xhat is not y:
+            ctx.save_for_backward(xhat, rstd, weight)
         ctx.x_shape = x.shape
         return y.reshape(x.shape)
 
@@ -54,10 +56,11 @@ class LayerNorm:
             gh *= hc
             gx -= hc * row_sums(gh, 1.0 / d)
             gx *= rstd[c]
-            return (gc * hc).sum(axis=0), gc.sum(axis=0)  # this chunk's share of dw and db
+            return column_sums(gc * hc), column_sums(gc)  # this chunk's share of dw and db
 
         parts = for_each_chunk(len(xhat), rows_per_chunk(d), chunk)
         grad_w = sum_in_order([p[0] for p in parts], weight) if ctx.needs_input_grad[1] else None
         grad_b = sum_in_order([p[1] for p in parts], weight) if ctx.needs_input_grad[2] else None
+        ctx.new_gradients = True  # three new arrays (the reference's db is grad itself): the engine may add into them
         return grad_x.reshape(ctx.x_shape), grad_w, grad_b
 
