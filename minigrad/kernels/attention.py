@@ -17,8 +17,8 @@ operands, such as the views a fused qkv projection gives). Three identities keep
 (The softmax backward's row sums sum_k dP P also equal sum_j dO out, FlashAttention's shortcut with
 Tq x dv products instead of Tq x Tk; in float32 its rounding does not cancel the way the textbook
 sum does, e.g. a query that sees one key then gets a gradient of ~1e-5 instead of 0, so the
-textbook sum it is.) Other cases (batch dims that broadcast, a mask per batch entry) run the
-reference formulas.
+textbook sum it is, as one einsum: no (Tq, Tk) temporary for dP * P.) Other cases (batch dims
+that broadcast, a mask per batch entry) run the reference formulas.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from minigrad.functional.dropout import keep_scale
 from minigrad.kernels.dropout import draw_keep
 from minigrad.kernels.parallel import for_each_chunk, sum_in_order
 from minigrad.kernels.registry import replaces
-from minigrad.kernels.rows import row_sums, softmax_last_dim_
+from minigrad.kernels.rows import softmax_last_dim_
 
 MATRICES = 64  # (Tq, Tk) score matrices per chunk: about 1 MB each for the ViT's 65 tokens, in a core's L2 cache
 
@@ -123,7 +123,7 @@ class ScaledDotProductAttention:
             grads[2][c] = (np.swapaxes(d, -1, -2) @ g3).reshape(v[c].shape)  # dv = D^T dO
             if kc is not None:
                 gs *= kc  # dP = dD * M = (dD / (1 - p)) * keep
-            gs -= row_sums(gs * e) / l  # dP - sum_k dP P, the softmax backward's row sums
+            gs -= np.einsum("nqk,nqk->nq", gs, e)[..., None] / l  # dP - sum_k dP P (the row sums, no (Tq, Tk) temporary)
             gs *= e  # dS l = E (dP - r)
             gq = gs @ _stack(k[c])  # (n, Tq, d)
             gq /= l

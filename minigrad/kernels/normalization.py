@@ -47,16 +47,17 @@ class LayerNorm:
         d = weight.size
         g2 = grad.reshape(xhat.shape)  # (N, D)
         w = weight.reshape(-1)
+        w_mean = weight.reshape(d, 1) * xhat.dtype.type(1.0 / d)  # x @ w_mean = mean(x w) per row, through BLAS
         grad_x = np.empty(xhat.shape, dtype=xhat.dtype)
 
         def chunk(c: slice) -> tuple[np.ndarray, np.ndarray]:
             gc, hc = g2[c], xhat[c]
-            gh = gc * w
-            gx = np.subtract(gh, row_sums(gh, 1.0 / d), out=grad_x[c])
-            gh *= hc
-            gx -= hc * row_sums(gh, 1.0 / d)
+            p = gc * hc  # g xhat: its column sums are this chunk's share of dw, and mean(gh xhat) = p @ w / D
+            gx = np.multiply(gc, w, out=grad_x[c])  # gh = g w
+            gx -= gc @ w_mean  # - mean(gh)
+            gx -= hc * (p @ w_mean)  # - xhat mean(gh xhat)
             gx *= rstd[c]
-            return column_sums(gc * hc), column_sums(gc)  # this chunk's share of dw and db
+            return column_sums(p), column_sums(gc)  # this chunk's share of dw and db
 
         parts = for_each_chunk(len(xhat), rows_per_chunk(d), chunk)
         grad_w = sum_in_order([p[0] for p in parts], weight) if ctx.needs_input_grad[1] else None
