@@ -239,8 +239,8 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
             pg = unbroadcast(pg, parent.data.shape)
             key = id(parent)
             if key not in grads:
-                grads[key] = pg  # unless the op made it for this input alone, it may be shared: do not write into it
-                if ctx.new_gradients:
+                grads[key] = pg  # may be shared with another input: do not write into it,
+                if ctx.new_gradients:  # unless the op made it for this input alone
                     owned.add(key)
             elif key in owned:
                 grads[key] += pg
