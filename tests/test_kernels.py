@@ -381,6 +381,19 @@ def _held_elsewhere(g: np.ndarray, ctx, grad: np.ndarray, others: list) -> list[
     return [name for name, a in held if a is not None and np.shares_memory(g, a)]
 
 
+def _check_new_gradients(declared: list):
+    """An engine tracer: at each node whose backward said ctx.new_gradients, every gradient it
+    returned shares memory with nothing else the graph holds; the node's op goes into `declared`."""
+    def check(ctx, out, grad, input_grads):
+        if not ctx.new_gradients:
+            return
+        declared.append(ctx.fn)
+        for i, g in enumerate(input_grads):
+            others = [(f"gradient {j}", h) for j, h in enumerate(input_grads) if j != i and h is not None]
+            assert g is None or _held_elsewhere(g, ctx, grad, others) == [], f"{ctx.fn.__name__}: gradient {i}"
+    return check
+
+
 NEW_GRADIENT_CASES = [(op, case) for op, case in CASE_IDS if op in (Linear, LayerNorm, GetItem)]
 
 
@@ -392,16 +405,7 @@ def test_a_backward_that_says_new_gradients_returns_arrays_nothing_else_holds(op
     fn, shapes, low, *_ = CASES[op][case]
     arrays = random_inputs(shapes, np.float64, low=low)
     leaves = [mg.Tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-
-    def check(ctx, out, grad, input_grads):
-        if not ctx.new_gradients:
-            return
-        for i, g in enumerate(input_grads):
-            if g is not None:
-                others = [(f"gradient {j}", h) for j, h in enumerate(input_grads) if j != i and h is not None]
-                assert _held_elsewhere(g, ctx, grad, others) == [], f"{ctx.fn.__name__}: gradient {i}"
-
-    monkeypatch.setattr(mg.engine, "tracers", [check])
+    monkeypatch.setattr(mg.engine, "tracers", [_check_new_gradients([])])
     out = fn(*leaves)
     (out * mg.Tensor(np.random.default_rng(1).standard_normal(out.shape))).sum().backward()
 
@@ -413,15 +417,7 @@ def test_the_vits_linear_layernorm_and_slicing_gradients_are_new_arrays(monkeypa
     model = ViTForClassification(dict(image_size=8, patch_size=4, hidden_size=12, num_hidden_layers=2,
                                       num_attention_heads=2, intermediate_size=24, use_faster_attention=True))
     declared = []
-
-    def check(ctx, out, grad, input_grads):
-        if ctx.new_gradients:
-            declared.append(ctx.fn)
-            for i, g in enumerate(input_grads):
-                others = [(f"gradient {j}", h) for j, h in enumerate(input_grads) if j != i and h is not None]
-                assert g is None or _held_elsewhere(g, ctx, grad, others) == [], f"{ctx.fn.__name__}: gradient {i}"
-
-    monkeypatch.setattr(mg.engine, "tracers", [check])
+    monkeypatch.setattr(mg.engine, "tracers", [_check_new_gradients(declared)])
     x = mg.Tensor(np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32))
     logits, _ = model(x)
     F.cross_entropy(logits, mg.Tensor(np.array([0, 3, 9]))).backward()
