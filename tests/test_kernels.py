@@ -21,7 +21,7 @@ from minigrad.kernels.attention import MATRICES
 from minigrad.kernels.parallel import CHUNK
 from minigrad.ops import Add, GetItem, MatMul, PowScalar
 from minigrad.kernels import dropout as dropout_kernel
-from minigrad.kernels import parallel
+from minigrad.kernels import blas, parallel
 from minigrad.testing import DTYPES, check_kernel, random_inputs
 
 from attention_rows import far_apart_rows, overflowing_rows
@@ -312,6 +312,36 @@ def test_nested_and_concurrent_calls_run_inline_with_the_same_results(threads):
     assert results == [list(range(0, 50, 5))] * 4
 
 
+def test_chunks_run_on_one_blas_thread_and_the_users_count_comes_back(threads):
+    """OpenBLAS's count is process-wide: 1 while any thread runs chunks (the pool's, the caller,
+    concurrent callers), and the count from before once the last has left, so products outside the
+    kernels (reference mode, a user's NumPy) run as the machine chose, and give the same bits
+    whether or not the pool has run before. (NumPy's wheels bundle OpenBLAS on every platform.)"""
+    import threading
+
+    get, set_ = blas._openblas()
+    before = get()
+    set_(2)  # what a 2-core machine chooses, even on a 1-core CI runner
+    try:
+        for n in (1, 2, 3):
+            threads(n)
+            seen = parallel.for_each_chunk(12, 1, lambda c: (threading.get_ident(), get()))
+            assert {count for _, count in seen} == {1}, n
+            assert get() == 2, f"{n} threads: the count did not come back"
+        threads(2)
+        inside, leave = threading.Event(), threading.Event()
+        holder = threading.Thread(target=lambda: parallel.for_each_chunk(1, 1, lambda c: (inside.set(), leave.wait())))
+        holder.start()
+        inside.wait()
+        assert parallel.for_each_chunk(4, 1, lambda c: get()) == [1] * 4  # another caller comes and goes...
+        assert get() == 1  # ...and the holder's chunk still runs on one BLAS thread
+        leave.set()
+        holder.join()
+        assert get() == 2
+    finally:
+        set_(before)
+
+
 def test_set_num_threads_is_checked():
     with pytest.raises(ValueError, match="set_num_threads: n must be a positive integer, got 0"):
         mg.set_num_threads(0)
@@ -360,7 +390,7 @@ def test_each_shared_kernel_helper_is_defined_once():
     and nothing left of the removed DataParallel's BLAS budget."""
     import importlib
 
-    from minigrad.kernels import activation, attention, blas, elementwise, linear, normalization
+    from minigrad.kernels import activation, attention, elementwise, linear, normalization
 
     reference_dropout = importlib.import_module("minigrad.functional.dropout")  # (F.dropout is the function)
 

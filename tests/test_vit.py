@@ -134,7 +134,11 @@ def test_training_step_with_dropout_is_the_same_with_kernels_and_reference(varia
     for name in grads_r:
         assert grads_k[name].dtype == dtype
         assert_close(grads_k[name], grads_r[name], f"gradient of {name}", **tol, reference="reference")
-        assert_close(weights_k[name], weights_r[name], f"{name} after one AdamW step", **tol, reference="reference")
+        # AdamW's first step moves a weight by lr g / (|g| + eps): where |g| is near eps (1e-8), a last-bit
+        # difference in g moves it by up to 2 lr, so such weights are checked through their gradient alone
+        steady = np.minimum(np.abs(grads_k[name]), np.abs(grads_r[name])) > 1e-6
+        assert_close(weights_k[name][steady], weights_r[name][steady], f"{name} after one AdamW step", **tol,
+                     reference="reference")
 
 
 # -- the two attention variants are one function ---------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minigrad.kernels.blas import blas_threads_local
+from minigrad.kernels.blas import one_blas_thread
 
 MAX_CHUNKS = 256  # more would only add per-chunk overhead
 CHUNK = 1 << 18  # elements per chunk (1 MiB of float32): an op's temporaries for it stay in a core's
@@ -95,11 +95,11 @@ def for_each_chunk(n: int, grain: int, body: Callable[[slice], Any]) -> list[Any
     if getattr(_local, "inside", False):  # a chunk of another op: already on one BLAS thread
         return [body(c) for c in pieces]
     if len(pieces) <= 1 or _num_threads == 1:
-        with blas_threads_local(1):  # the same products as in the pool, and no BLAS threads woken
+        with one_blas_thread():  # the same products as in the pool, and no BLAS threads woken
             return [body(c) for c in pieces]
     pool = _get_pool()
     if not pool.lock.acquire(blocking=False):  # another thread's op is using the pool
-        with blas_threads_local(1):
+        with one_blas_thread():
             return [body(c) for c in pieces]
     try:
         return pool.run(body, pieces)
@@ -153,9 +153,9 @@ class _Pool:
         with self._wake:
             self._job, self._generation = job, self._generation + 1
             self._wake.notify_all()
-        with blas_threads_local(1):  # every chunk's products on one thread: its share of the cores
+        with one_blas_thread():  # every chunk's products on one thread (its share of the cores), until all are done
             job.work()
-        job.done.wait()
+            job.done.wait()
         with self._wake:
             self._job = None
         if job.error is not None:
@@ -164,16 +164,15 @@ class _Pool:
 
     def _serve(self) -> None:
         seen = 0
-        with blas_threads_local(1):
-            while True:
-                with self._wake:
-                    while self._generation == seen and not self._stopped:
-                        self._wake.wait()
-                    if self._stopped:
-                        return
-                    seen, job = self._generation, self._job
-                if job is not None:
-                    job.work()
+        while True:  # a job's chunks run while its caller holds one_blas_thread()
+            with self._wake:
+                while self._generation == seen and not self._stopped:
+                    self._wake.wait()
+                if self._stopped:
+                    return
+                seen, job = self._generation, self._job
+            if job is not None:
+                job.work()
 
     def stop(self) -> None:
         with self._wake:
