@@ -1,9 +1,10 @@
 """Scaled dot-product attention, fast: a few (Tq, Tk) score matrices at a time, across the cores.
 
 A chunk's matrices stay in the CPU cache through every pass over them, forward and backward.
-Each chunk is copied to contiguous 3-d stacks first (NumPy's stacked matmul is slow on strided
-operands, such as the views a fused qkv projection gives). Three identities keep the large
-(Tq, Tk) matrices out of as many passes as possible:
+The products take q, k and v as they come, views included (a fused qkv projection's strided
+thirds): BLAS reads strided rows at full speed, and copying them first to contiguous stacks cost
+more than it saved. Three identities keep the large (Tq, Tk) matrices out of as many passes as
+possible:
 
 - forward keeps E = exp(S - shift) and its row sums l instead of P = E / l: with D = E * M
   (M = keep / (1 - p), the dropout factor), out = (D @ v) / l, a division of Tq x dv values,
@@ -45,16 +46,6 @@ def _fast_path(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | N
     return same and not empty and (bias is None or (bias.ndim <= q.ndim and math.prod(bias.shape[:-2]) == 1))
 
 
-def _stack(a: np.ndarray, factor: float | None = None) -> np.ndarray:
-    """a chunk (b, ..., rows, cols) as a C-contiguous (n, rows, cols) stack (times factor), one pass."""
-    out = np.empty(a.shape, dtype=a.dtype)
-    if factor is None:
-        np.copyto(out, a)
-    else:
-        np.multiply(a, a.dtype.type(factor), out=out)
-    return out.reshape(math.prod(a.shape[:-2]), *a.shape[-2:])  # not -1: ambiguous for an empty chunk
-
-
 def _chunk_rows(q: np.ndarray) -> int:
     """Entries of q's first axis per chunk: about MATRICES score matrices."""
     return max(1, MATRICES // max(1, math.prod(q.shape[1:-2])))
@@ -74,27 +65,28 @@ class ScaledDotProductAttention:
         exps = np.empty((*q.shape[:-1], tk), dtype=q.dtype) if keep_e else None  # E = exp(S - shift)
         sums = np.empty((*q.shape[:-1], 1), dtype=q.dtype)  # l = its row sums
         keep = draw_keep((*q.shape[:-1], tk), dropout_p) if dropout_p > 0 else None
-        p_scale = q.dtype.type(keep_scale(dropout_p))
+        p_scale, scale_t = q.dtype.type(keep_scale(dropout_p)), q.dtype.type(scale)
         out = np.empty_like(q, shape=(*q.shape[:-1], v.shape[-1]))  # in q's memory layout
 
         def chunk(c: slice) -> None:
-            qs, kt = _stack(q[c], scale), _stack(np.swapaxes(k[c], -1, -2))  # (n, Tq, d), (n, d, Tk)
-            into = None if exps is None else exps[c].reshape(len(qs), tq, tk)  # a contiguous block of exps
+            qs = np.multiply(q[c], scale_t)  # q times the scale (the small operand), in q's layout
+            kt = np.swapaxes(k[c], -1, -2)  # views: BLAS reads the strided rows of a fused qkv directly
+            into = None if exps is None else exps[c]  # a contiguous block of exps
 
             def scores() -> np.ndarray:
-                s = np.matmul(qs, kt, out=into)  # (n, Tq, Tk)
+                s = np.matmul(qs, kt, out=into)  # (b, ..., Tq, Tk)
                 if bias2 is not None:
                     s += bias2
                 return s
 
             e, l = softmax_last_dim_(scores, normalize=False)
-            sums[c] = l.reshape(sums[c].shape)
+            sums[c] = l
             if keep is None:
-                o = e @ _stack(v[c])  # (n, Tq, dv)
+                o = e @ v[c]  # (b, ..., Tq, dv)
             else:  # D v = (E * keep) (v / (1 - p)): the dropout scale on the small operand
-                o = np.multiply(e, keep[c].reshape(e.shape)) @ _stack(v[c], p_scale)
+                o = np.multiply(e, keep[c]) @ np.multiply(v[c], p_scale)
             o /= l
-            out[c] = o.reshape(out[c].shape)
+            out[c] = o
 
         for_each_chunk(len(q), _chunk_rows(q), chunk)
         ctx.save_for_backward(q, k, v, exps, sums, keep)  # q, k, v: the inputs' own arrays, no copies
@@ -113,30 +105,26 @@ class ScaledDotProductAttention:
         with_bias = ctx.bias_shape is not None
 
         def chunk(c: slice) -> np.ndarray | None:
-            n = math.prod(exps[c].shape[:-2])
-            e, l = exps[c].reshape(n, tq, tk), sums[c].reshape(n, tq, 1)  # (n, Tq, Tk), (n, Tq, 1)
-            kc = None if keep is None else keep[c].reshape(e.shape)
-            g3 = _stack(grad[c], None if kc is None else ctx.p_scale)  # dO (times 1 / (1 - p)): (n, Tq, dv)
-            gs = g3 @ _stack(np.swapaxes(v[c], -1, -2))  # dD = dO v^T: (n, Tq, Tk), v^T contiguous (faster)
-            g3 /= l
+            e, l = exps[c], sums[c]  # (b, ..., Tq, Tk), (b, ..., Tq, 1)
+            kc = None if keep is None else keep[c]
+            vs = v[c] if kc is None else np.multiply(v[c], ctx.p_scale)  # v / (1 - p): the small operand
+            gs = grad[c] @ np.swapaxes(vs, -1, -2)  # dD = dO v^T (times 1 / (1 - p)): (b, ..., Tq, Tk)
+            g_l = grad[c] / l if kc is None else np.multiply(grad[c], ctx.p_scale / l)  # dO / (l (1 - p))
             d = e if kc is None else np.multiply(e, kc)  # E * keep = D l (1 - p)
-            grads[2][c] = (np.swapaxes(d, -1, -2) @ g3).reshape(v[c].shape)  # dv = D^T dO
+            grads[2][c] = np.swapaxes(d, -1, -2) @ g_l  # dv = D^T dO
             if kc is not None:
                 gs *= kc  # dP = dD * M = (dD / (1 - p)) * keep
-            gs -= np.einsum("nqk,nqk->nq", gs, e)[..., None] / l  # dP - sum_k dP P (the row sums, no (Tq, Tk) temporary)
-            gs *= e  # dS l = E (dP - r)
-            gq = gs @ _stack(k[c])  # (n, Tq, d)
-            gq /= l
-            gq *= scale
-            grads[0][c] = gq.reshape(q[c].shape)  # dq = dS k scale
-            qc = _stack(q[c])
-            qc /= l
-            qc *= scale
-            grads[1][c] = (np.swapaxes(gs, -1, -2) @ qc).reshape(k[c].shape)  # dk = dS^T q scale
+            n = math.prod(e.shape[:-2])
+            gs -= np.einsum("nqk,nqk->nq", gs.reshape(n, tq, tk), e.reshape(n, tq, tk)).reshape(l.shape) / l
+            gs *= e  # dS l = E (dP - r), where r = sum_k dP P: the row sums, no (Tq, Tk) temporary
+            gq = gs @ k[c]  # (b, ..., Tq, d)
+            gq *= scale / l
+            grads[0][c] = gq  # dq = dS k scale
+            grads[1][c] = np.swapaxes(gs, -1, -2) @ np.multiply(q[c], scale / l)  # dk = dS^T q scale
             if not with_bias:
                 return None
             gs /= l  # dS itself: the bias's gradient
-            return gs.sum(axis=0)
+            return gs.reshape(n, tq, tk).sum(axis=0)
 
         parts = for_each_chunk(len(q), _chunk_rows(q), chunk)
         if not with_bias:
