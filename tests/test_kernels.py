@@ -312,24 +312,27 @@ def test_nested_and_concurrent_calls_run_inline_with_the_same_results(threads):
     assert results == [list(range(0, 50, 5))] * 4
 
 
-def test_chunks_run_on_one_blas_thread_and_the_users_count_comes_back(threads):
-    """OpenBLAS's count is process-wide: 1 while any thread runs chunks (the pool's, the caller,
-    concurrent callers), and the count from before once the last has left, so products outside the
-    kernels (reference mode, a user's NumPy) run as the machine chose, and give the same bits
-    whether or not the pool has run before. (NumPy's wheels bundle OpenBLAS on every platform.)"""
+def test_blas_runs_on_one_thread_while_the_pool_lives_and_the_users_count_comes_back(threads):
+    """OpenBLAS's count is process-wide: 1 in every chunk (on the pool, inline, concurrent callers)
+    and, while the pool lives, outside them too (OpenBLAS's own threads would spin on the pool's
+    cores); the count from before once the pool stops and no chunk runs. (NumPy's wheels bundle
+    OpenBLAS on every platform.)"""
     import threading
 
     get, set_ = blas._openblas()
     before = get()
-    set_(2)  # what a 2-core machine chooses, even on a 1-core CI runner
     try:
-        for n in (1, 2, 3):
+        threads(1)  # no pool
+        set_(2)  # what a 2-core machine chooses, even on a 1-core CI runner
+        assert parallel.for_each_chunk(3, 1, lambda c: get()) == [1] * 3  # inline: 1 inside...
+        assert get() == 2  # ...and the count back after
+        for n in (2, 3):
             threads(n)
-            seen = parallel.for_each_chunk(12, 1, lambda c: (threading.get_ident(), get()))
-            assert {count for _, count in seen} == {1}, n
-            assert get() == 2, f"{n} threads: the count did not come back"
-        threads(2)
+            assert {count for count in parallel.for_each_chunk(12, 1, lambda c: get())} == {1}, n
+            assert get() == 1, f"{n} threads: the pool lives, BLAS stays on one thread"
         inside, leave = threading.Event(), threading.Event()
+        threads(1)
+        assert get() == 2, "the pool stopped: the count comes back"
         holder = threading.Thread(target=lambda: parallel.for_each_chunk(1, 1, lambda c: (inside.set(), leave.wait())))
         holder.start()
         inside.wait()

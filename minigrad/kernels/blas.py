@@ -2,13 +2,18 @@
 
 The kernels split an op's work across their own threads (minigrad.kernels.parallel); a product
 inside a chunk must then run on one BLAS thread, or 2 threads each calling a 2-thread BLAS put 4
-threads on 2 cores and everything slows down, and a product's bits would depend on how many
-threads it ran on. OpenBLAS's thread count is one setting for the whole process (its
-openblas_set_num_threads_local sets the same global count; it only returns the old one), so
-one_blas_thread() holds it at 1 while any thread runs kernel chunks, and gives the count back as
-it was (the user's OPENBLAS_NUM_THREADS, or the core count) when the last one leaves: products
-outside the kernels (reference mode, a user's own NumPy) run as the user's machine chose. With
-another BLAS, or none found, nothing happens.
+threads on 2 cores, and a product's bits would depend on how many threads it ran on. OpenBLAS's
+thread count is one setting for the whole process (its openblas_set_num_threads_local sets the
+same global count; it only returns the old one). And a product that does run threaded outside
+the chunks (a MatMul's backward, a gradient norm, a user's own NumPy) wakes OpenBLAS's own
+threads, which then spin for up to ~0.1 s waiting for more work, on the cores the kernels' pool
+needs: measured with the fast-cpu recipe's gradient clipping, 55-110 ms more per 200 ms step.
+
+So minigrad holds OpenBLAS at one thread while it runs in parallel, as torch.set_num_threads
+governs PyTorch's own BLAS: the kernels' pool holds it from its start until it stops
+(minigrad.set_num_threads), and a chunk run outside the pool holds it while it runs. When the
+last holder lets go, the count is back as it was (the user's OPENBLAS_NUM_THREADS, or the core
+count). With another BLAS, or none found, nothing happens.
 """
 from __future__ import annotations
 
@@ -44,29 +49,46 @@ def _openblas() -> tuple | None:
 
 
 _lock = threading.Lock()
-_holders = 0  # threads inside one_blas_thread()
-_saved = 0  # the count to give back when the last one leaves
+_holders = 0  # the pool, and threads inside one_blas_thread()
+_saved = 0  # the count to give back when the last one lets go
+
+
+def hold() -> None:
+    """One more holder of BLAS on one thread (process-wide); the first saves the count it finds."""
+    global _holders, _saved
+    found = _openblas()
+    with _lock:
+        if _holders == 0 and found is not None:
+            _saved = found[0]()
+            if _saved != 1:
+                found[1](1)
+        _holders += 1
+
+
+def release() -> None:
+    """One holder fewer; the last gives back the count the first found."""
+    global _holders
+    found = _openblas()
+    with _lock:
+        _holders -= 1
+        if _holders == 0 and found is not None and _saved != 1:
+            found[1](_saved)
 
 
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """BLAS on one thread (process-wide) until every thread that asked for it has left."""
-    global _holders, _saved
-    found = _openblas()
-    if found is None:
-        yield
-        return
-    get, set_ = found
-    with _lock:
-        if _holders == 0:
-            _saved = get()
-            if _saved != 1:
-                set_(1)
-        _holders += 1
+    """BLAS on one thread (process-wide) while this runs, and while any other holder holds it."""
+    hold()
     try:
         yield
     finally:
-        with _lock:
-            _holders -= 1
-            if _holders == 0 and _saved != 1:
-                set_(_saved)
+        release()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -12,7 +12,9 @@ passes an op makes over it, and so that each NumPy call in it runs long: a threa
 for the GIL, or for the next op's chunks, sleeps, and on the 2-core virtual machines this
 project is tested on waking it takes 0.1-1 ms (median 0.18 ms).
 
-The pool has get_num_threads() - 1 worker threads; the calling thread works too. A call made
+The pool has get_num_threads() - 1 worker threads; the calling thread works too. While it lives,
+OpenBLAS runs on one thread in the whole process (minigrad.kernels.blas says why); stopping it
+(set_num_threads) gives the count back. A call made
 while the pool is busy (from another thread) or from inside a chunk runs its chunks in order,
 in the calling thread: the same result, on one core.
 """
@@ -25,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from minigrad.kernels import blas
 from minigrad.kernels.blas import one_blas_thread
 
 MAX_CHUNKS = 256  # more would only add per-chunk overhead
@@ -145,6 +148,7 @@ class _Pool:
         self._stopped = False
         self._threads = [threading.Thread(target=self._serve, daemon=True, name=f"minigrad-kernel-{i + 1}")
                          for i in range(workers)]
+        blas.hold()  # BLAS on one thread while the pool lives: its threads would spin on the pool's cores
         for t in self._threads:
             t.start()
 
@@ -153,9 +157,8 @@ class _Pool:
         with self._wake:
             self._job, self._generation = job, self._generation + 1
             self._wake.notify_all()
-        with one_blas_thread():  # every chunk's products on one thread (its share of the cores), until all are done
-            job.work()
-            job.done.wait()
+        job.work()  # every chunk's products on one BLAS thread, its share of the cores: the pool holds it
+        job.done.wait()
         with self._wake:
             self._job = None
         if job.error is not None:
@@ -164,7 +167,7 @@ class _Pool:
 
     def _serve(self) -> None:
         seen = 0
-        while True:  # a job's chunks run while its caller holds one_blas_thread()
+        while True:
             with self._wake:
                 while self._generation == seen and not self._stopped:
                     self._wake.wait()
@@ -176,8 +179,11 @@ class _Pool:
 
     def stop(self) -> None:
         with self._wake:
+            if self._stopped:
+                return
             self._stopped = True
             self._wake.notify_all()
+        blas.release()
 
 
 _pool: _Pool | None = None
@@ -194,6 +200,8 @@ def _get_pool() -> _Pool:
 
 def _forget_pool_after_fork() -> None:
     global _pool, _pool_lock
+    if _pool is not None:
+        blas.release()  # the parent's pool's hold: the child starts as the parent did before its pool
     _pool, _pool_lock = None, threading.Lock()  # the child has none of the parent's threads
 
 
