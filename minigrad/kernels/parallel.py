@@ -14,9 +14,9 @@ project is tested on waking it takes 0.1-1 ms (median 0.18 ms).
 
 The pool has get_num_threads() - 1 worker threads; the calling thread works too. While it lives,
 OpenBLAS runs on one thread in the whole process (minigrad.kernels.blas says why); stopping it
-(set_num_threads) gives the count back. A call made
-while the pool is busy (from another thread) or from inside a chunk runs its chunks in order,
-in the calling thread: the same result, on one core.
+(set_num_threads) gives the count back. A call made while the pool is busy (from another thread)
+or from inside a chunk runs its chunks in order, in the calling thread: the same result, on one
+core.
 """
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from typing import Any, Callable
 import numpy as np
 
 from minigrad.kernels import blas
-from minigrad.kernels.blas import one_blas_thread
 
 MAX_CHUNKS = 256  # more would only add per-chunk overhead
 CHUNK = 1 << 18  # elements per chunk (1 MiB of float32): an op's temporaries for it stay in a core's
@@ -98,11 +97,11 @@ def for_each_chunk(n: int, grain: int, body: Callable[[slice], Any]) -> list[Any
     if getattr(_local, "inside", False):  # a chunk of another op: already on one BLAS thread
         return [body(c) for c in pieces]
     if len(pieces) <= 1 or _num_threads == 1:
-        with one_blas_thread():  # the same products as in the pool, and no BLAS threads woken
+        with blas.one_blas_thread():  # the same products as in the pool, and no BLAS threads woken
             return [body(c) for c in pieces]
     pool = _get_pool()
     if not pool.lock.acquire(blocking=False):  # another thread's op is using the pool
-        with one_blas_thread():
+        with blas.one_blas_thread():
             return [body(c) for c in pieces]
     try:
         return pool.run(body, pieces)
