@@ -7,8 +7,8 @@ against that Function with `@replaces(...)`, and `Function.apply` runs it unless
 arithmetic, cache-sized chunks, contiguous layouts for BLAS, skipping what no backward will read
 under no_grad, saying when a backward's gradients are new arrays (`ctx.new_gradients`, so the engine
 may add a tensor's other gradients into one in place), splitting an op's loop across the cores
-(`parallel`: `minigrad.set_num_threads`), and the process tuning (`blas`: BLAS threads per calling
-thread, `memory`: the allocator).
+(`parallel`: `minigrad.set_num_threads`), and the process tuning (`blas`: OpenBLAS on one thread
+while the pool lives, `memory`: the allocator).
 tests/test_kernels.py checks every kernel against its reference.
 
 Not on the learner's reading path: the formulas are in minigrad/ops and minigrad/functional.
