@@ -205,6 +205,17 @@ def test_resume_at_an_epoch_boundary(data_dir, reference, tmp_path):
     assert learning_columns(tmp_path) == learning_columns(reference)  # no duplicated rows
 
 
+def test_a_kill_between_the_last_checkpoint_and_metrics_csv_loses_no_row(data_dir, reference, tmp_path):
+    """SIGKILL after the last epoch's checkpoint but before metrics.csv is rewritten: the resumed run
+    has nothing left to train, and still writes every epoch's row from the checkpoint's history."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Trainer, "write_metrics", lambda self: None)  # as if killed before each rewrite
+        assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2")) == 0
+    assert not (tmp_path / "metrics.csv").exists()
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "2", "--resume")) == 0
+    assert learning_columns(tmp_path) == learning_columns(reference)
+
+
 def parameter_count():
     return len(list(ViTForClassification(from_flags(train_cifar.parse_args(TINY), ViTConfig)).parameters()))
 

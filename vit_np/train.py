@@ -206,6 +206,8 @@ class Trainer:
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
         """Train until `config.epochs`; on Ctrl-C save the state after the last whole step and re-raise."""
         self._last_step_state = self.checkpoint_state()
+        if self.history:  # resumed: metrics.csv as the checkpoint knows it (a kill may have come between the two)
+            self.write_metrics()
         try:
             while self.position.epoch < self.config.epochs:
                 self._train_epoch()
