@@ -234,12 +234,14 @@ def test_trainer_steps_equal_a_pytorch_loop(dtype, targets, tmp_path):
 
 
 def test_recipe_sets_defaults_and_flags_still_win():
-    tutorial, fast = train_cifar.parse_args([]), train_cifar.parse_args(["--recipe", "fast-cpu"])
+    tutorial = train_cifar.parse_args([])
     assert (tutorial.hidden_size, tutorial.lr, tutorial.augment, tutorial.lr_schedule, tutorial.hidden_dropout_prob) == (
         48, 1e-3, "tutorial", "constant", 0.1)
     assert not tutorial.decay_exclusions and tutorial.label_smoothing == 0.0 and tutorial.grad_clip == 0.0
-    for key, value in train_cifar.RECIPES["fast-cpu"].items():
-        assert getattr(fast, key) == value, key
+    for name, recipe in train_cifar.RECIPES.items():
+        args = train_cifar.parse_args(["--recipe", name])
+        for key, value in recipe.items():
+            assert getattr(args, key) == value, (name, key)
     mixed = train_cifar.parse_args(["--recipe", "fast-cpu", "--epochs", "3", "--no-decay-exclusions"])
     assert (mixed.epochs, mixed.decay_exclusions, mixed.hidden_size) == (3, False, 96)
 
