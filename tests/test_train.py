@@ -8,6 +8,7 @@ from inside the training step.
 """
 import csv
 import importlib.util
+import json
 import math
 import os
 import re
@@ -275,12 +276,25 @@ def test_hard_kill_then_resume_from_the_periodic_checkpoint(data_dir, reference,
 @pytest.mark.parametrize("flag, value, field", [("--batch-size", "8", "batch_size"), ("--seed", "1", "seed"),
                                                 ("--hidden-size", "16", "hidden_size"),
                                                 ("--label-smoothing", "0.1", "label_smoothing"),
-                                                ("--augment", "crop-flip", "augment"), ("--grad-clip", "1.5", "grad_clip")])
+                                                ("--augment", "crop-flip", "augment"), ("--grad-clip", "1.5", "grad_clip"),
+                                                ("--patch-drop-rate", "0.5", "patch_drop_rate")])
 def test_resume_with_other_settings_is_refused(data_dir, reference, tmp_path, capsys, flag, value, field):
     shutil.copy(reference / "checkpoint.npz", tmp_path / "checkpoint.npz")
     assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "3", "--resume", flag, value)) == 2
     err = capsys.readouterr().err
     assert field in err and value in err and "checkpoint.npz" in err
+
+
+def test_resume_of_a_checkpoint_older_than_a_model_field_compares_the_fields_default(data_dir, reference, tmp_path,
+                                                                                     capsys):
+    """A checkpoint written before patch_drop_rate existed ran with its default (0): 0.5 is refused."""
+    state = mg.load(reference / "checkpoint.npz")
+    info = json.loads(state["info"])
+    del info["model_config"]["patch_drop_rate"]
+    mg.save({**state, "info": json.dumps(info)}, tmp_path / "checkpoint.npz")
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "3", "--resume", "--patch-drop-rate", "0.5")) == 2
+    err = capsys.readouterr().err
+    assert "patch_drop_rate=0.0 (this run: 0.5)" in err
 
 
 def test_resume_without_a_checkpoint(data_dir, tmp_path, capsys):

@@ -15,10 +15,12 @@ import minigrad.functional as F
 from minigrad import nn
 from vit_np import torch_reference as torch_vit
 from minigrad.optim import AdamW
-from minigrad.testing import DTYPES, MODES, TOLERANCES, assert_close, mode
+from minigrad.testing import (
+    DTYPES, MODES, TOLERANCES, assert_close, check_finite_differences, check_op, mode, seeded,
+)
 from vit_np.config import ViTConfig
 from vit_np.model import (
-    ViTForClassification, fused_to_per_head_state_dict, per_head_to_fused_state_dict,
+    PatchDropout, ViTForClassification, fused_to_per_head_state_dict, per_head_to_fused_state_dict,
 )
 
 VARIANTS = {"fused": True, "per_head": False}  # name -> use_faster_attention
@@ -107,11 +109,12 @@ def test_gradients_match_pytorch(run):
 # -- one training step, dropout on: the kernels give the reference formulas' numbers ------------------
 
 
-def training_step(variant: str, dtype, mode_name: str) -> tuple[float, dict, dict]:
+def training_step(variant: str, dtype, mode_name: str, patch_drop_rate: float = 0.0) -> tuple[float, dict, dict]:
     """Seeded model, one forward + backward + AdamW step with dropout 0.1 on a batch of 8:
     the loss, every gradient and every updated weight."""
     mg.manual_seed(0)
-    model = ViTForClassification(ViTConfig(use_faster_attention=VARIANTS[variant])).to(dtype)
+    config = ViTConfig(use_faster_attention=VARIANTS[variant], patch_drop_rate=patch_drop_rate)
+    model = ViTForClassification(config).to(dtype)
     optimizer = AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     x, y = batch(8, dtype)
     with mode(mode_name):
@@ -124,11 +127,12 @@ def training_step(variant: str, dtype, mode_name: str) -> tuple[float, dict, dic
     return loss.item(), grads, model.state_dict()
 
 
+@pytest.mark.parametrize("patch_drop_rate", [0.0, 0.5], ids=["dropout", "dropout+patch_dropout"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_training_step_with_dropout_is_the_same_with_kernels_and_reference(variant, dtype):
-    loss_k, grads_k, weights_k = training_step(variant, dtype, "kernels")
-    loss_r, grads_r, weights_r = training_step(variant, dtype, "reference")
+def test_training_step_with_dropout_is_the_same_with_kernels_and_reference(variant, dtype, patch_drop_rate):
+    loss_k, grads_k, weights_k = training_step(variant, dtype, "kernels", patch_drop_rate)
+    loss_r, grads_r, weights_r = training_step(variant, dtype, "reference", patch_drop_rate)
     tol = TOLERANCES[dtype]
     assert_close(loss_k, loss_r, "loss", **tol, reference="reference")
     for name in grads_r:
@@ -239,6 +243,63 @@ def test_attentions_are_probabilities_or_none(variant):
         assert_close(a.data.sum(axis=-1), np.ones((2, 4, 65)), "attention row sums", rtol=1e-5, atol=1e-5)
 
 
+# -- PatchDropout (not in the tutorial; off unless patch_drop_rate > 0) ------------------------------
+
+
+def kept_columns(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Which token of x each token of y is, found from the values (x's tokens are distinct random rows)."""
+    matches = (y[:, :, None, :] == x[:, None, :, :]).all(axis=-1)  # (B, kept, T): y[b, i] == x[b, j]
+    assert (matches.sum(axis=-1) == 1).all(), "a token of the output is not exactly one token of the input"
+    return matches.argmax(axis=-1)
+
+
+@pytest.mark.parametrize("p, kept", [(0.5, 32), (0.25, 48), (0.9, 6), (0.999, 1)])
+def test_patch_dropout_keeps_cls_and_a_random_ordered_share_of_the_patches(p, kept):
+    x = np.random.default_rng(0).standard_normal((16, 65, 8))
+    mg.manual_seed(0)
+    y = PatchDropout(p)(mg.Tensor(x)).numpy()
+    assert y.shape == (16, 1 + kept, 8)  # int(64 (1 - p)) patches, at least one
+    cols = kept_columns(x, y)
+    assert (cols[:, 0] == 0).all(), "[CLS] must stay first"
+    assert (np.diff(cols, axis=1) > 0).all(), "the kept patches keep their order (and none repeats)"
+    if kept < 64:
+        assert len({tuple(c) for c in cols}) > 1, "every image kept the same patches"
+
+
+def test_patch_dropout_is_the_identity_in_eval_mode_and_at_p_0():
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((2, 65, 8)))
+    assert PatchDropout(0.5).eval()(x) is x
+    assert PatchDropout(0.0)(x) is x
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_patch_dropout_gradient_matches_pytorch_gather(dtype):
+    """The same kept tokens as torch.gather: forward, and the upstream gradient scattered back."""
+    x = np.random.default_rng(0).standard_normal((4, 17, 6)).astype(dtype)
+    ours = seeded(lambda t: PatchDropout(0.5)(t))
+    cols = torch.from_numpy(kept_columns(x, ours(mg.Tensor(x)).numpy()))
+    check_op(ours, lambda t: t.gather(1, cols[:, :, None].expand(-1, -1, 6)), inputs=[x])
+
+
+def test_patch_dropout_gradient_matches_finite_differences():
+    check_finite_differences(seeded(lambda t: PatchDropout(0.5)(t)), [(3, 9, 4)])
+
+
+def test_patch_dropout_leaves_evaluation_unchanged_and_trains_on_fewer_tokens():
+    x, _ = batch(2)
+    mg.manual_seed(0)
+    plain = ViTForClassification(ViTConfig(**NO_DROPOUT)).eval()
+    mg.manual_seed(0)
+    dropping = ViTForClassification(ViTConfig(patch_drop_rate=0.5, **NO_DROPOUT)).eval()
+    np.testing.assert_array_equal(dropping(x)[0].data, plain(x)[0].data)
+    assert dropping.embedding(mg.Tensor(x)).shape == (2, 65, 48)
+    assert dropping.train().embedding(mg.Tensor(x)).shape == (2, 33, 48)
+    logits, _ = dropping(x)
+    logits.sum().backward()
+    pos_grad = dropping.embedding.position_embeddings.grad[0]  # (65, 48): zero rows are left-out positions
+    assert (np.abs(pos_grad).sum(axis=1) > 0).sum() < 65
+
+
 # -- configuration and input checks ---------------------------------------------------------------
 
 
@@ -247,8 +308,9 @@ def test_default_config_is_the_tutorials_tiny_config_with_dropout():
                 "intermediate_size": 4 * 48, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
                 "initializer_range": 0.02, "image_size": 32, "num_classes": 10, "num_channels": 3,
                 "qkv_bias": True, "use_faster_attention": True}
-    assert ViTConfig().to_dict() == dict(tutorial, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-    assert ViTConfig.from_dict(tutorial).to_dict() == tutorial
+    ours = dict(tutorial, patch_drop_rate=0.0)  # the one field the tutorial does not have: off
+    assert ViTConfig().to_dict() == dict(ours, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    assert ViTConfig.from_dict(tutorial).to_dict() == ours
     assert ViTForClassification(tutorial).config == ViTConfig.from_dict(tutorial)
 
 
@@ -263,6 +325,7 @@ INVALID = [
     (dict(image_size=30), r"image_size \(30\) must be divisible by patch_size \(4\)"),
     (dict(hidden_dropout_prob=1.0), r"hidden_dropout_prob .* must be in \[0, 1\), got 1.0"),
     (dict(attention_probs_dropout_prob=-0.1), r"attention_probs_dropout_prob .* must be in \[0, 1\)"),
+    (dict(patch_drop_rate=1.0), r"patch_drop_rate .* must be in \[0, 1\), got 1.0"),
     (dict(patch_size=0), "patch_size must be a positive integer, got 0"),
     (dict(num_hidden_layers=-1), "num_hidden_layers must be a positive integer, got -1"),
     (dict(hidden_size=48.0), "hidden_size must be a positive integer, got 48.0"),

@@ -5,7 +5,8 @@ The field names are the tutorial's dict keys, so its config converts both ways:
     config = ViTConfig.from_dict(tutorial_config)      # unknown keys are an error
     tutorial_config = config.to_dict()
 
-The defaults are the tutorial's tiny CIFAR-10 model (119,098 parameters) with dropout 0.1. Each
+One field is not the tutorial's: patch_drop_rate (PatchDropout, off by default), which the
+tutorial's code never reads. The defaults are the tutorial's tiny CIFAR-10 model (119,098 parameters) with dropout 0.1. Each
 field is declared once, with its help text: examples/train_cifar.py makes a flag of each
 (`--hidden-size`, `--num-hidden-layers`, ...), and a resumed run must keep every one.
 """
@@ -20,7 +21,7 @@ from vit_np.settings import setting
 
 _POSITIVE_INTS = ("patch_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                   "intermediate_size", "image_size", "num_classes", "num_channels")
-_PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob")
+_PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "patch_drop_rate")
 _BOOLS = ("qkv_bias", "use_faster_attention")
 
 
@@ -39,6 +40,8 @@ class ViTConfig:
     num_channels: int = setting(3, "colour channels of the input image", flag=False)
     qkv_bias: bool = setting(True, "whether query/key/value projections have a bias")
     use_faster_attention: bool = setting(True, "fused qkv_projection (True) or one module per head (False)")
+    patch_drop_rate: float = setting(0.0, "training only: share of each image's patch tokens left out of the "
+                                     "encoder (PatchDropout; not in the tutorial); evaluation sees every patch")
 
     def __post_init__(self) -> None:
         self.validate()

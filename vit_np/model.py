@@ -23,6 +23,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.functional as F
 from minigrad import nn
+from minigrad.random import default_generator
 from minigrad.tensor import Tensor
 from vit_np.config import ViTConfig, as_config
 
@@ -50,8 +51,35 @@ class PatchEmbeddings(nn.Module):
         return x.flatten(2).transpose(1, 2)  # (B, C, H/P, W/P) -> (B, C, N) -> (B, N, C)
 
 
+class PatchDropout(nn.Module):
+    """Training: keep [CLS] and a random int(N (1 - p)) of each image's N patch tokens, in their order;
+    eval: y = x.  (B, 1 + N, C) -> (B, 1 + kept, C).
+
+    timm's PatchDropout (Liu et al. 2022, "PatchDropout: Economizing Vision Transformers"): the
+    position embeddings are already added, so a kept token still knows where it came from, and every
+    block after it does less work. The gradient of a left-out token is zero (x[rows, cols] is GetItem).
+    """
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        B, T, _ = x.shape
+        keep = max(1, int((T - 1) * (1.0 - self.p)))
+        noise = default_generator().random((B, T - 1))  # the generator dropout draws from
+        cols = 1 + np.sort(np.argsort(noise, axis=1)[:, :keep], axis=1)  # (B, keep) patch positions, [CLS] is 0
+        cols = np.concatenate([np.zeros((B, 1), dtype=cols.dtype), cols], axis=1)  # (B, 1 + keep)
+        return x[np.arange(B)[:, None], cols]  # (B, T, C) -> (B, 1 + keep, C)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class Embeddings(nn.Module):
-    """x = [cls; patches(img)] + pos, then dropout;  (B, ch, H, W) -> (B, T, C)."""
+    """x = [cls; patches(img)] + pos, then dropout (and PatchDropout);  (B, ch, H, W) -> (B, T, C)."""
 
     def __init__(self, config: ViTConfig):
         super().__init__()
@@ -60,13 +88,14 @@ class Embeddings(nn.Module):
         self.cls_token = nn.Parameter(np.zeros((1, 1, C), dtype=np.float32))  # filled by _init_weights
         self.position_embeddings = nn.Parameter(np.zeros((1, T, C), dtype=np.float32))  # learned, one per token
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.patch_dropout = PatchDropout(config.patch_drop_rate)  # off (p = 0) unless the config asks
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.patch_embeddings(x)  # (B, ch, H, W) -> (B, N, C)
         cls_tokens = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
         x = mg.cat([cls_tokens, x], dim=1)  # (B, 1, C) + (B, N, C) -> (B, T, C)
         x = x + self.position_embeddings  # (B, T, C) + (1, T, C) -> (B, T, C)
-        return self.dropout(x)
+        return self.patch_dropout(self.dropout(x))  # training with patch_drop_rate > 0: fewer tokens
 
 
 class AttentionHead(nn.Module):

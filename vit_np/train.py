@@ -41,6 +41,7 @@ from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim.lr_scheduler import LambdaLR, warmup_cosine
 from minigrad import random as mg_random
 from vit_np.augment import Mix
+from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, training_transform
 from vit_np.settings import FREE, SCHEDULED, resume_mismatches, setting
 
@@ -325,6 +326,8 @@ class Trainer:
         mismatches = resume_mismatches(json.loads(state["train_config"]), self.config,
                                        scheduled=self.config.lr_schedule != "constant")
         saved_model = json.loads(state["info"]).get("model_config", {})
+        if saved_model:  # a field the checkpoint does not name is newer than it: the run had its default
+            saved_model = {**ViTConfig().to_dict(), **saved_model}
         mismatches += [(k, saved_model[k], v) for k, v in self.run_info.get("model_config", {}).items()
                        if k in saved_model and saved_model[k] != v]
         if mismatches:
