@@ -230,6 +230,23 @@ def test_trainer_steps_equal_a_pytorch_loop(dtype, targets, tmp_path):
         assert_close(ours.state_dict()[name], value.detach().numpy(), name, **tol)
 
 
+def test_full_patch_epochs_train_the_last_epochs_on_every_patch(tmp_path):
+    """PatchDropout 0.5 on 64 patches: the encoder trains on 1 + 32 tokens, then on all 65 in the last
+    full_patch_epochs epochs; evaluation always sees 65."""
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                           intermediate_size=16, patch_drop_rate=0.5))
+    tokens = []  # (training?, tokens) of each encoder call
+    encode = model.encoder.cls_forward
+    model.encoder.cls_forward = lambda x: (tokens.append((model.training, x.shape[1])), encode(x))[1]
+    data = (images(8), np.arange(8) % 10)
+    config = TrainConfig(epochs=3, batch_size=4, full_patch_epochs=1, eval_batch_size=8, checkpoint_every=0)
+    Trainer(model, data, data, config, tmp_path).fit()
+    assert tokens == [(True, 33)] * 2 + [(False, 65)] + [(True, 33)] * 2 + [(False, 65)] + [(True, 65)] * 2 + [(False, 65)]
+    with pytest.raises(ValueError, match=r"full_patch_epochs must be an integer in \[0, epochs=3\], got 4"):
+        TrainConfig(epochs=3, full_patch_epochs=4)
+
+
 # -- the command line ---------------------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ from minigrad import random as mg_random
 from vit_np.augment import Mix
 from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, training_transform
+from vit_np.model import PatchDropout
 from vit_np.settings import FREE, SCHEDULED, resume_mismatches, setting
 
 CHECKPOINT = "checkpoint.npz"
@@ -81,6 +82,8 @@ class TrainConfig:
     mixup_alpha: float = setting(0.8, "MixUp's lam ~ Beta(alpha, alpha)")
     cutmix_alpha: float = setting(1.0, "CutMix's lam ~ Beta(alpha, alpha)")
     mix_switch_prob: float = setting(0.5, "chance that a mixed batch uses CutMix rather than MixUp")
+    full_patch_epochs: int = setting(0, "train the last N epochs on every patch (the model's PatchDropout "
+                                     "off), as the test sees them")
     eval_batch_size: int = setting(500, "images per forward pass when evaluating", resume=FREE)
     eval_every: int = setting(1, "evaluate on the test set every N epochs, and after the last", resume=FREE)
     checkpoint_every: int = setting(50, "also checkpoint every N steps inside an epoch (0: epoch ends only)",
@@ -96,7 +99,9 @@ class TrainConfig:
                  ("warmup_epochs", 0 <= self.warmup_epochs <= self.epochs, f"in [0, epochs={self.epochs}]"),
                  ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]"),
                  ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
-                 ("grad_clip", self.grad_clip >= 0, ">= 0 (0: off)"), ("mix_prob", 0 <= self.mix_prob <= 1, "in [0, 1]")]
+                 ("grad_clip", self.grad_clip >= 0, ">= 0 (0: off)"), ("mix_prob", 0 <= self.mix_prob <= 1, "in [0, 1]"),
+                 ("full_patch_epochs", isinstance(self.full_patch_epochs, int) and not isinstance(self.full_patch_epochs, bool)
+                  and 0 <= self.full_patch_epochs <= self.epochs, f"an integer in [0, epochs={self.epochs}]")]
         for name, ok, rule in rules:
             if not ok:
                 raise ValueError(f"TrainConfig: {name} must be {rule}, got {getattr(self, name)!r}")
@@ -225,6 +230,10 @@ class Trainer:
     def _train_epoch(self) -> None:
         pos, every = self.position, self.config.checkpoint_every
         self.model.train()
+        if pos.epoch >= self.config.epochs - self.config.full_patch_epochs:  # the last epochs see every patch
+            for module in self.model.modules():
+                if isinstance(module, PatchDropout):
+                    module.eval()  # PatchDropout in eval mode passes every token through
         self.loader.set_epoch(pos.epoch)
         bar = self._progress_bar(pos)
         last = time.perf_counter()
