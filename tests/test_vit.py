@@ -272,6 +272,12 @@ def test_patch_dropout_is_the_identity_in_eval_mode_and_at_p_0():
     assert PatchDropout(0.0)(x) is x
 
 
+@pytest.mark.parametrize("p", [1.0, -0.1, "0.5", True])
+def test_patch_dropout_refuses_a_share_outside_0_1(p):
+    with pytest.raises(ValueError, match=r"PatchDropout: p .* must be in \[0, 1\), got"):
+        PatchDropout(p)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 def test_patch_dropout_gradient_matches_pytorch_gather(dtype):
     """The same kept tokens as torch.gather: forward, and the upstream gradient scattered back."""

@@ -6,9 +6,10 @@ The field names are the tutorial's dict keys, so its config converts both ways:
     tutorial_config = config.to_dict()
 
 One field is not the tutorial's: patch_drop_rate (PatchDropout, off by default), which the
-tutorial's code never reads. The defaults are the tutorial's tiny CIFAR-10 model (119,098 parameters) with dropout 0.1. Each
-field is declared once, with its help text: examples/train_cifar.py makes a flag of each
-(`--hidden-size`, `--num-hidden-layers`, ...), and a resumed run must keep every one.
+tutorial's code never reads. The defaults are the tutorial's tiny CIFAR-10 model (119,098
+parameters) with dropout 0.1. Each field is declared once, with its help text:
+examples/train_cifar.py makes a flag of each (`--hidden-size`, `--num-hidden-layers`, ...), and a
+resumed run must keep every one.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from typing import Any
 
@@ -62,7 +63,9 @@ class PatchDropout(nn.Module):
 
     def __init__(self, p: float = 0.0):
         super().__init__()
-        self.p = p
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
+            raise ValueError(f"PatchDropout: p (the share of patch tokens left out) must be in [0, 1), got {p!r}")
+        self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
