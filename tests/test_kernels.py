@@ -163,6 +163,13 @@ CASES = {
         "tuple_of_repeated_rows_large": (lambda x: x[(0, 2, 0), :], [(300, 400)], None),
         "bool_scalar": (lambda x: x[True], [(4, 5)], None),
         "numpy_ints_and_ellipsis": (lambda x: x[np.int64(1), ..., None], [(4, 5, 3)], None),
+        # integer arrays that pick distinct rows (PatchDropout's gather): written, not added up
+        "distinct_rows_per_image": (lambda x: x[np.arange(3)[:, None], np.array([[0, 2, 4], [0, 1, 3], [0, 4, 2]])],
+                                    [(3, 5, 6)], None),
+        "distinct_negative_rows": (lambda x: x[np.array([-1, 0, 2])], [(4, 5)], None),  # -1 is row 3
+        "same_row_twice_via_negative": (lambda x: x[np.array([3, -1])], [(4, 5)], None),  # added up: 2 g
+        "distinct_rows_of_empty_rows": (lambda x: x[np.array([1, 0])], [(3, 0)], None),
+        "int_array_then_slice": (lambda x: x[np.array([1, 1]), 1:], [(4, 5)], None),  # not rows alone: the reference
     },
 }
 CASE_IDS = [(fn, case) for fn, cases in CASES.items() for case in cases]

@@ -1,7 +1,9 @@
 """Elementwise and movement ops: large same-shape adds across the cores, small integer powers as
-products, and basic-slicing GetItem (its gradient written block by block, in parallel)."""
+products, and GetItem's gradient written instead of added up where no element is picked twice (basic
+slicing: block by block, in parallel; integer arrays that pick distinct rows, such as PatchDropout's)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -78,6 +80,19 @@ def _basic(index: Any) -> bool:
     return all(_basic_part(i) for i in items)
 
 
+def _distinct_rows(index: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, int] | None:
+    """For x[i0, i1, ..., ik-1] with integer arrays i (no slices, booleans or None) that pick each of
+    x's leading-k-dims rows at most once (PatchDropout's x[rows, cols]): (the picked rows as flat
+    indices over those k dims, in the result's order; k); else None."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not items or len(items) > len(shape) or not all(
+            isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items):
+        return None
+    k = len(items)
+    flat = np.ravel_multi_index(np.broadcast_arrays(*items), shape[:k], mode="wrap").reshape(-1)  # wrap: -1 is the last
+    return (flat, k) if len(np.unique(flat)) == len(flat) else None
+
+
 @replaces(ReferenceGetItem)
 class GetItem:
     forward = staticmethod(ReferenceGetItem.forward)
@@ -86,7 +101,14 @@ class GetItem:
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         ctx.new_gradients = True  # either way a new array: the engine may add the other slices' gradients into it
         if not _basic(ctx.index):
-            return ReferenceGetItem.backward(ctx, grad)
+            rows = _distinct_rows(ctx.index, ctx.in_shape)
+            if rows is None:  # an element may be picked twice, or not an index of leading rows: add them up
+                return ReferenceGetItem.backward(ctx, grad)
+            flat, k = rows
+            rest = ctx.in_shape[k:]
+            out = np.zeros(ctx.in_shape, dtype=grad.dtype)
+            out.reshape(math.prod(ctx.in_shape[:k]), *rest)[flat] = grad.reshape(len(flat), *rest)
+            return out  # assignment, not np.add.at: no element is picked twice
         out = np.empty(ctx.in_shape, dtype=grad.dtype)
         index = ctx.index if isinstance(ctx.index, tuple) else (ctx.index,)
         if out.ndim == 0 or not index or index[0] != slice(None) or grad.ndim == 0 or len(grad) != len(out):
