@@ -47,7 +47,8 @@ RECIPES: dict[str, dict] = {
 RECIPES["fast-cpu-66"] = {**RECIPES["fast-cpu"], "epochs": 66, "batch_size": 128, "lr": 1e-3, "mix_prob": 0.8,
                           "warmup_epochs": 5.0, "eval_every": 1, "out_dir": "runs/cifar10-fast-cpu-66"}
 # fast-cpu-66 trained on half of each image's 64 patches (PatchDropout; tested on all of them): a step
-# costs about half, so 100 epochs fit 2 hours on a slow day with a margin (96 min measured on one). The
+# costs about half, so 100 epochs fit 2 hours on a slow day of run 7's machine (96 min measured on one;
+# the README gives an epoch on a slower machine, where they do not fit). The
 # last 2 epochs see every patch, as the test does; MixUp alone on half the batches, as the model
 # underfits with PatchDropout and mixing on 80% (81.8% on training images against 77.8% on test).
 RECIPES["fast-cpu-patch-drop"] = {**RECIPES["fast-cpu-66"], "patch_drop_rate": 0.5, "epochs": 100, "eval_every": 4,
