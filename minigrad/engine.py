@@ -219,6 +219,10 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
                 f"backward: the graph through {ctx.fn.__name__} was already freed by an earlier "
                 "backward(); call backward(retain_graph=True) the first time to go through it twice"
             )
+        if _added_into_waiting_gradient(ctx, g, grads, owned):  # a kernel's shortcut: see below
+            if not retain_graph:
+                ctx.release()
+            continue
         input_grads = ctx.impl.backward(ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -253,6 +257,19 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
                 owned.add(key)
         if not retain_graph:
             ctx.release()  # the node stays (so a second backward can explain itself), empty
+
+
+def _added_into_waiting_gradient(ctx: Context, g: np.ndarray, grads: dict[int, np.ndarray], owned: set[int]) -> bool:
+    """Speed only (reference Functions never take it): a kernel of a one-input op may define
+    backward_into(ctx, grad, buffer), which adds the op's gradient into the buffer already waiting
+    at its input, one only the engine holds. GetItem's does: a slice of qkv adds into its third of
+    the buffer, instead of a zero array the size of qkv with the slice written in, then added to
+    the buffer. The same sums; skipped while a tracer watches (it is shown every input_grads)."""
+    into = getattr(ctx.impl, "backward_into", None)
+    if into is None or tracers or len(ctx.inputs) != 1 or id(ctx.inputs[0]) not in owned:
+        return False
+    into(ctx, g, grads[id(ctx.inputs[0])])
+    return True
 
 
 def _accumulate_into_grad(tensor: Tensor, g: np.ndarray) -> None:

@@ -154,6 +154,12 @@ CASES = {
     GetItem: {
         "qkv_thirds_many_chunks": (lambda x: x[:, :, 40:80] * 2 + x[:, :, :40], [(3 * CHUNK // 600, 5, 120)], None),
         "rows_of_a_large_array": (lambda x: x[:, 0], [(3 * CHUNK // 600, 3, 200)], None),
+        # two or more picks of one tensor: the later gradients are added into the first (backward_into)
+        "qkv_chunk_many_chunks": (lambda x: (lambda q, k, v: q * 3 + k * 2 + v)(*x.chunk(3, dim=-1)),
+                                  [(3 * CHUNK // 600, 5, 120)], None),
+        "overlapping_slices": (lambda x: x[1:3] * 2 + x[2:4] - x[0:2, ::-1], [(4, 5)], None),
+        "ints_twice": (lambda x: x[1] + x[2] * 3 + x[-1, None][0], [(4, 5)], None),
+        "repeated_rows_after_a_slice": (lambda x: x[1:4] * 2 + x[np.array([0, 2, 0])], [(4, 5)], None),
         "basic_slices": (lambda x: x[1:3, ::2], [(4, 5)], None),
         "int_and_none": (lambda x: x[1, None], [(4, 5)], None),
         "repeated_rows": (lambda x: x[np.array([0, 2, 0])], [(4, 5)], None),
@@ -448,6 +454,19 @@ def test_a_backward_that_says_new_gradients_returns_arrays_nothing_else_holds(op
     monkeypatch.setattr(mg.engine, "tracers", [_check_new_gradients([])])
     out = fn(*leaves)
     (out * mg.Tensor(np.random.default_rng(1).standard_normal(out.shape))).sum().backward()
+
+
+def test_later_slices_add_their_gradients_into_the_one_waiting(monkeypatch):
+    """q, k, v = qkv.chunk(3): the first third's backward makes qkv's gradient, the other two add into
+    it in place (GetItem's backward_into); the same gradient as the reference, which adds three arrays."""
+    from minigrad.kernels.elementwise import GetItem as Kernel
+
+    calls = []
+    into = Kernel.backward_into
+    monkeypatch.setattr(Kernel, "backward_into", staticmethod(lambda *a: calls.append(1) or into(*a)))
+    fn, shapes, low, *_ = CASES[GetItem]["qkv_chunk_many_chunks"]
+    check_kernel(fn, shapes, np.float64, low=low)
+    assert len(calls) == 2  # k's and v's, in the kernel run; the reference run never takes the shortcut
 
 
 def test_the_vits_linear_layernorm_and_slicing_gradients_are_new_arrays(monkeypatch):

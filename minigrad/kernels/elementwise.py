@@ -124,3 +124,21 @@ class GetItem:
 
         for_each_chunk(len(out), rows_per_chunk(out[0].size), chunk)
         return out
+
+    @staticmethod
+    def backward_into(ctx: Context, grad: np.ndarray, buffer: np.ndarray) -> None:
+        """buffer += backward(ctx, grad), touching only the picked elements (the engine calls this when a
+        gradient is already waiting at the input: the second and third of qkv's thirds)."""
+        if not _basic(ctx.index):
+            np.add.at(buffer, ctx.index, grad)  # an element picked twice gets both
+            return
+        index = ctx.index if isinstance(ctx.index, tuple) else (ctx.index,)
+        if buffer.ndim == 0 or not index or index[0] != slice(None) or grad.ndim == 0 or len(grad) != len(buffer):
+            buffer[ctx.index] += grad  # each element picked once: a view, added into in place
+            return
+        rest = (slice(None), *index[1:])
+
+        def chunk(c: slice) -> None:
+            buffer[c][rest] += grad[c]
+
+        for_each_chunk(len(buffer), rows_per_chunk(buffer[0].size), chunk)
