@@ -54,8 +54,8 @@ RECIPES["fast-cpu-66"] = {**RECIPES["fast-cpu"], "epochs": 66, "batch_size": 128
 RECIPES["fast-cpu-patch-drop"] = {**RECIPES["fast-cpu-66"], "patch_drop_rate": 0.5, "epochs": 100, "eval_every": 4,
                                   "full_patch_epochs": 2, "min_lr_ratio": 0.05, "mix_prob": 0.5,
                                   "mix_switch_prob": 0.0, "out_dir": "runs/cifar10-fast-cpu-patch-drop"}
-# fast-cpu-patch-drop plus RandAugment(2, 9) on every image (run 8: 79.81%, but 128.5 min on a slower
-# machine), cut to 90 epochs so that it fits 2 hours there: 86 with PatchDropout, then 4 on every
+# fast-cpu-patch-drop plus RandAugment(2, 9) on every image (run 8: 79.81%, but 128.5 min on a machine
+# slower than run 7's), cut to 90 epochs so that it fits 2 hours there: 86 with PatchDropout, then 4 on every
 # patch (run 8's last 2 such epochs gained 1.3 points); MixUp on a quarter of the batches, as
 # RandAugment already closes most of the train/test gap; tested every 10th epoch (a test costs 8-10 s).
 # Run 9 (seed 0, 2026-12-05): 79.75% in 113.8 min on a machine as fast as run 8's.
