@@ -247,6 +247,33 @@ def test_full_patch_epochs_train_the_last_epochs_on_every_patch(tmp_path):
         TrainConfig(epochs=3, full_patch_epochs=4)
 
 
+def test_unmixed_epochs_mix_only_the_later_epochs(tmp_path):
+    """mix_prob 1 with unmixed_epochs 1 of 3: epoch 0 trains on a plain loader's batches (class
+    indices), epochs 1 and 2 on a mixing loader's (class probabilities)."""
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                           intermediate_size=16))
+    data = (images(8), np.arange(8) % 10)
+    config = TrainConfig(epochs=3, batch_size=4, mix_prob=1.0, unmixed_epochs=1, eval_batch_size=8, checkpoint_every=0)
+    trainer, seen = Trainer(model, data, data, config, tmp_path), []
+    step = trainer.train_step
+    trainer.train_step = lambda x, y: (seen.append((trainer.position.epoch, x, y)), step(x, y))[1]
+    trainer.fit()
+    want = []
+    for epoch in range(3):
+        loader = DataLoader(*data, 4, shuffle=True, augment=config.augment, seed=config.seed,
+                            mix=config.mix(10) if epoch >= 1 else None)
+        loader.set_epoch(epoch)
+        want += [(epoch, x, y) for x, y in loader]
+    assert [(e, x.shape, y.shape) for e, x, y in seen] == [(e, x.shape, y.shape) for e, x, y in want]
+    assert [y.ndim for _, _, y in seen] == [1, 1, 2, 2, 2, 2]
+    for (_, x, y), (_, wx, wy) in zip(seen, want):
+        np.testing.assert_array_equal(x, wx)
+        np.testing.assert_array_equal(y, wy)
+    with pytest.raises(ValueError, match=r"unmixed_epochs must be an integer in \[0, epochs=3\], got 4"):
+        TrainConfig(epochs=3, unmixed_epochs=4)
+
+
 # -- the command line ---------------------------------------------------------------------------------
 
 
@@ -299,11 +326,13 @@ def recipe_cli(data_dir, out_dir, *extra):
             "--limit-test", "40", "--no-download", "--no-progress", "--epochs", "3", "--warmup-epochs", "1", *extra]
 
 
-def test_recipe_run_follows_the_schedule_and_resumes_exactly(data_dir, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("mixing", [(), ("--mix-prob", "1", "--unmixed-epochs", "2")], ids=["unmixed", "mixed-late"])
+def test_recipe_run_follows_the_schedule_and_resumes_exactly(mixing, data_dir, tmp_path, monkeypatch, capsys):
+    """Straight against killed in epoch 1 and resumed (with mixing, across the epoch where it starts)."""
     for name in ("plot_sample_images", "plot_curves", "plot_accuracy_vs_time", "plot_attention", "plot_confusion_matrix"):
         monkeypatch.setattr(train_cifar.plots, name, lambda *args, **kwargs: None)
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert train_cifar.main(recipe_cli(data_dir, straight)) == 0
+    assert train_cifar.main(recipe_cli(data_dir, straight, *mixing)) == 0
     state = mg.load(straight / "checkpoint.npz")
     assert len(state["optimizer"]["param_groups"]) == 2  # decay exclusions on
     lrs = [float(row.split(",")[4]) for row in (straight / "metrics.csv").read_text().splitlines()[1:]]
@@ -324,9 +353,9 @@ def test_recipe_run_follows_the_schedule_and_resumes_exactly(data_dir, tmp_path,
         return original(self, x, y)
 
     monkeypatch.setattr(Trainer, "train_step", interrupted)
-    assert train_cifar.main(recipe_cli(data_dir, resumed)) == 130
+    assert train_cifar.main(recipe_cli(data_dir, resumed, *mixing)) == 130
     monkeypatch.setattr(Trainer, "train_step", original)
-    assert train_cifar.main(recipe_cli(data_dir, resumed, "--resume")) == 0
+    assert train_cifar.main(recipe_cli(data_dir, resumed, *mixing, "--resume")) == 0
     a, b = mg.load(straight / "checkpoint.npz"), mg.load(resumed / "checkpoint.npz")
     for name, value in a["model"].items():
         np.testing.assert_array_equal(value, b["model"][name], err_msg=name)

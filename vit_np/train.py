@@ -82,6 +82,8 @@ class TrainConfig:
     mixup_alpha: float = setting(0.8, "MixUp's lam ~ Beta(alpha, alpha)")
     cutmix_alpha: float = setting(1.0, "CutMix's lam ~ Beta(alpha, alpha)")
     mix_switch_prob: float = setting(0.5, "chance that a mixed batch uses CutMix rather than MixUp")
+    unmixed_epochs: int = setting(0, "mix no batch in the first N epochs (mixing only once the model "
+                                  "starts to overfit)")
     full_patch_epochs: int = setting(0, "train the last N epochs on every patch (the model's PatchDropout "
                                      "off), as the test sees them")
     eval_batch_size: int = setting(500, "images per forward pass when evaluating", resume=FREE)
@@ -100,8 +102,9 @@ class TrainConfig:
                  ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]"),
                  ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
                  ("grad_clip", self.grad_clip >= 0, ">= 0 (0: off)"), ("mix_prob", 0 <= self.mix_prob <= 1, "in [0, 1]"),
-                 ("full_patch_epochs", isinstance(self.full_patch_epochs, int) and not isinstance(self.full_patch_epochs, bool)
-                  and 0 <= self.full_patch_epochs <= self.epochs, f"an integer in [0, epochs={self.epochs}]")]
+                 *((name, isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
+                    and 0 <= getattr(self, name) <= self.epochs, f"an integer in [0, epochs={self.epochs}]")
+                   for name in ("full_patch_epochs", "unmixed_epochs"))]
         for name, ok, rule in rules:
             if not ok:
                 raise ValueError(f"TrainConfig: {name} must be {rule}, got {getattr(self, name)!r}")
@@ -196,8 +199,9 @@ class Trainer:
         self.progress = progress  # a tqdm-like factory, or None for no progress bar
         config_of_model = getattr(model, "config", None)  # a ViT knows its classes; else count the labels
         num_classes = config_of_model.num_classes if config_of_model else int(self.train_labels.max()) + 1
+        self.mix = config.mix(num_classes)
         self.loader = DataLoader(self.train_images, self.train_labels, config.batch_size, shuffle=True,
-                                 augment=config.augment, seed=config.seed, mix=config.mix(num_classes))
+                                 augment=config.augment, seed=config.seed, mix=self.mix)
         self.steps_per_epoch = len(self.loader)
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
@@ -234,6 +238,7 @@ class Trainer:
             for module in self.model.modules():
                 if isinstance(module, PatchDropout):
                     module.eval()  # PatchDropout in eval mode passes every token through
+        self.loader.mix = self.mix if pos.epoch >= self.config.unmixed_epochs else None
         self.loader.set_epoch(pos.epoch)
         bar = self._progress_bar(pos)
         last = time.perf_counter()
