@@ -82,8 +82,7 @@ class TrainConfig:
     mixup_alpha: float = setting(0.8, "MixUp's lam ~ Beta(alpha, alpha)")
     cutmix_alpha: float = setting(1.0, "CutMix's lam ~ Beta(alpha, alpha)")
     mix_switch_prob: float = setting(0.5, "chance that a mixed batch uses CutMix rather than MixUp")
-    unmixed_epochs: int = setting(0, "mix no batch in the first N epochs (mixing only once the model "
-                                  "starts to overfit)")
+    unmixed_epochs: int = setting(0, "mix no batch in the first N epochs (mix_prob applies from epoch N + 1 on)")
     full_patch_epochs: int = setting(0, "train the last N epochs on every patch (the model's PatchDropout "
                                      "off), as the test sees them")
     eval_batch_size: int = setting(500, "images per forward pass when evaluating", resume=FREE)
