@@ -328,7 +328,7 @@ def recipe_cli(data_dir, out_dir, *extra):
 
 @pytest.mark.parametrize("mixing", [(), ("--mix-prob", "1", "--unmixed-epochs", "2")], ids=["unmixed", "mixed-late"])
 def test_recipe_run_follows_the_schedule_and_resumes_exactly(mixing, data_dir, tmp_path, monkeypatch, capsys):
-    """Straight against killed in epoch 1 and resumed (with mixing, across the epoch where it starts)."""
+    """Straight against killed in epoch 2 (of 3) and resumed (with mixing: across the epoch where it starts)."""
     for name in ("plot_sample_images", "plot_curves", "plot_accuracy_vs_time", "plot_attention", "plot_confusion_matrix"):
         monkeypatch.setattr(train_cifar.plots, name, lambda *args, **kwargs: None)
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
