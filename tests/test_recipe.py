@@ -247,6 +247,34 @@ def test_full_patch_epochs_train_the_last_epochs_on_every_patch(tmp_path):
         TrainConfig(epochs=3, full_patch_epochs=4)
 
 
+def test_patch_drop_ramp_moves_the_rate_epoch_by_epoch(tmp_path):
+    """PatchDropout 0.5 with patch_drop_ramp 0.5 over 3 dropping epochs of 4: rates 0.75, 0.5, 0.25, so
+    the encoder trains on 1 + 16, 1 + 32 and 1 + 48 tokens (int(64 (1 - p))), then on all 65 in the
+    full-patch epoch; the model keeps its own rate after the run."""
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                           intermediate_size=16, patch_drop_rate=0.5))
+    tokens = []  # tokens of each training call of the encoder
+    encode = model.encoder.cls_forward
+    model.encoder.cls_forward = lambda x: (model.training and tokens.append(x.shape[1]), encode(x))[1]
+    data = (images(8), np.arange(8) % 10)
+    config = TrainConfig(epochs=4, batch_size=4, full_patch_epochs=1, patch_drop_ramp=0.5, eval_batch_size=8,
+                         checkpoint_every=0)
+    assert [config.patch_drop_rate(0.5, e) for e in range(3)] == [0.75, 0.5, 0.25]
+    Trainer(model, data, data, config, tmp_path).fit()
+    assert tokens == [17] * 2 + [33] * 2 + [49] * 2 + [65] * 2
+    assert model.embedding.patch_dropout.p == 0.5
+    with pytest.raises(ValueError, match=r"patch_drop_ramp must be in \[0, 1\), got -0.1"):
+        TrainConfig(patch_drop_ramp=-0.1)
+    model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                           intermediate_size=16, patch_drop_rate=0.25))
+    Trainer(model, data, data, dataclasses.replace(config, patch_drop_ramp=0.5), tmp_path)  # 0.5 down to 0
+    for net, ramp, rates in ((model, 0.6, r"\[0.25\]"), (mg.nn.Linear(3, 10), 0.5, "no PatchDropout")):
+        with pytest.raises(ValueError, match=rf"patch_drop_ramp={ramp} needs a model whose PatchDropout rates p all "
+                                             rf"keep p \+- ramp / 2 in \[0, 1\); this model's: {rates}"):
+            Trainer(net, data, data, dataclasses.replace(config, patch_drop_ramp=ramp), tmp_path)
+
+
 def test_unmixed_epochs_mix_only_the_later_epochs(tmp_path):
     """mix_prob 1 with unmixed_epochs 1 of 3: epoch 0 trains on a plain loader's batches (class
     indices), epochs 1 and 2 on a mixing loader's (class probabilities)."""
@@ -326,9 +354,12 @@ def recipe_cli(data_dir, out_dir, *extra):
             "--limit-test", "40", "--no-download", "--no-progress", "--epochs", "3", "--warmup-epochs", "1", *extra]
 
 
-@pytest.mark.parametrize("mixing", [(), ("--mix-prob", "1", "--unmixed-epochs", "2")], ids=["unmixed", "mixed-late"])
+@pytest.mark.parametrize("mixing", [(), ("--mix-prob", "1", "--unmixed-epochs", "2"),
+                                    ("--patch-drop-rate", "0.5", "--patch-drop-ramp", "0.5", "--full-patch-epochs", "1")],
+                         ids=["unmixed", "mixed-late", "patch-drop-ramp"])
 def test_recipe_run_follows_the_schedule_and_resumes_exactly(mixing, data_dir, tmp_path, monkeypatch, capsys):
-    """Straight against killed in epoch 2 (of 3) and resumed (with mixing: across the epoch where it starts)."""
+    """Straight against killed in epoch 2 (of 3) and resumed (with mixing: across the epoch where it starts;
+    with the ramp: in the epoch of PatchDropout 0.25, before the one on every patch)."""
     for name in ("plot_sample_images", "plot_curves", "plot_accuracy_vs_time", "plot_attention", "plot_confusion_matrix"):
         monkeypatch.setattr(train_cifar.plots, name, lambda *args, **kwargs: None)
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"

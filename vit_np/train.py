@@ -85,6 +85,9 @@ class TrainConfig:
     unmixed_epochs: int = setting(0, "mix no batch in the first N epochs (mix_prob applies from epoch N + 1 on)")
     full_patch_epochs: int = setting(0, "train the last N epochs on every patch (the model's PatchDropout "
                                      "off), as the test sees them")
+    patch_drop_ramp: float = setting(0.0, "PatchDropout's rate falls linearly by this over the epochs that drop "
+                                     "patches, from the model's patch_drop_rate + ramp / 2 to its rate - ramp / 2 "
+                                     "(the same patches on average; 0: the rate stays)")
     eval_batch_size: int = setting(500, "images per forward pass when evaluating", resume=FREE)
     eval_every: int = setting(1, "evaluate on the test set every N epochs, and after the last", resume=FREE)
     checkpoint_every: int = setting(50, "also checkpoint every N steps inside an epoch (0: epoch ends only)",
@@ -101,6 +104,7 @@ class TrainConfig:
                  ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]"),
                  ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
                  ("grad_clip", self.grad_clip >= 0, ">= 0 (0: off)"), ("mix_prob", 0 <= self.mix_prob <= 1, "in [0, 1]"),
+                 ("patch_drop_ramp", 0 <= self.patch_drop_ramp < 1, "in [0, 1)"),
                  *((name, isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
                     and 0 <= getattr(self, name) <= self.epochs, f"an integer in [0, epochs={self.epochs}]")
                    for name in ("full_patch_epochs", "unmixed_epochs"))]
@@ -114,6 +118,12 @@ class TrainConfig:
             self.mix(10)
         except ValueError as err:
             raise ValueError(f"TrainConfig: {err}") from None
+
+    def patch_drop_rate(self, rate: float, epoch: int) -> float:
+        """PatchDropout's rate in `epoch` (from 0) for a model built with `rate`: rate + ramp / 2 in the
+        first epoch, falling linearly to rate - ramp / 2 in the last one that drops patches."""
+        dropping = self.epochs - self.full_patch_epochs
+        return rate + self.patch_drop_ramp * (0.5 - epoch / (dropping - 1)) if dropping > 1 else rate
 
     def mix(self, num_classes: int) -> Mix | None:
         """The batch mixing these settings ask for, or None."""
@@ -199,6 +209,11 @@ class Trainer:
         config_of_model = getattr(model, "config", None)  # a ViT knows its classes; else count the labels
         num_classes = config_of_model.num_classes if config_of_model else int(self.train_labels.max()) + 1
         self.mix = config.mix(num_classes)
+        self.patch_drops = {m: m.p for m in model.modules() if isinstance(m, PatchDropout)}  # module: its own rate
+        half, rates = config.patch_drop_ramp / 2, sorted(set(self.patch_drops.values()))
+        if half and (not rates or any(p - half < 0 or p + half >= 1 for p in rates)):
+            raise ValueError(f"TrainConfig: patch_drop_ramp={config.patch_drop_ramp} needs a model whose PatchDropout "
+                             f"rates p all keep p +- ramp / 2 in [0, 1); this model's: {rates or 'no PatchDropout'}")
         self.loader = DataLoader(self.train_images, self.train_labels, config.batch_size, shuffle=True,
                                  augment=config.augment, seed=config.seed, mix=self.mix)
         self.steps_per_epoch = len(self.loader)
@@ -228,15 +243,19 @@ class Trainer:
             # or halfway through the optimizer's updates; resuming from that would not be exact.
             self.save_checkpoint(self._last_step_state)
             raise
+        finally:
+            for module, rate in self.patch_drops.items():
+                module.p = rate  # the model's own rate again (patch_drop_ramp set each epoch's)
         return self.history
 
     def _train_epoch(self) -> None:
         pos, every = self.position, self.config.checkpoint_every
         self.model.train()
+        for module, rate in self.patch_drops.items():
+            module.p = self.config.patch_drop_rate(rate, pos.epoch)
         if pos.epoch >= self.config.epochs - self.config.full_patch_epochs:  # the last epochs see every patch
-            for module in self.model.modules():
-                if isinstance(module, PatchDropout):
-                    module.eval()  # PatchDropout in eval mode passes every token through
+            for module in self.patch_drops:
+                module.eval()  # PatchDropout in eval mode passes every token through
         self.loader.mix = self.mix if pos.epoch >= self.config.unmixed_epochs else None
         self.loader.set_epoch(pos.epoch)
         bar = self._progress_bar(pos)
