@@ -59,7 +59,7 @@ RECIPES["fast-cpu-patch-drop"] = {**RECIPES["fast-cpu-66"], "patch_drop_rate": 0
 # patch (run 8's last 2 such epochs gained 1.3 points); no MixUp (run 10, seed 0: 79.91% in 111.6 min, its
 # train/test gap 6.0 points; run 9, MixUp on a quarter of the batches: 79.75% in 113.8 min, gap 4.7, on the same
 # machine; run 11, MixUp on half of them from epoch 51 on: 79.76%); tested every 10th epoch (a test costs 8-10 s).
-# Seed 1 (run 12): 79.57%, in 123.6 min on a VM 11% slower, where 90 epochs do not fit the 2 hours.
+# Seed 1 (run 12): 79.57%, in 123.6 min on the same VM 11% slower that night, where 90 epochs do not fit the 2 hours.
 RECIPES["fast-cpu-randaugment"] = {**RECIPES["fast-cpu-patch-drop"], "augment": "crop-flip-randaugment", "epochs": 90,
                                    "full_patch_epochs": 4, "mix_prob": 0.0, "eval_every": 10,
                                    "out_dir": "runs/cifar10-fast-cpu-randaugment"}
