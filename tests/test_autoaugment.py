@@ -425,17 +425,18 @@ def test_trivial_augment_wide_equals_torchvision_per_image():
     assert_matches_torchvision(got, images, names, magnitudes)
 
 
-def test_rand_augment_equals_torchvision_per_image():
-    """RandAugment(num_ops=2, magnitude=9).forward image by image: each round draws B ops, then B signs.
+@pytest.mark.parametrize("num_ops, magnitude", [(2, 9), (1, 5), (3, 14)])
+def test_rand_augment_equals_torchvision_per_image(num_ops, magnitude):
+    """RandAugment(num_ops, magnitude).forward image by image: each round draws B ops, then B signs.
     Rounds are checked one at a time, each on our previous round's output, so that a pixel read at a
     rounding tie (see assert_matches_torchvision) is not carried into the next round's comparison."""
     images = sample_images(200, seed=37)
-    got = aa.rand_augment(images, np.random.default_rng(3), num_ops=2, magnitude=9)
+    got = aa.rand_augment(images, np.random.default_rng(3), num_ops=num_ops, magnitude=magnitude)
     rng, space, ours = np.random.default_rng(3), tv_augmentation_space("rand"), images
-    for _ in range(2):
+    for _ in range(num_ops):
         op_index, sign = rng.integers(14, size=len(images)), rng.integers(2, size=len(images))
         names = [OP_NAMES[k] for k in op_index]
-        magnitudes = [float(space[n][0][9].item()) if space[n][0].ndim > 0 else 0.0 for n in names]
+        magnitudes = [float(space[n][0][magnitude].item()) if space[n][0].ndim > 0 else 0.0 for n in names]
         magnitudes = [-m if space[n][1] and s else m for n, m, s in zip(names, magnitudes, sign, strict=True)]
         round_output = aa.apply_ops(ours, op_index, np.array(magnitudes))
         assert_matches_torchvision(round_output, ours, names, magnitudes)
@@ -490,6 +491,17 @@ def test_registered_transforms(name, policy):
     np.testing.assert_array_equal(out, eval_transform(policy(random_crop_flip(images, rng), rng)))
 
 
-def test_rand_augment_magnitude_is_validated():
-    with pytest.raises(ValueError, match=r"rand_augment: magnitude must be in \[0, 30\]"):
-        aa.rand_augment(sample_images(2), np.random.default_rng(0), magnitude=31)
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(magnitude=31), r"magnitude must be an integer in \[0, 30\] \(num_bins=31\), got 31"),
+    (dict(magnitude=-1), r"magnitude must be an integer in \[0, 30\]"),
+    (dict(magnitude=4, num_bins=4), r"magnitude must be an integer in \[0, 3\] \(num_bins=4\), got 4"),
+    (dict(num_ops=-1), "num_ops must be an integer >= 0"), (dict(num_ops=True), "num_ops must be an integer >= 0"),
+])
+def test_rand_augment_arguments_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=f"rand_augment: {message}"):
+        aa.rand_augment(sample_images(2), np.random.default_rng(0), **kwargs)
+
+
+def test_rand_augment_with_no_ops_is_the_identity():
+    images = sample_images(4)
+    np.testing.assert_array_equal(aa.rand_augment(images, np.random.default_rng(0), num_ops=0), images)

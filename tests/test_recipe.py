@@ -17,7 +17,7 @@ import minigrad as mg
 from cifar_fixture import make_cifar
 from minigrad.testing import DTYPES, TOLERANCES, assert_close
 from vit_np import torch_reference as torch_vit
-from vit_np.augment import crop_flip_transform, normalize, padded_crop
+from vit_np.augment import crop_flip_randaugment_transform, crop_flip_transform, normalize, padded_crop
 from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, augment_rng
 from vit_np.model import ViTForClassification
@@ -108,6 +108,32 @@ def test_loader_applies_the_named_transform():
     for b, (xb, yb) in enumerate(got):  # labels are the indices: yb names the batch's images
         np.testing.assert_array_equal(xb, crop_flip_transform(x[yb], augment_rng(2, 1, b)))
     assert sorted(np.concatenate([yb for _, yb in got])) == list(range(10))
+
+
+def test_trainers_loader_applies_the_configs_randaugment_strength(tmp_path):
+    """randaugment_num_ops / randaugment_magnitude reach the Trainer's batches: RandAugment(1, 5), not (2, 9)."""
+    x, y = images(12), np.arange(12)
+    config = TrainConfig(batch_size=4, augment="crop-flip-randaugment", randaugment_num_ops=1, randaugment_magnitude=5)
+    model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16))
+    loader = Trainer(model, (x, y), (x, y), config, tmp_path).loader
+    loader.set_epoch(3)
+    for b, (xb, yb) in enumerate(loader):
+        want = crop_flip_randaugment_transform(x[yb], augment_rng(0, 3, b), num_ops=1, magnitude=5)
+        np.testing.assert_array_equal(xb, want)
+        assert not np.array_equal(xb, crop_flip_randaugment_transform(x[yb], augment_rng(0, 3, b)))  # not (2, 9)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(augment="crop-flip-randaugment", randaugment_magnitude=31), r"magnitude must be an integer in \[0, 30\]"),
+    (dict(augment="crop-flip-randaugment", randaugment_num_ops=-1), "num_ops must be an integer >= 0"),
+    (dict(augment="crop-flip-randaugment", randaugment_num_ops=1.5), "num_ops must be an integer >= 0"),
+    (dict(augment="crop-flip", randaugment_magnitude=5),
+     "randaugment_magnitude=5 applies only to augment='crop-flip-randaugment', not augment='crop-flip'"),
+    (dict(randaugment_num_ops=1), "randaugment_num_ops=1 applies only to augment='crop-flip-randaugment'"),
+])
+def test_randaugment_settings_are_validated_by_name(overrides, message):
+    with pytest.raises(ValueError, match=f"TrainConfig: .*{message}"):
+        TrainConfig(**overrides)
 
 
 def test_unknown_augmentation_is_named():

@@ -113,14 +113,15 @@ def crop_flip_trivial_transform(images: np.ndarray, rng: np.random.Generator) ->
     return eval_transform(autoaugment.trivial_augment_wide(random_crop_flip(images, rng), rng))
 
 
-def crop_flip_randaugment_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Normalize(ToTensor(RandAugment(2, 9)(RandomHorizontalFlip(RandomCrop(32, padding=4)(x)))));
+def crop_flip_randaugment_transform(images: np.ndarray, rng: np.random.Generator, num_ops: int = 2,
+                                    magnitude: int = 9) -> np.ndarray:
+    """Normalize(ToTensor(RandAugment(num_ops, magnitude)(RandomHorizontalFlip(RandomCrop(32, padding=4)(x)))));
     uint8 (B, 3, H, W) -> float32 (B, 3, H, W).
 
-    Draws from rng, in order: the crop and flip (as crop_flip_transform), then RandAugment's (num_ops=2, magnitude=9).
+    Draws from rng, in order: the crop and flip (as crop_flip_transform), then RandAugment's.
     """
     cropped = random_crop_flip(images, rng)
-    return eval_transform(autoaugment.rand_augment(cropped, rng, num_ops=2, magnitude=9))
+    return eval_transform(autoaugment.rand_augment(cropped, rng, num_ops=num_ops, magnitude=magnitude))
 
 
 TRANSFORMS = {  # name -> training transform

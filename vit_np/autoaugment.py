@@ -19,6 +19,7 @@ tests/test_autoaugment.py states where and by how much it differs in the other o
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -356,6 +357,14 @@ def trivial_augment_wide(images: np.ndarray, rng: np.random.Generator, num_bins:
     return apply_ops(images, op_index, np.where(signed[op_index] & negative, -magnitude, magnitude))
 
 
+def check_rand_augment_args(num_ops: int, magnitude: int, num_bins: int = NUM_BINS) -> None:
+    """Refuse what RandAugment(num_ops, magnitude, num_magnitude_bins=num_bins) cannot mean."""
+    for name, value, high, bound in (("num_ops", num_ops, math.inf, ">= 0"),
+                                     ("magnitude", magnitude, num_bins - 1, f"in [0, {num_bins - 1}]")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= high:
+            raise ValueError(f"rand_augment: {name} must be an integer {bound} (num_bins={num_bins}), got {value!r}")
+
+
 def rand_augment(images: np.ndarray, rng: np.random.Generator, num_ops: int = 2, magnitude: int = 9,
                  num_bins: int = NUM_BINS) -> np.ndarray:
     """num_ops rounds of x_b -> op_b(x_b, +-m[op_b]): op_b uniform over the 14 ops, the magnitude bin fixed,
@@ -363,9 +372,7 @@ def rand_augment(images: np.ndarray, rng: np.random.Generator, num_ops: int = 2,
 
     Draws from rng, for each round in order: B op indices, then B signs.
     """
-    if not 0 <= magnitude < num_bins:
-        raise ValueError(f"rand_augment: magnitude must be in [0, {num_bins - 1}] for num_bins={num_bins}, "
-                         f"got {magnitude}")
+    check_rand_augment_args(num_ops, magnitude, num_bins)
     table, signed = magnitude_table(rand_augment_space(num_bins, *images.shape[-2:]), num_bins)
     batch = len(images)
     for _ in range(num_ops):

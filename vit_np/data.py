@@ -19,6 +19,7 @@ an epoch boundary sees exactly the batches it would have seen.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import math
@@ -34,6 +35,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 import numpy as np
 
 from vit_np.augment import TRANSFORMS, Mix, eval_transform
+from vit_np.autoaugment import check_rand_augment_args
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -328,15 +330,20 @@ def augment_rng(seed: int, epoch: int, batch_index: int) -> np.random.Generator:
     return np.random.default_rng([seed, AUGMENT_STREAM, epoch, batch_index])
 
 
-def training_transform(augment: bool | str) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
+def training_transform(augment: bool | str, randaugment_num_ops: int = 2, randaugment_magnitude: int = 9,
+                       ) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
     """The transform an `augment` setting names: True or "tutorial" (flip + random resized crop),
     "crop-flip" (RandomCrop(32, padding=4) + flip), "crop-flip-trivial" / "crop-flip-randaugment"
-    (then TrivialAugmentWide / RandAugment), False or "none" (None: normalize only)."""
+    (then TrivialAugmentWide / RandAugment(randaugment_num_ops, randaugment_magnitude)), False or
+    "none" (None: normalize only)."""
     if augment is False or augment == "none":
         return None
     name = "tutorial" if augment is True else augment
     if name not in TRANSFORMS:
         raise ValueError(f"augment must be True, False, 'none' or one of {sorted(TRANSFORMS)}, got {augment!r}")
+    if name == "crop-flip-randaugment":
+        check_rand_augment_args(randaugment_num_ops, randaugment_magnitude)
+        return functools.partial(TRANSFORMS[name], num_ops=randaugment_num_ops, magnitude=randaugment_magnitude)
     return TRANSFORMS[name]
 
 
@@ -356,18 +363,21 @@ class DataLoader:
     Yields x float32 (B, 3, 32, 32) in [-1, 1] and y int64 (B,), each example once per epoch, in
     an order set by (seed, epoch). augment names a training transform (True or "tutorial": flip +
     random resized crop; "crop-flip": the padded random crop + flip; "crop-flip-trivial" /
-    "crop-flip-randaugment": plus TrivialAugmentWide / RandAugment); False or "none" normalizes
-    only. mix (a vit_np.augment.Mix) blends the augmented images with MixUp / CutMix, and y is
-    then the class probabilities, float32 (B, classes). Batch b of an epoch draws its
+    "crop-flip-randaugment": plus TrivialAugmentWide / RandAugment(randaugment_num_ops,
+    randaugment_magnitude)); False or "none" normalizes only. mix (a vit_np.augment.Mix) blends
+    the augmented images with MixUp / CutMix, and y is then the class probabilities, float32
+    (B, classes). Batch b of an epoch draws its
     augmentation from the generator [seed, AUGMENT_STREAM, epoch, b], so `batches(start=k)` (a run
     resumed mid-epoch) yields exactly the batches k, k+1, ... an uninterrupted epoch would have.
     The last batch is smaller unless drop_last=True drops it.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False,
-                 augment: bool | str = False, seed: int = 0, drop_last: bool = False, mix: Mix | None = None):
+                 augment: bool | str = False, seed: int = 0, drop_last: bool = False, mix: Mix | None = None,
+                 randaugment_num_ops: int = 2, randaugment_magnitude: int = 9):
         _check_batching(images, labels, batch_size, seed, 0)
-        self.transform = training_transform(augment)  # an unknown name fails here, not at the first batch
+        # an unknown name or a bad RandAugment setting fails here, not at the first batch
+        self.transform = training_transform(augment, randaugment_num_ops, randaugment_magnitude)
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.seed, self.drop_last, self.mix = batch_size, shuffle, seed, drop_last, mix
         self.epoch = 0

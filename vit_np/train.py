@@ -73,6 +73,10 @@ class TrainConfig:
     augment: str = setting("tutorial", "training augmentation: the tutorial's flip + random resized crop, "
                            "RandomCrop(32, padding=4) + flip, and that plus TrivialAugmentWide or RandAugment",
                            choices=AUGMENTATIONS)
+    randaugment_num_ops: int = setting(2, "RandAugment's num_ops: ops applied in turn to each image "
+                                       "(augment crop-flip-randaugment only)")
+    randaugment_magnitude: int = setting(9, "RandAugment's magnitude bin, 0-30: how strong each op is "
+                                         "(augment crop-flip-randaugment only)")
     lr_schedule: str = setting("constant", "learning rate over the run (set at every step)", choices=LR_SCHEDULES)
     warmup_epochs: float = setting(0.0, "length of the linear warmup (warmup-cosine)")
     min_lr_ratio: float = setting(0.0, "warmup-cosine ends at lr x this")
@@ -114,10 +118,15 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"TrainConfig: lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         try:
-            training_transform(self.augment)
+            training_transform(self.augment, self.randaugment_num_ops, self.randaugment_magnitude)
             self.mix(10)
         except ValueError as err:
             raise ValueError(f"TrainConfig: {err}") from None
+        for name in ("randaugment_num_ops", "randaugment_magnitude"):
+            default = next(f.default for f in dataclasses.fields(self) if f.name == name)
+            if self.augment != "crop-flip-randaugment" and getattr(self, name) != default:
+                raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} applies only to augment="
+                                 f"'crop-flip-randaugment', not augment={self.augment!r}")
 
     def patch_drop_rate(self, rate: float, epoch: int) -> float:
         """PatchDropout's rate in `epoch` (from 0) for a model built with `rate`: rate + ramp / 2 in the
@@ -215,7 +224,9 @@ class Trainer:
             raise ValueError(f"TrainConfig: patch_drop_ramp={config.patch_drop_ramp} needs a model whose PatchDropout "
                              f"rates p all keep p +- ramp / 2 in [0, 1); this model's: {rates or 'no PatchDropout'}")
         self.loader = DataLoader(self.train_images, self.train_labels, config.batch_size, shuffle=True,
-                                 augment=config.augment, seed=config.seed, mix=self.mix)
+                                 augment=config.augment, seed=config.seed, mix=self.mix,
+                                 randaugment_num_ops=config.randaugment_num_ops,
+                                 randaugment_magnitude=config.randaugment_magnitude)
         self.steps_per_epoch = len(self.loader)
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
