@@ -106,6 +106,51 @@ def test_gradients_match_pytorch(run):
         assert_close(p.grad, theirs[name].grad.numpy(), f"gradient of {name}", **run["tol"])
 
 
+# -- the ViT paper's final LayerNorm on [CLS] (final_layernorm, not in the tutorial) ------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("mode_name", MODES)
+@pytest.mark.parametrize("maps", [True, False], ids=["maps", "cls_only"])
+def test_final_layernorm_matches_pytorch(dtype, mode_name, maps):
+    """logits = classifier(LayerNorm(encoder output[:, 0])): logits, loss and every gradient (the
+    LayerNorm's own among them) against the PyTorch twin with the same LayerNorm."""
+    ours, theirs = make_pair(dtype, final_layernorm=True, **NO_DROPOUT)
+    assert ours.layernorm is not None and "layernorm.weight" in ours.state_dict()
+    x, y = batch(3, dtype)
+    with mode(mode_name):
+        logits, _ = ours(x, output_attentions=maps)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+    t_logits, _ = theirs(torch.from_numpy(x))
+    t_loss = torch.nn.functional.cross_entropy(t_logits, torch.from_numpy(y))
+    t_loss.backward()
+    tol = TOLERANCES[dtype]
+    assert_close(logits.data, t_logits.detach().numpy(), "logits", **tol)
+    assert_close(loss.data, t_loss.detach().numpy(), "loss", **tol)
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert_close(p.grad, theirs_params[name].grad.numpy(), f"gradient of {name}", **tol)
+
+
+def test_final_layernorm_normalizes_what_the_classifier_reads():
+    """logits = classifier(z_hat): z_hat is the [CLS] output of the encoder normalized row by row
+    (mean 0, variance 1 at init: weight 1, bias 0), computed here in NumPy. The model without it
+    (the tutorial's) has no such module and the tutorial's state_dict names."""
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(final_layernorm=True, **NO_DROPOUT)).eval()
+    x, _ = batch(4)
+    with mg.no_grad():
+        z = model.encoder.cls_forward(model.embedding(mg.Tensor(x))).data[:, 0, :]  # (4, 48)
+        logits, _ = model(x)
+    z_hat = (z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-5)
+    assert np.abs(z.mean(-1)).max() > 1e-3  # the encoder's output is not normalized by itself
+    expected = z_hat @ model.classifier.weight.data.T + model.classifier.bias.data
+    assert_close(logits.data, expected, "classifier(LayerNorm([CLS]))", **TOLERANCES[np.float32])
+    plain = ViTForClassification(ViTConfig(**NO_DROPOUT))
+    assert plain.layernorm is None and not any(k.startswith("layernorm") for k in plain.state_dict())
+
+
 # -- one training step, dropout on: the kernels give the reference formulas' numbers ------------------
 
 
@@ -314,7 +359,7 @@ def test_default_config_is_the_tutorials_tiny_config_with_dropout():
                 "intermediate_size": 4 * 48, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
                 "initializer_range": 0.02, "image_size": 32, "num_classes": 10, "num_channels": 3,
                 "qkv_bias": True, "use_faster_attention": True}
-    ours = dict(tutorial, patch_drop_rate=0.0)  # the one field the tutorial does not have: off
+    ours = dict(tutorial, patch_drop_rate=0.0, final_layernorm=False)  # the fields the tutorial does not have: off
     assert ViTConfig().to_dict() == dict(ours, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
     assert ViTConfig.from_dict(tutorial).to_dict() == ours
     assert ViTForClassification(tutorial).config == ViTConfig.from_dict(tutorial)
@@ -337,6 +382,7 @@ INVALID = [
     (dict(hidden_size=48.0), "hidden_size must be a positive integer, got 48.0"),
     (dict(initializer_range=0.0), "initializer_range .* must be > 0"),
     (dict(qkv_bias="yes"), "qkv_bias must be True or False"),
+    (dict(final_layernorm=1), "final_layernorm must be True or False"),
 ]
 
 

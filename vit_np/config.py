@@ -23,7 +23,7 @@ from vit_np.settings import setting
 _POSITIVE_INTS = ("patch_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                   "intermediate_size", "image_size", "num_classes", "num_channels")
 _PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "patch_drop_rate")
-_BOOLS = ("qkv_bias", "use_faster_attention")
+_BOOLS = ("qkv_bias", "use_faster_attention", "final_layernorm")
 
 
 @dataclass
@@ -43,6 +43,8 @@ class ViTConfig:
     use_faster_attention: bool = setting(True, "fused qkv_projection (True) or one module per head (False)")
     patch_drop_rate: float = setting(0.0, "training only: share of each image's patch tokens left out of the "
                                      "encoder (PatchDropout; not in the tutorial); evaluation sees every patch")
+    final_layernorm: bool = setting(False, "a LayerNorm on the encoder's [CLS] output before the classifier, the "
+                                    "ViT paper's y = LN(z_L^0) (not in the tutorial)")
 
     def __post_init__(self) -> None:
         self.validate()

@@ -255,13 +255,18 @@ class Encoder(nn.Module):
 
 
 class ViTForClassification(nn.Module):
-    """logits = classifier(encoder(embedding(x))[:, 0]);  (B, ch, H, W) -> (B, num_classes)."""
+    """logits = classifier(encoder(embedding(x))[:, 0]);  (B, ch, H, W) -> (B, num_classes).
+
+    With config.final_layernorm, logits = classifier(layernorm(encoder(embedding(x))[:, 0])), as in
+    the ViT paper (the tutorial has no LayerNorm there; off by default).
+    """
 
     def __init__(self, config: ViTConfig | dict[str, Any] | None = None):
         super().__init__()
         self.config = as_config(ViTConfig() if config is None else config)
         self.embedding = Embeddings(self.config)
         self.encoder = Encoder(self.config)
+        self.layernorm = nn.LayerNorm(self.config.hidden_size) if self.config.final_layernorm else None
         self.classifier = nn.Linear(self.config.hidden_size, self.config.num_classes)
         self.apply(self._init_weights)
 
@@ -272,7 +277,10 @@ class ViTForClassification(nn.Module):
             encoder_output, all_attentions = self.encoder(embedding_output, output_attentions=True)  # (B, T, C)
         else:  # the classifier reads only [CLS]: the same logits and gradients for ~1/5 less work
             encoder_output, all_attentions = self.encoder.cls_forward(embedding_output), None  # (B, 1, C)
-        logits = self.classifier(encoder_output[:, 0, :])  # [CLS] row: (B, T or 1, C) -> (B, C) -> (B, classes)
+        cls_output = encoder_output[:, 0, :]  # [CLS] row: (B, T or 1, C) -> (B, C)
+        if self.layernorm is not None:
+            cls_output = self.layernorm(cls_output)
+        logits = self.classifier(cls_output)  # (B, C) -> (B, classes)
         return logits, all_attentions
 
     @classmethod

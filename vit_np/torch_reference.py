@@ -162,12 +162,17 @@ class ViTForClassfication(nn.Module):  # sic: the tutorial's spelling
         self.config = config
         self.embedding = Embeddings(config)
         self.encoder = Encoder(config)
+        # not in the tutorial: the ViT paper's LayerNorm on [CLS] before the head, when the config asks
+        self.layernorm = nn.LayerNorm(config["hidden_size"]) if config.get("final_layernorm") else None
         self.classifier = nn.Linear(config["hidden_size"], config["num_classes"])
         self.apply(self._init_weights)
 
     def forward(self, x: torch.Tensor, output_attentions: bool = False):
         encoder_output, all_attentions = self.encoder(self.embedding(x), output_attentions=output_attentions)
-        logits = self.classifier(encoder_output[:, 0, :])
+        cls_output = encoder_output[:, 0, :]
+        if self.layernorm is not None:
+            cls_output = self.layernorm(cls_output)
+        logits = self.classifier(cls_output)
         return (logits, all_attentions if output_attentions else None)
 
     def _init_weights(self, module: nn.Module) -> None:
