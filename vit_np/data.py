@@ -366,10 +366,10 @@ class DataLoader:
     "crop-flip-randaugment": plus TrivialAugmentWide / RandAugment(randaugment_num_ops,
     randaugment_magnitude)); False or "none" normalizes only. mix (a vit_np.augment.Mix) blends
     the augmented images with MixUp / CutMix, and y is then the class probabilities, float32
-    (B, classes). Batch b of an epoch draws its
-    augmentation from the generator [seed, AUGMENT_STREAM, epoch, b], so `batches(start=k)` (a run
-    resumed mid-epoch) yields exactly the batches k, k+1, ... an uninterrupted epoch would have.
-    The last batch is smaller unless drop_last=True drops it.
+    (B, classes). Batch b of an epoch draws its augmentation from the generator [seed,
+    AUGMENT_STREAM, epoch, b], so `batches(start=k)` (a run resumed mid-epoch) yields exactly the
+    batches k, k+1, ... an uninterrupted epoch would have. The last batch is smaller unless
+    drop_last=True drops it.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False,
