@@ -123,7 +123,7 @@ class TrainConfig:
         except ValueError as err:
             raise ValueError(f"TrainConfig: {err}") from None
         for name in ("randaugment_num_ops", "randaugment_magnitude"):
-            default = next(f.default for f in dataclasses.fields(self) if f.name == name)
+            default = self.__dataclass_fields__[name].default
             if self.augment != "crop-flip-randaugment" and getattr(self, name) != default:
                 raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} applies only to augment="
                                  f"'crop-flip-randaugment', not augment={self.augment!r}")
