@@ -40,6 +40,7 @@ from minigrad import nn, optim
 from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim.lr_scheduler import LambdaLR, warmup_cosine
 from minigrad import random as mg_random
+from vit_np import autoaugment
 from vit_np.augment import Mix
 from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, training_transform
@@ -109,8 +110,13 @@ class TrainConfig:
                  ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
                  ("grad_clip", self.grad_clip >= 0, ">= 0 (0: off)"), ("mix_prob", 0 <= self.mix_prob <= 1, "in [0, 1]"),
                  ("patch_drop_ramp", 0 <= self.patch_drop_ramp < 1, "in [0, 1)"),
-                 *((name, isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool)
-                    and 0 <= getattr(self, name) <= self.epochs, f"an integer in [0, epochs={self.epochs}]")
+                 ("randaugment_num_ops", _is_int(self.randaugment_num_ops) and self.randaugment_num_ops >= 0,
+                  "an integer >= 0"),
+                 ("randaugment_magnitude", _is_int(self.randaugment_magnitude)
+                  and 0 <= self.randaugment_magnitude <= autoaugment.NUM_BINS - 1,
+                  f"an integer in [0, {autoaugment.NUM_BINS - 1}]"),
+                 *((name, _is_int(getattr(self, name)) and 0 <= getattr(self, name) <= self.epochs,
+                    f"an integer in [0, epochs={self.epochs}]")
                    for name in ("full_patch_epochs", "unmixed_epochs"))]
         for name, ok, rule in rules:
             if not ok:
@@ -139,6 +145,10 @@ class TrainConfig:
         if not self.mix_prob:
             return None
         return Mix(num_classes, self.mixup_alpha, self.cutmix_alpha, self.mix_prob, self.mix_switch_prob)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
