@@ -90,6 +90,19 @@ def test_plot_accuracy_vs_time_one_line_per_run_in_minutes(tmp_path):
     assert legend == [fast_label, slow_label, "78%", "120 min"]
 
 
+def test_plot_accuracy_vs_time_marks_the_test_on_9_crops(tmp_path):
+    nan = float("nan")
+    run = [dict(accuracy=40.0, elapsed_seconds=60.0, tta_accuracy=nan),
+           dict(accuracy=50.0, elapsed_seconds=120.0, tta_accuracy=52.5)]
+    fig = plots.plot_accuracy_vs_time({"r": run}, tmp_path / "acc.png")
+    (ax,) = fig.axes
+    line, star = ax.get_lines()
+    assert line.get_label() == "r: 50.00% at 2 min (52.50% on 9 crops, star)"
+    assert star.get_marker() == "*" and star.get_color() == line.get_color()
+    np.testing.assert_allclose(star.get_xdata(), [2.0])
+    np.testing.assert_allclose(star.get_ydata(), [52.5])
+
+
 def test_plot_accuracy_vs_time_names_a_bad_entry(tmp_path):
     with pytest.raises(ValueError, match=r"run 'a' entry 0 lacks \['elapsed_seconds'\]"):
         plots.plot_accuracy_vs_time({"a": [dict(accuracy=1.0)]}, tmp_path / "acc.png")

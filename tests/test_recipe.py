@@ -17,11 +17,13 @@ import minigrad as mg
 from cifar_fixture import make_cifar
 from minigrad.testing import DTYPES, TOLERANCES, assert_close
 from vit_np import torch_reference as torch_vit
-from vit_np.augment import crop_flip_randaugment_transform, crop_flip_transform, normalize, padded_crop
+from vit_np.augment import (
+    crop_flip_randaugment_transform, crop_flip_transform, eval_transform, normalize, padded_crop, shifted_crops,
+)
 from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, augment_rng
 from vit_np.model import ViTForClassification
-from vit_np.train import TrainConfig, Trainer, make_scheduler, param_groups
+from vit_np.train import TrainConfig, Trainer, evaluate, make_scheduler, param_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("train_cifar", ROOT / "examples" / "train_cifar.py")
@@ -94,6 +96,78 @@ def test_crop_flip_draws_every_offset_and_flips_half():
 def test_padded_crop_rejects_offsets_outside_the_padding():
     with pytest.raises(ValueError, match=r"padded_crop: top and left must be in \[0, 8\] for padding=4"):
         padded_crop(images(1), np.array([9]), np.array([0]), 4)
+
+
+# -- test-time augmentation: each test image as the mean of its 9 crops ----------------------------------
+
+
+def test_shifted_crops_are_a_3x3_grid_of_randomcrops_offsets():
+    """The 9 views are RandomCrop(32, padding=4)'s crops at tops and lefts 2, 4, 6 (torch: zero pad, slice),
+    row by row, the centre (the image itself) 5th; on normalized images the padding is -1, black."""
+    x = images(3)
+    views = shifted_crops(eval_transform(x))
+    offsets = [(top, left) for top in (2, 4, 6) for left in (2, 4, 6)]
+    assert len(views) == 9
+    for view, (top, left) in zip(views, offsets):
+        np.testing.assert_array_equal(view, torch_crop_flip(x, [top] * 3, [left] * 3, [False] * 3).numpy())
+    np.testing.assert_array_equal(views[4], eval_transform(x))
+    for raw, normalized in zip(shifted_crops(x, fill=0), views):  # uint8 pixels: black is 0
+        assert raw.dtype == np.uint8
+        np.testing.assert_array_equal(eval_transform(raw), normalized)
+    with pytest.raises(ValueError, match="padded_crop: top and left must be in"):
+        shifted_crops(x, shift=5)  # more than the padding
+
+
+def tiny_vit(**overrides):
+    mg.manual_seed(0)
+    return ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                          intermediate_size=16, **overrides))  # dropout 0.1: eval mode matters
+
+
+def test_evaluate_on_9_crops_averages_the_logits_of_each_images_crops():
+    """Logits: the mean over the 9 crops (cut from the uint8 images, as RandomCrop does) of the model's
+    logits, in batches of 4, 4, 2; the loss is the cross-entropy of those mean logits."""
+    model = tiny_vit()
+    x = images(10, seed=1)
+    model.eval()
+    with mg.no_grad():
+        per_crop = [model(mg.Tensor(eval_transform(padded_crop(x, np.full(10, top), np.full(10, left), 4))))[0].numpy()
+                    for top in (2, 4, 6) for left in (2, 4, 6)]  # 9 x (10, classes)
+    mean = np.mean(np.array(per_crop, dtype=np.float64), axis=0)
+    preds = mean.argmax(axis=1)
+    labels = np.where(np.arange(10) < 4, preds, (preds + 1) % 10)  # exactly 4 of 10 right
+    shifted = mean - mean.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    model.train()
+    loss, accuracy, got = evaluate(model, x, labels, batch_size=4, crops=9)
+    assert model.training
+    np.testing.assert_array_equal(got, preds)
+    assert accuracy == pytest.approx(40.0)
+    assert loss == pytest.approx(-log_probs[np.arange(10), labels].mean(), rel=1e-5)
+    single = per_crop[4].argmax(axis=1)  # the centre crop alone is the plain evaluation
+    np.testing.assert_array_equal(evaluate(model, x, labels, batch_size=4)[2], single)
+    with pytest.raises(ValueError, match="evaluate: crops must be 1 or 9, got 3"):
+        evaluate(model, x, labels, crops=3)
+
+
+def test_trainer_tests_the_last_epoch_on_9_crops(tmp_path):
+    """test_crops=9: the last epoch's row (only) gets tta_accuracy, that of the final weights on 9 crops,
+    and metrics.csv a tta_accuracy column ('nan' in the other rows); with test_crops=1 neither."""
+    data = (images(8), np.arange(8) % 10)
+    for crops in (9, 1):
+        model = tiny_vit()
+        config = TrainConfig(epochs=2, batch_size=4, eval_batch_size=8, checkpoint_every=0, test_crops=crops)
+        (tmp_path / str(crops)).mkdir()
+        history = Trainer(model, data, data, config, tmp_path / str(crops)).fit()
+        header, *rows = (tmp_path / str(crops) / "metrics.csv").read_text().splitlines()
+        if crops == 1:
+            assert all("tta_accuracy" not in row for row in history) and "tta_accuracy" not in header
+            continue
+        assert "tta_accuracy" not in history[0] and header.endswith(",tta_accuracy") and rows[0].endswith(",nan")
+        assert history[-1]["tta_accuracy"] == evaluate(model, *data, batch_size=8, crops=9)[1]
+        assert float(rows[-1].split(",")[-1]) == pytest.approx(history[-1]["tta_accuracy"], rel=1e-5)
+    with pytest.raises(ValueError, match="TrainConfig: test_crops must be 1 \\(off\\) or 9, got 3"):
+        TrainConfig(test_crops=3)
 
 
 def loader_batches(x, y, batch_size, epoch, start=0, **kwargs):

@@ -313,6 +313,16 @@ def test_eval_only_reads_the_model_config_from_the_checkpoint(data_dir, referenc
     assert not (tmp_path / "checkpoint.npz").exists()
 
 
+def test_eval_only_with_9_test_crops_prints_both_accuracies(data_dir, reference, tmp_path, capsys):
+    args = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--limit-test", "40", "--no-download"]
+    assert train_cifar.main([*args, "--eval-only", "--checkpoint", str(reference / "best.npz"), "--test-crops", "9"]) == 0
+    model = ViTForClassification.from_checkpoint(reference / "best.npz")
+    images, labels = train_cifar.load_cifar10(data_dir, train=False, limit=40)
+    crops = evaluate(model, images, labels, crops=9)[1]
+    out = capsys.readouterr().out
+    assert f"{crops:.2f}% test accuracy as the mean of 9 crops; " in out and "Accuracy: " in out
+
+
 def test_eval_only_with_a_missing_checkpoint(data_dir, tmp_path, capsys):
     missing = tmp_path / "nowhere.npz"
     assert train_cifar.main(cli(data_dir, tmp_path, "--eval-only", "--checkpoint", str(missing))) == 2

@@ -84,24 +84,40 @@ def random_crop_flip(images: np.ndarray, rng: np.random.Generator, padding: int 
 
 
 def padded_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, padding: int,
-                flip: np.ndarray | None = None) -> np.ndarray:
-    """Crop b of image b zero-padded by `padding` on every side, at (top[b], left[b]), then mirrored where flip[b].
+                flip: np.ndarray | None = None, fill: float = 0) -> np.ndarray:
+    """Crop b of image b padded by `padding` on every side, at (top[b], left[b]), then mirrored where flip[b].
 
-    images: (B, C, H, W) -> same dtype (B, C, H, W). Pixels that come from the padding are 0
-    (black, as RandomCrop's default fill). The padded batch seen through sliding_window_view is
-    every possible crop at once, (B, C, 2p+1, 2p+1, H, W), without copying; indexing it with
-    (b, top[b], left[b]) copies out the B crops we drew.
+    images: (B, C, H, W) -> same dtype (B, C, H, W). Pixels that come from the padding are `fill`:
+    0 is black in uint8 pixels, as RandomCrop's default fill (-1 after Normalize). The padded batch
+    seen through sliding_window_view is every possible crop at once, (B, C, 2p+1, 2p+1, H, W),
+    without copying; indexing it with (b, top[b], left[b]) copies out the B crops we drew.
     """
     batch, channels, height, width = images.shape
     if np.any((top < 0) | (top > 2 * padding) | (left < 0) | (left > 2 * padding)):
         raise ValueError(f"padded_crop: top and left must be in [0, {2 * padding}] for padding={padding}")
-    padded = np.zeros((batch, channels, height + 2 * padding, width + 2 * padding), dtype=images.dtype)
+    padded = np.full((batch, channels, height + 2 * padding, width + 2 * padding), fill, dtype=images.dtype)
     padded[:, :, padding:padding + height, padding:padding + width] = images
     crops = np.lib.stride_tricks.sliding_window_view(padded, (height, width), axis=(2, 3))  # (B, C, 2p+1, 2p+1, H, W)
     out = crops[np.arange(batch), :, top, left]  # (B, C, H, W): advanced indices (b, top, left) first
     if flip is not None and flip.any():
         out[flip] = out[flip][..., ::-1]  # mirror the columns of the flipped crops
     return out
+
+
+def shifted_crops(x: np.ndarray, shift: int = 2, padding: int = 4, fill: float = -1.0) -> list[np.ndarray]:
+    """The 9 test views of each image: RandomCrop(H, padding)'s crops at the centre and shifted `shift`
+    pixels up / down / left / right and diagonally (offsets padding + (-shift, 0, shift) in both axes);
+    (B, C, H, W) -> 9 x (B, C, H, W), the centre crop (the images themselves) 5th.
+
+    Test-time augmentation (the 10 crops of AlexNet's test, here a 3 x 3 grid of the training crops):
+    a model trained on padded random crops has mostly seen images with a black border, so each shifted
+    view is one it knows, and their mean logits vote. fill: the padding's value, -1 for normalized
+    images (black: Normalize(0.5, 0.5) of 0), 0 for uint8 pixels.
+    """
+    batch = len(x)
+    offsets = [padding + d for d in (-shift, 0, shift)]
+    return [padded_crop(x, np.full(batch, top), np.full(batch, left), padding, fill=fill)
+            for top in offsets for left in offsets]
 
 
 def crop_flip_trivial_transform(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -93,6 +93,8 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
     budget_minutes a dotted vertical line at that time. Each run's legend entry ends with its
     last accuracy, to two decimals (77.96% must not read as 78.0% next to a 78% target), and its
     last time: runs that end at the same point stay readable, where labels on the plot would overlap.
+    A row's "tta_accuracy" (the test on 9 crops of each image) is a star in the run's colour, named
+    in its legend entry.
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, history in runs.items():
@@ -103,9 +105,15 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
         tested = [row for row in history if not math.isnan(float(row["accuracy"]))]  # skip untested epochs
         minutes = [float(row["elapsed_seconds"]) / 60 for row in tested]
         accuracy = [float(row["accuracy"]) for row in tested]
+        crops = [row for row in tested if not math.isnan(float(row.get("tta_accuracy", math.nan)))]
         if tested:
             label = f"{label}: {accuracy[-1]:.2f}% at {minutes[-1]:.0f} min"
-        ax.plot(minutes, accuracy, marker=".", markersize=4, label=label)
+        if crops:
+            label += f" ({float(crops[-1]['tta_accuracy']):.2f}% on 9 crops, star)"
+        line, = ax.plot(minutes, accuracy, marker=".", markersize=4, label=label)
+        if crops:
+            ax.plot([float(row["elapsed_seconds"]) / 60 for row in crops], [float(row["tta_accuracy"]) for row in crops],
+                    linestyle="none", marker="*", markersize=9, color=line.get_color())
     if target is not None:
         ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"{target:g}%")
     if budget_minutes is not None:

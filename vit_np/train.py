@@ -15,7 +15,8 @@ A run lives in one output directory:
                      atomically at every epoch end, every `checkpoint_every` steps, and on Ctrl-C;
                      Ctrl-C saves the state after the last whole step, wherever inside a step it landed)
     best.npz         the model weights with the best test accuracy so far
-    metrics.csv      one row per epoch
+    metrics.csv      one row per epoch (with test_crops=9, a tta_accuracy column: the last epoch's
+                     test on 9 crops of each image)
 A resumed run continues with the same batches, augmentation and dropout masks as an uninterrupted
 one, and the kernels give the same bits on any number of threads, so both end on the same weights.
 """
@@ -41,7 +42,7 @@ from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim.lr_scheduler import LambdaLR, warmup_cosine
 from minigrad import random as mg_random
 from vit_np import autoaugment
-from vit_np.augment import Mix
+from vit_np.augment import Mix, shifted_crops
 from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, training_transform
 from vit_np.model import PatchDropout
@@ -52,6 +53,7 @@ BEST = "best.npz"
 METRICS = "metrics.csv"
 METRIC_FIELDS = ["epoch", "train_loss", "test_loss", "accuracy", "lr", "epoch_seconds",
                  "train_images_per_second", "elapsed_seconds"]
+TTA_FIELDS = ["tta_accuracy"]  # the last epoch's test on 9 crops (test_crops=9), nan in the other rows
 AUGMENTATIONS = ("tutorial", "crop-flip", "crop-flip-trivial", "crop-flip-randaugment", "none")
 LR_SCHEDULES = ("constant", "warmup-cosine")
 
@@ -94,6 +96,10 @@ class TrainConfig:
                                      "patches, from the model's patch_drop_rate + ramp / 2 to its rate - ramp / 2 "
                                      "(the same patches on average; 0: the rate stays)")
     eval_batch_size: int = setting(500, "images per forward pass when evaluating", resume=FREE)
+    test_crops: int = setting(1, "after the last epoch, also test each image as the mean logits of 9 crops "
+                              "(a 3 x 3 grid of the padded random crops, shifted 0 or 2 pixels each way; "
+                              "vit_np.augment.shifted_crops), recorded as tta_accuracy (1: off)", choices=(1, 9),
+                              resume=FREE)
     eval_every: int = setting(1, "evaluate on the test set every N epochs, and after the last", resume=FREE)
     checkpoint_every: int = setting(50, "also checkpoint every N steps inside an epoch (0: epoch ends only)",
                                     resume=FREE)
@@ -121,6 +127,8 @@ class TrainConfig:
         for name, ok, rule in rules:
             if not ok:
                 raise ValueError(f"TrainConfig: {name} must be {rule}, got {getattr(self, name)!r}")
+        if self.test_crops not in (1, 9) or isinstance(self.test_crops, bool):
+            raise ValueError(f"TrainConfig: test_crops must be 1 (off) or 9, got {self.test_crops!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"TrainConfig: lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         try:
@@ -184,15 +192,21 @@ def cross_entropy_loss(label_smoothing: float = 0.0) -> Callable[[mg.Tensor, mg.
 
 
 def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray,
-             batch_size: int = TrainConfig.eval_batch_size) -> tuple[float, float, np.ndarray]:
-    """The tutorial's evaluate(): mean cross-entropy, accuracy (%) and predictions, in eval mode."""
+             batch_size: int = TrainConfig.eval_batch_size, crops: int = 1) -> tuple[float, float, np.ndarray]:
+    """The tutorial's evaluate(): mean cross-entropy, accuracy (%) and predictions, in eval mode.
+
+    crops=9: test-time augmentation, each image's logits the mean over its 9 views (vit_np.augment.shifted_crops).
+    """
+    if crops not in (1, 9):
+        raise ValueError(f"evaluate: crops must be 1 or 9, got {crops!r}")
     was_training = model.training
     model.eval()
     criterion = cross_entropy_loss()
     loss_sum, predictions = 0.0, []
     with mg.no_grad():
         for x, y in DataLoader(images, labels, batch_size):
-            logits, _ = model(mg.Tensor(x))  # (B, classes)
+            views = [x] if crops == 1 else shifted_crops(x)
+            logits = mg.Tensor(np.mean([model(mg.Tensor(v))[0].data for v in views], axis=0))  # (B, classes)
             loss_sum += criterion(logits, mg.Tensor(y)).item() * len(y)
             predictions.append(logits.data.argmax(axis=1))
     model.train(was_training)
@@ -329,14 +343,20 @@ class Trainer:
         pos = self.position
         t0 = time.perf_counter()
         test_loss = accuracy = math.nan
-        if (pos.epoch + 1) % self.config.eval_every == 0 or pos.epoch + 1 == self.config.epochs:
+        last = pos.epoch + 1 == self.config.epochs
+        if (pos.epoch + 1) % self.config.eval_every == 0 or last:
             test_loss, accuracy, _ = evaluate(self.model, self.test_images, self.test_labels,
                                               self.config.eval_batch_size)
+        extra = {}
+        if last and self.config.test_crops > 1:  # the views' test counts in the run's time
+            extra["tta_accuracy"] = evaluate(self.model, self.test_images, self.test_labels,
+                                             self.config.eval_batch_size, crops=self.config.test_crops)[1]
         self.elapsed += time.perf_counter() - t0
         row = {"epoch": pos.epoch + 1, "train_loss": pos.loss_sum / max(pos.seen, 1), "test_loss": test_loss,
                "accuracy": accuracy, "lr": self.last_step_lr(),
                "epoch_seconds": pos.seconds + (time.perf_counter() - t0),
-               "train_images_per_second": pos.seen / max(pos.seconds, 1e-9), "elapsed_seconds": self.elapsed}
+               "train_images_per_second": pos.seen / max(pos.seconds, 1e-9), "elapsed_seconds": self.elapsed,
+               **extra}
         self.history.append(row)
         self.position = Position(epoch=pos.epoch + 1)
         if accuracy > self.best_accuracy:
@@ -399,8 +419,9 @@ class Trainer:
     def write_metrics(self) -> None:
         """Rewrite metrics.csv from the history (so a resumed run never duplicates rows)."""
         tmp = self.out_dir / (METRICS + ".tmp")
+        extra = [k for k in TTA_FIELDS if any(k in row for row in self.history)]  # only in runs that test views
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS + extra, restval="nan")
             writer.writeheader()
             for row in self.history:
                 writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
