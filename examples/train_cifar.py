@@ -24,7 +24,7 @@ from vit_np.config import ViTConfig
 from vit_np.data import DatasetError, default_data_dir, load_cifar10, load_class_names
 from vit_np.model import ViTForClassification
 from vit_np.settings import add_flags, from_flags
-from vit_np.train import BEST, CHECKPOINT, TrainConfig, Trainer, TrainingError, evaluate
+from vit_np.train import BEST, CHECKPOINT, TTA_FIELD, TrainConfig, Trainer, TrainingError, evaluate
 
 # Named recipes: values for the settings of TrainConfig and ViTConfig (and --out-dir); a flag given
 # on the command line still wins. The measured runs of each are in the README.
@@ -65,8 +65,8 @@ RECIPES["fast-cpu-randaugment"] = {**RECIPES["fast-cpu-patch-drop"], "augment": 
                                    "out_dir": "runs/cifar10-fast-cpu-randaugment"}
 # fast-cpu-randaugment cut to 72 epochs (68 with PatchDropout, then 4 on every patch) to fit 2 hours on a day
 # 20% slower than run 10's, and after the last epoch also tested on 9 crops of each image (test_crops=9, the
-# mean of their logits): on run 10's final weights 82.48% against 79.91% on the image alone, run 12's
-# 81.2% (10 views) against 79.57%; the crops cost about 90 s, once.
+# mean of their logits; run 10's final weights: 82.48% against 79.91% on the image alone); the crops cost
+# about 90 s, once.
 RECIPES["fast-cpu-tta"] = {**RECIPES["fast-cpu-randaugment"], "epochs": 72, "test_crops": 9,
                            "out_dir": "runs/cifar10-fast-cpu-tta"}
 
@@ -195,8 +195,8 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
     def on_epoch_end(row: dict) -> None:
         tested = (f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}%"
                   if row["accuracy"] == row["accuracy"] else "not tested this epoch (--eval-every)")  # NaN != NaN
-        if "tta_accuracy" in row:
-            tested += f" ({row['tta_accuracy']:.2f}% on {trainer.config.test_crops} crops)"
+        if TTA_FIELD in row:
+            tested += f" ({row[TTA_FIELD]:.2f}% on {trainer.config.test_crops} crops)"
         print(f"Epoch {row['epoch']}/{epochs} - Train Loss: {row['train_loss']:.4f}, {tested} "
               f"({row['epoch_seconds']:.0f} s, {row['train_images_per_second']:.0f} img/s)", flush=True)
         plots.plot_curves(trainer.history, out_dir / "curves.png")
@@ -213,7 +213,7 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
         return 1
     last = trainer.history[-1]
     best = max((row for row in trainer.history if row["accuracy"] == row["accuracy"]), key=lambda row: row["accuracy"])
-    crops = f" ({last['tta_accuracy']:.2f}% as the mean of {trainer.config.test_crops} crops)" if "tta_accuracy" in last else ""
+    crops = f" ({last[TTA_FIELD]:.2f}% as the mean of {trainer.config.test_crops} crops)" if TTA_FIELD in last else ""
     print(f"Final: {last['accuracy']:.2f}% test accuracy{crops} after epoch {last['epoch']}, "
           f"{last['elapsed_seconds']:.0f} s of training + evaluation. best.npz holds epoch {best['epoch']} "
           f"({best['accuracy']:.2f}%), picked on the test set, so quote the final figure.")

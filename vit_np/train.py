@@ -53,7 +53,7 @@ BEST = "best.npz"
 METRICS = "metrics.csv"
 METRIC_FIELDS = ["epoch", "train_loss", "test_loss", "accuracy", "lr", "epoch_seconds",
                  "train_images_per_second", "elapsed_seconds"]
-TTA_FIELDS = ["tta_accuracy"]  # the last epoch's test on 9 crops (test_crops=9), nan in the other rows
+TTA_FIELD = "tta_accuracy"  # the last epoch's test on 9 crops (test_crops=9); nan in the other rows
 AUGMENTATIONS = ("tutorial", "crop-flip", "crop-flip-trivial", "crop-flip-randaugment", "none")
 LR_SCHEDULES = ("constant", "warmup-cosine")
 
@@ -116,6 +116,7 @@ class TrainConfig:
                  ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
                  ("grad_clip", self.grad_clip >= 0, ">= 0 (0: off)"), ("mix_prob", 0 <= self.mix_prob <= 1, "in [0, 1]"),
                  ("patch_drop_ramp", 0 <= self.patch_drop_ramp < 1, "in [0, 1)"),
+                 ("test_crops", _is_int(self.test_crops) and self.test_crops in (1, 9), "1 (off) or 9"),
                  ("randaugment_num_ops", _is_int(self.randaugment_num_ops) and self.randaugment_num_ops >= 0,
                   "an integer >= 0"),
                  ("randaugment_magnitude", _is_int(self.randaugment_magnitude)
@@ -127,8 +128,6 @@ class TrainConfig:
         for name, ok, rule in rules:
             if not ok:
                 raise ValueError(f"TrainConfig: {name} must be {rule}, got {getattr(self, name)!r}")
-        if self.test_crops not in (1, 9) or isinstance(self.test_crops, bool):
-            raise ValueError(f"TrainConfig: test_crops must be 1 (off) or 9, got {self.test_crops!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"TrainConfig: lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         try:
@@ -205,8 +204,10 @@ def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray,
     loss_sum, predictions = 0.0, []
     with mg.no_grad():
         for x, y in DataLoader(images, labels, batch_size):
-            views = [x] if crops == 1 else shifted_crops(x)
-            logits = mg.Tensor(np.mean([model(mg.Tensor(v))[0].data for v in views], axis=0))  # (B, classes)
+            if crops == 1:
+                logits, _ = model(mg.Tensor(x))  # (B, classes)
+            else:  # the mean of the views' logits: 9 x (B, classes) -> (B, classes)
+                logits = mg.Tensor(np.mean([model(mg.Tensor(v))[0].numpy() for v in shifted_crops(x)], axis=0))
             loss_sum += criterion(logits, mg.Tensor(y)).item() * len(y)
             predictions.append(logits.data.argmax(axis=1))
     model.train(was_training)
@@ -349,8 +350,8 @@ class Trainer:
                                               self.config.eval_batch_size)
         extra = {}
         if last and self.config.test_crops > 1:  # the views' test counts in the run's time
-            extra["tta_accuracy"] = evaluate(self.model, self.test_images, self.test_labels,
-                                             self.config.eval_batch_size, crops=self.config.test_crops)[1]
+            extra[TTA_FIELD] = evaluate(self.model, self.test_images, self.test_labels,
+                                        self.config.eval_batch_size, crops=self.config.test_crops)[1]
         self.elapsed += time.perf_counter() - t0
         row = {"epoch": pos.epoch + 1, "train_loss": pos.loss_sum / max(pos.seen, 1), "test_loss": test_loss,
                "accuracy": accuracy, "lr": self.last_step_lr(),
@@ -419,9 +420,9 @@ class Trainer:
     def write_metrics(self) -> None:
         """Rewrite metrics.csv from the history (so a resumed run never duplicates rows)."""
         tmp = self.out_dir / (METRICS + ".tmp")
-        extra = [k for k in TTA_FIELDS if any(k in row for row in self.history)]  # only in runs that test views
+        tested_crops = any(TTA_FIELD in row for row in self.history)  # the column only in runs that have it
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS + extra, restval="nan")
+            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS + [TTA_FIELD] * tested_crops, restval="nan")
             writer.writeheader()
             for row in self.history:
                 writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
