@@ -80,6 +80,8 @@ CASES = {
         "same_padding": (lambda x, w: F.conv2d(x, w, padding="same"), [(1, 2, 5, 6), (3, 2, 2, 3)], None),
         "patchify_groups": (lambda x, w: F.conv2d(x, w, stride=2, groups=2), [(2, 4, 4, 6), (6, 2, 2, 2)], None),
         "patchify_unbatched": (lambda x, w: F.conv2d(x, w, stride=2), [(3, 4, 6), (5, 3, 2, 2)], None),
+        "patchify_many_chunks": (lambda x, w: F.conv2d(x, w, stride=4),  # 2 images a chunk: copied in 3 chunks
+                                 [(5, 2, 256, CHUNK // 1024), (3, 2, 4, 4)], None, LONG_SUM_ATOL),
     },
     Softmax: {
         "last_dim": (lambda x: F.softmax(x, dim=-1), [(3, 5)], None),

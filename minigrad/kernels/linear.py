@@ -1,5 +1,6 @@
-"""Matrix products: Linear through np.dot on (N, in) rows, MatMul with a shared matrix folded into
-one product, and Im2Col's patchify case (kernel = stride, no padding, no dilation) as a pure reshape."""
+"""Matrix products: Linear through np.matmul on (N, in) rows, MatMul with a shared matrix folded into
+one product, and Im2Col's patchify case (kernel = stride, no padding, no dilation) as a reshape whose
+one copy runs image by image across the cores."""
 from __future__ import annotations
 
 import math
@@ -9,7 +10,7 @@ import numpy as np
 from minigrad.engine import Context
 from minigrad.functional.linear import Im2Col as ReferenceIm2Col
 from minigrad.functional.linear import Linear as ReferenceLinear
-from minigrad.kernels.parallel import for_each_chunk, sum_in_order
+from minigrad.kernels.parallel import for_each_chunk, rows_per_chunk, sum_in_order
 from minigrad.kernels.registry import replaces
 from minigrad.kernels.rows import column_sums
 from minigrad.ops.matmul import MatMul as ReferenceMatMul
@@ -28,7 +29,7 @@ class Linear:
         wt = weight.T
 
         def chunk(c: slice) -> None:
-            yc = np.dot(x2[c], wt, out=y[c])  # NumPy's `@` takes a slower path for a transposed operand
+            yc = np.matmul(x2[c], wt, out=y[c])  # (not np.dot: it first zeroes out, which BLAS does anyway)
             if bias is not None:
                 yc += bias
 
@@ -47,8 +48,8 @@ class Linear:
 
         def chunk(c: slice) -> tuple:
             if grad_x is not None:
-                np.dot(g2[c], weight, out=grad_x[c])  # (n, out) @ (out, in)
-            return (np.dot(g2[c].T, x2[c]) if needs[1] else None,  # this chunk's dW
+                np.matmul(g2[c], weight, out=grad_x[c])  # (n, out) @ (out, in)
+            return (np.matmul(g2[c].T, x2[c]) if needs[1] else None,  # this chunk's dW
                     column_sums(g2[c]) if with_bias else None)  # and db
 
         parts = for_each_chunk(len(x2), ROWS, chunk)
@@ -72,7 +73,7 @@ class MatMul:
         # (B, T, n) @ one shared (n, k) matrix: fold the batch into rows, one product instead of B and a sum
         rows = math.prod(a.shape[:-1])  # not reshape(-1, n): that fails for an empty batch with n = 0
         grad_a = grad @ b.T if ctx.needs_input_grad[0] else None
-        grad_b = (np.dot(a.reshape(rows, a.shape[-1]).T, grad.reshape(rows, grad.shape[-1]))
+        grad_b = (np.matmul(a.reshape(rows, a.shape[-1]).T, grad.reshape(rows, grad.shape[-1]))
                   if ctx.needs_input_grad[1] else None)
         return grad_a, grad_b
 
@@ -90,8 +91,8 @@ class Im2Col:
             return ReferenceIm2Col.forward(ctx, x, kernel, stride, padding, dilation)
         ctx.x_shape = x.shape
         Ho, Wo = H // kh, W // kw
-        patches = x.reshape(B, C, Ho, kh, Wo, kw).transpose(0, 2, 4, 1, 3, 5)  # (B, Ho, Wo, C, kh, kw)
-        return patches.reshape(B, Ho, Wo, C * kh * kw)
+        patches = x.reshape(B, C, Ho, kh, Wo, kw).transpose(0, 2, 4, 1, 3, 5)  # (B, Ho, Wo, C, kh, kw), a view
+        return _copy_by_images(patches).reshape(B, Ho, Wo, C * kh * kw)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
@@ -100,4 +101,15 @@ class Im2Col:
         B, C, H, W = ctx.x_shape
         Ho, Wo = grad.shape[1:3]
         g = grad.reshape(B, Ho, Wo, C, H // Ho, W // Wo)
-        return g.transpose(0, 3, 1, 4, 2, 5).reshape(B, C, H, W)  # every pixel is in exactly one patch
+        return _copy_by_images(g.transpose(0, 3, 1, 4, 2, 5)).reshape(B, C, H, W)  # each pixel: in one patch
+
+
+def _copy_by_images(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of a strided view, its images (first axis) copied in chunks across the cores."""
+    out = np.empty(view.shape, dtype=view.dtype)
+
+    def chunk(c: slice) -> None:
+        out[c] = view[c]
+
+    for_each_chunk(len(view), rows_per_chunk(math.prod(view.shape[1:])), chunk)
+    return out
