@@ -53,7 +53,19 @@ THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # 
 
 
 def peak_rss_mib() -> float:
-    """The largest resident set size this process has had so far, in MiB."""
+    """The largest resident set size this process has had so far, in MiB.
+
+    On Linux from /proc's VmHWM, the high-water mark of this program's own memory: getrusage's
+    ru_maxrss also counts the parent's resident set at the moment it started this child (Linux
+    carries it across exec), so a child smaller than its parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
@@ -321,18 +333,11 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def second_core_gain(repeats: int = 3) -> float:
-    """What a second thread adds, in cores: NumPy work that releases the GIL, on 1 thread and then
+def second_core_gain(work: Callable[[], None], repeats: int = 5) -> float:
+    """What a second thread adds, in cores: `work` (NumPy that releases the GIL) on 1 thread and then
     on 2 at once. 1.0 is a whole second core; less means the machine shares it (other tenants of
-    a VM, a turbo limit), and no framework can gain more than that from it."""
-    import numpy as np
-
-    a = np.linspace(0.0, 1.0, 1 << 21)
-
-    def work() -> None:
-        for _ in range(4):
-            np.sin(a)
-
+    a VM, a turbo limit) or the threads wait for each other, and no framework can gain more than
+    that from it on that kind of work."""
     gains = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -345,6 +350,31 @@ def second_core_gain(repeats: int = 3) -> float:
         other.join()
         gains.append(2.0 * one / (time.perf_counter() - started) - 1.0)
     return statistics.median(gains)
+
+
+def long_calls() -> None:
+    """Four NumPy calls of tens of ms each (float64 sin of 2M values): what the cores themselves give."""
+    import numpy as np
+
+    a = np.linspace(0.0, 1.0, 1 << 21)
+    for _ in range(4):
+        np.sin(a)
+
+
+def chunk_calls() -> None:
+    """Float32 passes over one chunk of minigrad's kernels (1 MiB; an exp, a multiply and an add, tens to
+    hundreds of microseconds each), 100 times: every call returns through the GIL, so two threads
+    doing this also wait for each other there, as the kernels' threads do."""
+    import numpy as np
+
+    from minigrad.kernels.parallel import CHUNK
+
+    a = np.linspace(-1.0, 1.0, CHUNK, dtype=np.float32)
+    out = np.empty_like(a)
+    for _ in range(100):
+        np.multiply(a, -0.5, out=out)
+        np.exp(out, out=out)
+        np.add(out, a, out=out)
 
 
 def wake_seconds(samples: int = 100) -> float:
@@ -375,7 +405,8 @@ def wake_seconds(samples: int = 100) -> float:
 
 
 def machine_parallelism() -> dict[str, float]:
-    return {"second_core": second_core_gain(), "wake_ms": 1e3 * wake_seconds()}
+    return {"second_core": second_core_gain(long_calls), "second_core_chunks": second_core_gain(chunk_calls),
+            "wake_ms": 1e3 * wake_seconds()}
 
 
 def version(package: str) -> str | None:
@@ -398,7 +429,8 @@ def print_table(report: dict[str, Any]) -> None:
           f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE'] or 'unset'}")
     before, after = report["parallelism"]["before"], report["parallelism"]["after"]
     print(f"this machine, before / after the timings: a second thread adds {before['second_core']:.2f} / "
-          f"{after['second_core']:.2f} of a core (NumPy on each); a sleeping thread wakes in "
+          f"{after['second_core']:.2f} of a core to long NumPy calls and {before['second_core_chunks']:.2f} / "
+          f"{after['second_core_chunks']:.2f} to calls on the kernels' 1 MiB chunks; a sleeping thread wakes in "
           f"{before['wake_ms']:.2f} / {after['wake_ms']:.2f} ms (median)")
     print(f"batch {s['batch_size']}; each child process: {s['warmup']} warm-up + {s['steps']} timed step(s); "
           f"{s['rounds']} round(s) alternating the frameworks; img/s = median [quartiles]\n")
