@@ -1,6 +1,6 @@
-"""Matrix products: Linear through np.matmul on (N, in) rows, MatMul with a shared matrix folded into
-one product, and Im2Col's patchify case (kernel = stride, no padding, no dilation) as a reshape whose
-one copy runs image by image across the cores."""
+"""Matrix products: Linear through np.matmul on (N, in) rows (its bias as one more row of the weight),
+MatMul with a shared matrix folded into one product, and Im2Col's patchify case (kernel = stride, no
+padding, no dilation) as a reshape whose one copy runs image by image across the cores."""
 from __future__ import annotations
 
 import math
@@ -26,12 +26,14 @@ class Linear:
         out_features, in_features = weight.shape
         x2 = x.reshape(math.prod(x.shape[:-1]), in_features)  # (..., in) -> (N, in): row blocks of one large product
         y = np.empty((len(x2), out_features), dtype=x.dtype)
-        wt = weight.T
+        wt = weight.T if bias is None else np.concatenate([weight.T, bias[None]])  # (in [+ 1], out): b as a last row
 
         def chunk(c: slice) -> None:
-            yc = np.matmul(x2[c], wt, out=y[c])  # (not np.dot: it first zeroes out, which BLAS does anyway)
-            if bias is not None:
-                yc += bias
+            xc = x2[c]
+            if bias is not None:  # [x 1] @ [W^T; b] = x W^T + b: BLAS adds b, no second pass over y
+                xc = np.empty((len(xc), in_features + 1), dtype=x.dtype)
+                xc[:, :-1], xc[:, -1] = x2[c], 1
+            np.matmul(xc, wt, out=y[c])  # (not np.dot: it first zeroes out, which BLAS does anyway)
 
         for_each_chunk(len(x2), ROWS, chunk)
         ctx.save_for_backward(x2, weight)
