@@ -84,13 +84,11 @@ def random_batch(batch_size: int, seed: int) -> tuple[Any, Any]:
 def build_minigrad(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str, Any]]:
     """The tutorial's step on minigrad, as vit_np.train.Trainer.train_step runs it."""
     import minigrad as mg
-    from minigrad.kernels.memory import keep_freed_memory
     from minigrad.optim import AdamW
     from vit_np.model import ViTForClassification
     from vit_np.train import TrainConfig, cross_entropy_loss
 
     mg.set_num_threads(threads)
-    keep_freed_memory()  # as examples/train_cifar.py does: reuse freed memory instead of faulting in new pages
     mg.manual_seed(seed)
     model = ViTForClassification()  # the default ViTConfig: the tutorial's tiny model
     info = {"minigrad_threads": mg.get_num_threads()}

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import minigrad as mg
-from minigrad.kernels.memory import keep_freed_memory
 from vit_np import plots
 from vit_np.augment import eval_transform
 from vit_np.config import ViTConfig
@@ -141,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         mg.set_num_threads(args.threads)  # the process-wide tuning, chosen here by the program
-        keep_freed_memory()  # each step reuses the last step's freed memory instead of fresh pages
         out_dir = writable(Path(args.out_dir))
         config = from_flags(args, ViTConfig)
         test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)

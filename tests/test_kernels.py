@@ -6,6 +6,10 @@ when no backward follows). float64 at rtol = atol = 1e-10, float32 at the usual 
 Both paths are also compared with PyTorch, in every op's own test file (check_op runs both).
 Run alone: `pytest tests/test_kernels.py -k attention`.
 """
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -358,6 +362,48 @@ def test_blas_runs_on_one_thread_while_the_pool_lives_and_the_users_count_comes_
         assert get() == 2
     finally:
         set_(before)
+
+
+FAULTS_AFTER = """
+import resource, sys, numpy as np, minigrad as mg, minigrad.functional as F
+x = mg.randn(300, 1000)
+if sys.argv[1] == "kernel":
+    F.gelu(x, approximate="tanh")  # a kernel op: its chunks run through parallel.for_each_chunk
+elif sys.argv[1] == "reference":
+    with mg.reference():
+        F.gelu(x, approximate="tanh")
+n = (3 << 20) // 4  # 3 MiB of float32: above malloc's first mmap threshold, below NumPy's huge-page one
+a = np.ones(n, np.float32); del a
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(4):
+    a = np.ones(n, np.float32); del a
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
+@pytest.mark.parametrize("before, env, kept", [
+    ("kernel", {}, True),
+    ("nothing", {}, False),  # importing minigrad leaves malloc alone
+    ("reference", {}, False),  # so does reference mode, which runs no kernel
+    ("kernel", {"MINIGRAD_KEEP_FREED_MEMORY": "0"}, False),
+    ("kernel", {"MALLOC_TRIM_THRESHOLD_": "131072"}, False),  # glibc's default, set by the user: theirs
+    ("kernel", {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"}, False),
+])
+def test_the_first_kernel_op_makes_malloc_keep_freed_memory(before, env, kept):
+    """After a kernel op, freeing and allocating the same 3 MiB array again costs no page faults: malloc
+    keeps the freed pages. Left alone, glibc hands them back, and a later array faults in 768 new 4 KiB
+    pages: once (its dynamic threshold then keeps them) or every time (thresholds the user set)."""
+    import subprocess
+
+    ours = ("MINIGRAD_KEEP_FREED_MEMORY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
+    env = ({k: v for k, v in os.environ.items() if k not in ours}  # the case's own settings only
+           | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])} | env)
+    done = subprocess.run([sys.executable, "-c", FAULTS_AFTER, before], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    faults = int(done.stdout)
+    assert (faults < 100) if kept else (faults > 500), f"{faults} page faults"
 
 
 def test_set_num_threads_is_checked():

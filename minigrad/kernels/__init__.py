@@ -10,7 +10,7 @@ may add a tensor's other gradients into one in place), adding a gradient straigh
 already waiting at the input (`backward_into(ctx, grad, buffer)`: GetItem, so qkv's second and third
 slices touch only their thirds), splitting an op's loop across the cores
 (`parallel`: `minigrad.set_num_threads`), and the process tuning (`blas`: OpenBLAS on one thread
-while the pool lives, `memory`: the allocator).
+while the pool lives, `memory`: malloc keeps freed memory, from the first kernel op on).
 tests/test_kernels.py checks every kernel against its reference.
 
 Not on the learner's reading path: the formulas are in minigrad/ops and minigrad/functional.

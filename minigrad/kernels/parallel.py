@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minigrad.kernels import blas
+from minigrad.kernels import blas, memory
 
 MAX_CHUNKS = 256  # more would only add per-chunk overhead
 CHUNK = 1 << 18  # elements per chunk (1 MiB of float32): an op's passes over it mostly hit L2/L3, and
@@ -96,6 +96,7 @@ def sum_in_order(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:
 
 def for_each_chunk(n: int, grain: int, body: Callable[[slice], Any]) -> list[Any]:
     """[body(c) for c in chunks(n, grain)], the chunks spread over the pool's threads."""
+    memory.tune_once()  # the first kernel op of the process tunes malloc (minigrad.kernels.memory says why)
     pieces = chunks(n, grain)
     if getattr(_local, "inside", False):  # a chunk of another op: already on one BLAS thread
         return [body(c) for c in pieces]
