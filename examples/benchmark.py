@@ -210,7 +210,10 @@ def run_child(framework: str, mode: str, threads: int, args: argparse.Namespace)
         step, info = build_minigrad(mode, args.seed, threads)
         if framework == "reference":
             import minigrad as mg
+            from minigrad.kernels import memory
 
+            memory.tune_once()  # what the kernels do on first use, which reference mode never makes:
+            # malloc as in the kernels' runs, so that kernels/ref compares the ops alone
             inner = step
 
             def step(x: Any, y: Any) -> None:
