@@ -46,17 +46,19 @@ def run_to_the_end(data_dir, out_dir) -> float:
             seen, last = mtime, time.monotonic()
             first = first or last
         time.sleep(0.001)
-    proc.kill()  # a no-op if it finished
-    assert proc.wait() == 0, proc.stderr.read().decode()
+    if proc.poll() is None:
+        proc.kill()
+        pytest.fail("the unbroken run took over 300 s")
+    assert proc.returncode == 0, proc.stderr.read().decode()
     assert first is not None, "the run wrote no checkpoint"
     return last - first
 
 
 def test_sigkill_at_random_moments_then_resume_reaches_the_same_weights(tmp_path):
     """Start, wait for a new checkpoint (progress), SIGKILL at a random moment in the next quarter of the
-    span an unbroken run takes from its first checkpoint to its last (so at least three kills land on any
-    machine); repeat with --resume until a run finishes by itself: the weights must be those of the
-    unbroken run."""
+    span an unbroken run takes from its first checkpoint to its last (a quarter, so that several kills
+    land however fast the machine); repeat with --resume until a run finishes by itself: the weights
+    must be those of the unbroken run."""
     data_dir = tmp_path / "data"
     make_cifar(data_dir, per_batch=8, n_test=16)
     span = run_to_the_end(data_dir, tmp_path / "straight")

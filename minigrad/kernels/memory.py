@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from typing import Mapping
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
@@ -44,7 +45,7 @@ def keep_freed_memory(keep_bytes: int = 1 << 30) -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, keep_bytes))
 
 
-def user_chose(environ: dict[str, str]) -> bool:
+def user_chose(environ: Mapping[str, str]) -> bool:
     """The environment already decides malloc's thresholds, or opts out of ours."""
     tunables = environ.get("GLIBC_TUNABLES", "")
     return (environ.get(OPT_OUT) == "0" or "MALLOC_MMAP_THRESHOLD_" in environ or "MALLOC_TRIM_THRESHOLD_" in environ
