@@ -18,7 +18,6 @@ MALLOC_TRIM_THRESHOLD_, or GLIBC_TUNABLES) or says MINIGRAD_KEEP_FREED_MEMORY=0.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 from typing import Mapping
@@ -37,9 +36,8 @@ def keep_freed_memory(keep_bytes: int = 1 << 30) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # e.g. musl has no mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols, libc's among them (no ldconfig run)
+    except (OSError, AttributeError):  # e.g. a libc without mallopt
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, keep_bytes))
