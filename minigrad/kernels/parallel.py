@@ -10,7 +10,7 @@ gives the same bits whatever the thread count; a kernel that reduces over chunks
 partial results in chunk order. A chunk is sized to stay in the CPU's caches through all the
 passes an op makes over it, and so that each NumPy call in it runs long: a thread that waits
 for the GIL, or for the next op's chunks, sleeps, and on the 2-core virtual machines this
-project is tested on waking it took a median of 0.02-0.18 ms, depending on the day: as long as a
+project is tested on waking it took a median of 0.01-0.18 ms, depending on the day: as long as a
 pass of cheap arithmetic over a whole chunk, or longer (examples/benchmark.py measures both).
 
 The pool has get_num_threads() - 1 worker threads; the calling thread works too. While it lives,
