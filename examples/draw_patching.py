@@ -67,10 +67,10 @@ def patch_embedding(img: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     weight = mg.randn(HIDDEN, 3, P, P) * 0.2  # the conv's weight (48, 3, 4, 4)
     bias = mg.randn(HIDDEN) * 0.1
     patches = Im2Col.apply(x, kernel=(P, P), stride=(P, P), padding=(0, 0))  # (1, 8, 8, 48)
-    patches = patches.data.reshape(1, N, 3 * P * P)  # (1, 8, 8, 48) -> (B, 64, 48), patches in reading order
-    w_t = weight.data.reshape(HIDDEN, 3 * P * P).T  # (48, 3, 4, 4) -> (48, 48) -> W^T (in = 48, out = 48)
-    out = patches @ w_t + bias.data  # (B, 64, 48) @ (48, 48) -> (B, 64, 48)
-    conv = F.conv2d(x, weight, bias, stride=P).data  # (1, 48, 8, 8)
+    patches = patches.numpy().reshape(1, N, 3 * P * P)  # (1, 8, 8, 48) -> (B, 64, 48), patches in reading order
+    w_t = weight.numpy().reshape(HIDDEN, 3 * P * P).T  # (48, 3, 4, 4) -> (48, 48) -> W^T (in = 48, out = 48)
+    out = patches @ w_t + bias.numpy()  # (B, 64, 48) @ (48, 48) -> (B, 64, 48)
+    conv = F.conv2d(x, weight, bias, stride=P).numpy()  # (1, 48, 8, 8)
     conv = conv.reshape(1, HIDDEN, N).transpose(0, 2, 1)  # (1, 48, 8, 8) -> (B, 64, 48), as PatchEmbeddings
     diff = float(np.abs(out - conv).max())
     if diff > 1e-5:

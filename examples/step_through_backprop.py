@@ -100,7 +100,7 @@ def theirs(arrays: dict[str, np.ndarray]) -> dict | None:
 
 def show_forward(t: dict[str, mg.Tensor]) -> None:
     for name in ["x", "q", "k", "scores", "probs", "attn", "h", "y"]:
-        print(f"{name} {t[name].shape}:\n{t[name].data}")
+        print(f"{name} {t[name].shape}:\n{t[name].numpy()}")
     print(f"L = {t['L'].item():.6f}")
 
 
@@ -138,7 +138,7 @@ def walk_through() -> int:
     ref = theirs(arrays)
     if ref is None:
         print("PyTorch is not installed: showing minigrad's gradients only\n")
-    results = [compare(name, t[name].grad, ref) for name in [*INTERMEDIATES, *PARAMS, "x"]]
+    results = [compare(name, t[name].grad.numpy(), ref) for name in [*INTERMEDIATES, *PARAMS, "x"]]
     if ref is not None:
         print(f"\n{sum(results)} of {len(results)} gradients match PyTorch")
     return 0 if all(results) else 1

@@ -10,7 +10,7 @@ The top level has PyTorch's names (`minigrad.tensor`, `minigrad.matmul`, `minigr
 `minigrad.no_grad`, `minigrad.float32`, `minigrad.device`, ...), so `import minigrad as torch`
 runs PyTorch code written with them.
 """
-from minigrad.engine import enable_grad, is_grad_enabled, is_reference_mode, no_grad, reference
+from minigrad.engine import enable_grad, is_grad_enabled, is_reference_mode, no_grad, reference, set_grad_enabled
 from minigrad.tensor import Tensor
 from minigrad.ops import cat, stack
 from minigrad.creation import (
@@ -24,7 +24,7 @@ from minigrad.dtypes import (
 from minigrad.random import manual_seed
 from minigrad.tools.gradcheck import GradcheckError, gradcheck
 from minigrad.serialization import load, save
-from minigrad import nn, optim  # after Tensor and the ops: nn's layers import minigrad.functional
+from minigrad import autograd, nn, optim  # after Tensor and the ops: nn's layers import minigrad.functional
 from minigrad.functions import (
     abs, add, argmax, argmin, bmm, chunk, clone, div, exp, flatten, is_tensor, log, log_softmax,
     matmul, max, mean, min, mm, mul, neg, numel, permute, pow, relu, reshape, sigmoid, softmax,
@@ -39,7 +39,7 @@ from minigrad.dtypes import BUILTIN_NAMES
 globals().update(BUILTIN_NAMES)  # minigrad.float, .int, .bool (float32, int32, bool, as torch's)
 
 __all__ = [
-    "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "reference", "is_reference_mode", "cat", "stack",
+    "Tensor", "autograd", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "reference", "is_reference_mode", "cat", "stack",
     "manual_seed", "gradcheck", "GradcheckError", "save", "load", "nn", "optim", "trace", "viz", "kernels",
     "get_num_threads", "set_num_threads",
     # creation

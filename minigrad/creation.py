@@ -71,12 +71,12 @@ def eye(n: int, m: int | None = None, *, dtype: Any = DEFAULT_DTYPE, device: Any
 def zeros_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
                memory_format: Any = None) -> Tensor:
     """Zeros of t's shape (and dtype unless given); memory_format is accepted and ignored (NumPy's layout)."""
-    return _made(np.zeros_like(t.data, dtype=dtype), requires_grad, device)
+    return _made(np.zeros_like(t._data, dtype=dtype), requires_grad, device)
 
 
 def ones_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
               memory_format: Any = None) -> Tensor:
-    return _made(np.ones_like(t.data, dtype=dtype), requires_grad, device)
+    return _made(np.ones_like(t._data, dtype=dtype), requires_grad, device)
 
 
 def randn(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -32,8 +32,8 @@ def _from_python(data: Any, dtype: Any) -> np.ndarray:
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """The array a Tensor holds: arrays keep their dtype, Python data becomes float32 (unless dtype)."""
-    if hasattr(data, "_ctx"):  # a Tensor: its array (no copy)
-        data = data.data
+    if hasattr(data, "_grad_fn"):  # a Tensor: its array (no copy)
+        data = data._data
     if isinstance(data, np.ndarray | np.generic):
         arr = _checked(np.asarray(data))
     else:
@@ -45,7 +45,7 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
 
 def infer_array(data: Any) -> np.ndarray:
     """torch.tensor's inference for Python data: bool -> bool, int -> int64, float -> float32."""
-    if hasattr(data, "_ctx") or isinstance(data, np.ndarray | np.generic):
+    if hasattr(data, "_grad_fn") or isinstance(data, np.ndarray | np.generic):
         return to_array(data)
     arr = _from_python(data, None)
     if arr.dtype.kind == "b":

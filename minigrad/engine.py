@@ -5,28 +5,30 @@ Read this file top to bottom; it is the whole of reverse-mode autodiff in minigr
 1. An op is a `Function` subclass with two static methods side by side:
        forward(ctx, *arrays, **kwargs) -> array       (NumPy in, NumPy out)
        backward(ctx, grad) -> one gradient per input   (dL/d input, given dL/d output)
-2. `Function.apply(*tensors)` runs forward and, if any input needs a gradient, stores a
-   `Context` on the output tensor: the op, its input tensors, and what forward saved.
-   Those contexts, linked through their inputs, *are* the computation graph.
-3. `backward(root)` sorts the graph topologically (iteratively: deep graphs are fine),
-   then visits nodes from the root back to the leaves, calling each op's backward and
-   adding (+=, never =) the results into its inputs' gradients.
+2. `Function.apply(*tensors)` runs forward and, if any input needs a gradient, makes a graph node:
+   a `Context` (PyTorch calls it the output's `grad_fn`, e.g. MulBackward0) that holds the op, what
+   forward saved, and one edge per input (`next_functions`) to the node that made that input. A
+   leaf that requires grad has an `AccumulateGrad` node, whose job is to add into its `.grad`.
+3. `run_backward` sorts the nodes topologically (iteratively: deep graphs are fine), then visits
+   them from the output back to the leaves, calling each op's backward and adding (+=, never =)
+   the results into the gradient waiting at each input's node.
+
+Edges point at nodes, not at tensors: when an in-place op (`x.mul_(2)`) gives x a new node, the
+nodes that used the old x still point at the old one, as in PyTorch. Every tensor also carries a
+version counter, shared with its views and bumped by every in-place op; a node remembers the
+versions of the tensors whose arrays it saved, and backward refuses to use one that has changed.
 
 The Functions in minigrad/ops and minigrad/functional are the reference: the textbook formulas.
 An op may also have a kernel (minigrad/kernels): the same forward/backward contract, written for
 speed. `Function.apply` is the one place that picks between them; inside `with minigrad.reference():`
 every op runs its reference formulas, which is what a learner reads and steps into.
-
-Which tensors keep `.grad`: leaves that require grad (parameters and inputs you created with
-requires_grad=True), plus any non-leaf on which you called `.retain_grad()`. Gradients of
-intermediate tensors are freed as soon as they have been passed on, and, unless
-`retain_graph=True`, so is the graph itself (the contexts and every array they saved).
 """
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -44,24 +46,53 @@ def is_grad_enabled() -> bool:
     return getattr(_mode, "grad_enabled", True)
 
 
-@contextlib.contextmanager
-def _set_grad_enabled(enabled: bool) -> Iterator[None]:
-    previous = is_grad_enabled()
-    _mode.grad_enabled = enabled
-    try:
-        yield
-    finally:
-        _mode.grad_enabled = previous
+class set_grad_enabled:
+    """Recording on or off, as a call (`set_grad_enabled(False)`) or a `with` block."""
+
+    def __init__(self, mode: bool) -> None:
+        self.previous = is_grad_enabled()
+        _mode.grad_enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.grad_enabled = self.previous
 
 
-def no_grad() -> contextlib.AbstractContextManager[None]:
+class _GradMode:
+    """no_grad() / enable_grad(): a `with` block, or a decorator of a function."""
+
+    enabled = True
+
+    def __enter__(self) -> None:
+        self._previous = getattr(self, "_previous", [])
+        self._previous.append(is_grad_enabled())
+        _mode.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.grad_enabled = self._previous.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
     """Inside this block nothing is recorded: outputs have no graph and never require grad."""
-    return _set_grad_enabled(False)
+
+    enabled = False
 
 
-def enable_grad() -> contextlib.AbstractContextManager[None]:
+class enable_grad(_GradMode):
     """Record again inside a no_grad() block."""
-    return _set_grad_enabled(True)
+
+    enabled = True
 
 
 def is_reference_mode() -> bool:
@@ -80,20 +111,64 @@ def reference() -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------------------------
-# A node of the graph, and the op base class
+# Version counters: how backward knows that a saved array was changed in place
 # ----------------------------------------------------------------------------------------------
 
 
-class Context:
-    """What one op call remembers for its backward: the op, its inputs, and saved arrays."""
+class VersionCounter:
+    """How many in-place changes a tensor's memory has had; a tensor and its views share one."""
 
-    __slots__ = ("fn", "impl", "inputs", "needs_input_grad", "saved_tensors", "released", "new_gradients",
-                 "__dict__")
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Graph nodes, and the op base class
+# ----------------------------------------------------------------------------------------------
+
+
+class Node:
+    """What the nodes of the graph have in common: edges to the inputs' nodes, and tensor hooks."""
+
+    next_functions: tuple = ()
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _hooks(self) -> list:
+        if "pre_hooks" not in self.__dict__:
+            self.pre_hooks: list[Callable] = []  # Tensor.register_hook: run on the gradient arriving here
+        return self.pre_hooks
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf that requires grad: adds each gradient that reaches it into the leaf's `.grad`."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self._variable = weakref.ref(variable)
+
+    @property
+    def variable(self) -> Tensor | None:
+        return self._variable()
+
+    def accumulate(self, grad: np.ndarray) -> None:
+        tensor = self._variable()
+        if tensor is not None:
+            tensor._accumulate_grad(grad)
+
+
+class Context(Node):
+    """One op call's node (its output's grad_fn): the op, its inputs, and what forward saved."""
 
     def __init__(self, fn: type[Function], inputs: tuple[Tensor, ...], impl: Any = None):
         self.fn = fn  # the Function subclass, e.g. Mul
         self.impl = impl  # whose forward ran, and so whose backward must run: fn or its kernel (apply passes it)
-        self.inputs = inputs  # the input Tensors (the edges of the graph)
+        self.inputs = inputs  # the input Tensors, for len() and for the tools that draw the graph
         # Which inputs backward must give a gradient; all False under no_grad (no backward can follow).
         grad_enabled = is_grad_enabled()
         self.needs_input_grad = tuple(grad_enabled and t.requires_grad for t in inputs)
@@ -108,14 +183,31 @@ class Context:
 
     def release(self) -> None:
         """Drop everything this node holds, so its arrays can be freed."""
-        self.inputs = ()
-        self.saved_tensors = ()
+        keep = {k: self.__dict__[k] for k in ("fn", "impl", "needs_input_grad", "next_functions", "output",
+                                              "retained", "pre_hooks", "grad_fn_name")
+                if k in self.__dict__}
         self.__dict__.clear()
-        self.released = True
+        self.__dict__.update(keep, inputs=(), saved_tensors=(), released=True, new_gradients=False)
+
+    def name(self) -> str:
+        return self.__dict__.get("grad_fn_name") or self.fn.grad_fn_name or f"{self.fn.__name__}Backward0"
+
+    def check_versions(self) -> None:
+        """PyTorch's error if a tensor whose array this node saved was changed in place since."""
+        for counter, version, what in getattr(self, "saved_versions", ()):
+            if counter.value != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: {what} of {self.name()}, is at version {counter.value}; expected version "
+                    f"{version} instead. Compute on a copy (.clone()) or make the change out of place")
 
 
 class Function:
     """Base class of every op. Subclasses define `forward` and `backward` as static methods."""
+
+    is_view = False  # True: forward may return a view of its (one) input, which then shares its version
+    computes_in_float = False  # True: integer and bool inputs are computed in float32 (exp, log, ...), as PyTorch
+    grad_fn_name: str | None = None  # PyTorch's node name, where it is not f"{name}Backward0"
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -132,12 +224,34 @@ class Function:
 
         impl = cls if is_reference_mode() else _kernels.get(cls, cls)  # the only place that chooses
         ctx = Context(cls, inputs, impl)
-        out = impl.forward(ctx, *(t.data for t in inputs), **kwargs)
+        arrays = tuple(t._data for t in inputs)
+        if cls.computes_in_float:
+            arrays = tuple(a if a.dtype.kind == "f" else a.astype(np.float32) for a in arrays)
+        out = impl.forward(ctx, *arrays, **kwargs)
         needs_grad = any(ctx.needs_input_grad) and out.dtype.kind == "f"
         result = Tensor._from_op(out, requires_grad=needs_grad)
+        if cls.is_view and np.may_share_memory(out, arrays[0]):
+            result._share_memory_with(inputs[0])
         if needs_grad:
-            result._ctx = ctx
+            ctx.next_functions = tuple((t._grad_node(), 0) for t in inputs)
+            ctx.saved_versions = _saved_versions(ctx.saved_tensors, inputs, arrays, result)
+            ctx.output = weakref.ref(result)
+            result._grad_fn = ctx
         return result
+
+
+def _saved_versions(saved: tuple, inputs: tuple[Tensor, ...], arrays: tuple, output: Tensor) -> tuple:
+    """(version counter, version now, description) of each input or output whose memory forward saved."""
+    saved = [s for s in saved if isinstance(s, np.ndarray)]
+    if not saved:
+        return ()
+    found = []
+    for i, (t, a) in enumerate(zip(inputs, arrays)):
+        if any(np.may_share_memory(s, a) for s in saved):
+            found.append((t._version_counter, t._version_counter.value, f"input {i} (shape {a.shape})"))
+    if any(np.may_share_memory(s, output._data) for s in saved):
+        found.append((output._version_counter, 0, f"its output (shape {output.shape})"))
+    return tuple(found)
 
 
 # A kernel replaces a reference Function outside reference mode: reference Function -> kernel.
@@ -160,6 +274,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)  # dimensions that broadcasting prepended
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
+        raise ValueError(f"a gradient of shape {grad.shape} cannot belong to an input of shape {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
@@ -167,113 +283,175 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# backward(): topological sort + reverse loop
+# backward: topological sort + reverse loop
 # ----------------------------------------------------------------------------------------------
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that `root` depends on (and that requires grad), inputs before outputs.
+def topological_order(roots: Sequence[Node]) -> list[Node]:
+    """Every node the roots depend on, inputs before outputs.
 
-    An iterative depth-first search: a tensor is appended only after all of its inputs,
+    An iterative depth-first search: a node is appended only after all of its inputs,
     so a chain of 100,000 ops needs no recursion.
     """
-    order: list[Tensor] = []
+    order: list[Node] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Node, bool]] = [(root, False) for root in reversed(roots)]
     while stack:
-        tensor, inputs_done = stack.pop()
+        node, inputs_done = stack.pop()
         if inputs_done:
-            order.append(tensor)
+            order.append(node)
             continue
-        if id(tensor) in visited:
+        if id(node) in visited:
             continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))  # revisit after its inputs
-        if tensor._ctx is not None:
-            for parent in tensor._ctx.inputs:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        visited.add(id(node))
+        stack.append((node, True))  # revisit after its inputs
+        for parent, _ in node.next_functions:
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
     return order
 
 
 # Functions called at every node backward visits, as tracer(ctx, output, grad, input_grads):
 # minigrad.trace() registers one to print backprop op by op. Empty: no cost.
-tracers: list[Callable[[Context, Tensor, np.ndarray, tuple], None]] = []
+tracers: list[Callable[[Context, Any, np.ndarray, tuple], None]] = []
 
 
-def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Propagate d(root)/d(root) = `grad` back to every leaf, accumulating into `.grad`."""
-    grads: dict[int, np.ndarray] = {id(root): grad}  # gradient waiting at each tensor
-    owned: set[int] = set()  # grads[i] is a buffer only we hold, safe to add into in place
-    for tensor in reversed(topological_order(root)):
-        g = grads.pop(id(tensor), None)
-        if g is None:  # nothing flowed here (e.g. the op returned None for this input)
+def run_backward(roots: Sequence[Node], grads: Sequence[np.ndarray], retain_graph: bool = False,
+                 capture: Sequence[Node] | None = None) -> dict[int, np.ndarray]:
+    """Send each root's gradient back through the graph.
+
+    capture=None: every leaf reached accumulates its gradient into `.grad` (Tensor.backward).
+    Otherwise only the nodes in `capture` matter: their gradients are returned, by id (autograd.grad)."""
+    order = topological_order(roots)
+    wanted = None if capture is None else _leading_to(order, {id(n) for n in capture})
+    waiting: dict[int, np.ndarray] = {}  # the gradient summed so far at each node
+    owned: set[int] = set()  # waiting[i] is a buffer only we hold, safe to add into in place
+    for root, g in zip(roots, grads):
+        _add(waiting, owned, id(root), g, fresh=False)
+    captured: dict[int, np.ndarray] = {}
+    shown = [n.output() for n in order if tracers and "output" in n.__dict__]  # alive while tracers are shown them
+    for node in reversed(order):
+        g = waiting.pop(id(node), None)
+        if g is None or (wanted is not None and id(node) not in wanted):
+            continue  # nothing flowed here, or nothing wanted lies behind it
+        g = _run_tensor_hooks(node, g)
+        if capture is not None and node in capture:
+            captured[id(node)] = g
+        if isinstance(node, AccumulateGrad):
+            if capture is None:
+                node.accumulate(g)
             continue
-        ctx = tensor._ctx
-        if ctx is None or tensor._retains_grad:
-            _accumulate_into_grad(tensor, g)
-        if ctx is None:  # a leaf: nothing further back
-            continue
-        if ctx.released:
-            raise RuntimeError(
-                f"backward: the graph through {ctx.fn.__name__} was already freed by an earlier "
-                "backward(); call backward(retain_graph=True) the first time to go through it twice"
-            )
-        if _added_into_waiting_gradient(ctx, g, grads, owned):  # a kernel's shortcut: see below
-            if not retain_graph:
-                ctx.release()
-            continue
-        input_grads = ctx.impl.backward(ctx, g)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        if len(input_grads) != len(ctx.inputs):
-            raise RuntimeError(f"{ctx.fn.__name__}.backward returned {len(input_grads)} gradients "
-                               f"for {len(ctx.inputs)} inputs")
-        for tracer in tracers:
-            tracer(ctx, tensor, g, input_grads)
-        for i, (parent, needs, pg) in enumerate(zip(ctx.inputs, ctx.needs_input_grad, input_grads)):
-            if not needs:
-                continue
-            if pg is None:  # never silently nothing: an input that requires grad gets one
-                raise RuntimeError(f"{ctx.fn.__name__}.backward gave no gradient for input {i} "
-                                   f"(shape {parent.shape}), which requires grad")
-            if pg.dtype != parent.data.dtype:
-                raise TypeError(f"{ctx.fn.__name__}.backward returned a {pg.dtype} gradient for a "
-                                f"{parent.data.dtype} input; a gradient must have its input's dtype")
-            pg = unbroadcast(pg, parent.data.shape)
-            key = id(parent)
-            if key not in grads:
-                grads[key] = pg  # may be shared with another input: do not write into it,
-                if ctx.new_gradients:  # unless the op made it for this input alone
-                    owned.add(key)
-            elif key in owned:
-                grads[key] += pg
-            elif ctx.new_gradients:
-                pg += grads[key]  # into the op's new array: the same sum (a + b is b + a, bit for bit)
-                grads[key] = pg
-                owned.add(key)
-            else:
-                grads[key] = grads[key] + pg  # a fresh buffer, ours from now on
-                owned.add(key)
+        _visit(node, g, waiting, owned)
         if not retain_graph:
-            ctx.release()  # the node stays (so a second backward can explain itself), empty
+            node.release()  # the node stays (so a second backward can explain itself), empty
+    return captured
 
 
-def _added_into_waiting_gradient(ctx: Context, g: np.ndarray, grads: dict[int, np.ndarray], owned: set[int]) -> bool:
+def _visit(ctx: Context, g: np.ndarray, waiting: dict[int, np.ndarray], owned: set[int]) -> None:
+    """Call one op's backward and add what it returns into the gradients waiting at its inputs."""
+    if ctx.released:
+        raise RuntimeError(f"backward: the graph through {ctx.name()} was already freed by an earlier "
+                           "backward(); call backward(retain_graph=True) the first time to go through it twice")
+    ctx.check_versions()
+    if _added_into_waiting_gradient(ctx, g, waiting, owned):  # a kernel's shortcut: see below
+        return
+    input_grads = ctx.impl.backward(ctx, g)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(ctx.inputs):
+        raise RuntimeError(f"{ctx.fn.__name__}.backward returned {len(input_grads)} gradients "
+                           f"for {len(ctx.inputs)} inputs")
+    for tracer in tracers:
+        tracer(ctx, ctx.output() if "output" in ctx.__dict__ else None, g, input_grads)
+    for i, ((parent, _), needs, pg) in enumerate(zip(ctx.next_functions, ctx.needs_input_grad, input_grads)):
+        if needs and not (pg is None and getattr(ctx.impl, "none_means_zero", False)):
+            pg = _checked_gradient(ctx, i, pg)
+            _add(waiting, owned, id(parent), pg, fresh=ctx.new_gradients)
+
+
+def _checked_gradient(ctx: Context, i: int, pg: np.ndarray | None) -> np.ndarray:
+    """The gradient for input i, summed down to its shape; never silently nothing, never reshaped."""
+    parent = ctx.inputs[i]
+    if pg is None:
+        raise RuntimeError(f"{ctx.fn.__name__}.backward gave no gradient for input {i} "
+                           f"(shape {parent.shape}), which requires grad")
+    if pg.dtype != parent._data.dtype:
+        raise TypeError(f"{ctx.fn.__name__}.backward returned a {pg.dtype} gradient for a "
+                        f"{parent._data.dtype} input; a gradient must have its input's dtype")
+    try:
+        return unbroadcast(pg, parent._data.shape)
+    except ValueError:
+        raise RuntimeError(f"{ctx.fn.__name__}.backward returned a gradient of shape {pg.shape} for input {i}, "
+                           f"of shape {parent._data.shape}") from None
+
+
+def _add(waiting: dict[int, np.ndarray], owned: set[int], key: int, g: np.ndarray, fresh: bool) -> None:
+    """waiting[key] += g, writing into an existing buffer only if nothing else holds it (speed only)."""
+    if key not in waiting:
+        waiting[key] = g  # may be shared with another input: do not write into it,
+        if fresh:  # unless the op made it for this input alone
+            owned.add(key)
+    elif key in owned:
+        waiting[key] += g
+    elif fresh:
+        g += waiting[key]  # into the op's new array: the same sum (a + b is b + a, bit for bit)
+        waiting[key] = g
+        owned.add(key)
+    else:
+        waiting[key] = waiting[key] + g  # a fresh buffer, ours from now on
+        owned.add(key)
+
+
+def _leading_to(order: list[Node], targets: set[int]) -> set[int]:
+    """The nodes from which some target can be reached (order lists inputs before outputs)."""
+    leading = set()
+    for node in order:
+        if id(node) in targets or any(p is not None and id(p) in leading for p, _ in node.next_functions):
+            leading.add(id(node))
+    return leading
+
+
+def _run_tensor_hooks(node: Node, g: np.ndarray) -> np.ndarray:
+    """Tensor.register_hook's hooks on the tensor this gradient belongs to, then retain_grad's copy."""
+    hooks = node.__dict__.get("pre_hooks")
+    if hooks:
+        from minigrad.tensor import Tensor
+
+        for hook in list(hooks):
+            new = hook(Tensor._from_op(g, requires_grad=False))
+            if new is not None:
+                g = _hook_result(new, g, node)
+    retained = node.__dict__.get("retained")
+    tensor = retained() if retained is not None else None
+    if tensor is not None:
+        tensor._accumulate_grad(g)
+    return g
+
+
+def _hook_result(new: Any, g: np.ndarray, node: Node) -> np.ndarray:
+    from minigrad.tensor import Tensor
+
+    if not isinstance(new, Tensor):
+        raise TypeError(f"a hook on the tensor of {node.name()} returned {type(new).__name__}; "
+                        "a hook returns a Tensor or None")
+    if new.shape != g.shape or new.dtype != g.dtype:
+        raise RuntimeError(f"a hook on the tensor of {node.name()} returned a gradient of shape {new.shape} and "
+                           f"dtype {new.dtype}; expected shape {g.shape} and dtype {g.dtype}")
+    return new._data
+
+
+def _added_into_waiting_gradient(ctx: Context, g: np.ndarray, waiting: dict[int, np.ndarray],
+                                 owned: set[int]) -> bool:
     """Speed only (reference Functions never take it): a kernel of a one-input op may define
     backward_into(ctx, grad, buffer), which adds the op's gradient into the buffer already waiting
     at its input, one only the engine holds. GetItem's does: a slice of qkv adds into its third of
     the buffer, instead of a zero array the size of qkv with the slice written in, then added to
     the buffer. The same sums; skipped while a tracer watches (it is shown every input_grads)."""
     into = getattr(ctx.impl, "backward_into", None)
-    if into is None or tracers or len(ctx.inputs) != 1 or id(ctx.inputs[0]) not in owned:
+    if into is None or tracers or len(ctx.inputs) != 1 or not ctx.needs_input_grad[0]:
         return False
-    into(ctx, g, grads[id(ctx.inputs[0])])
+    key = id(ctx.next_functions[0][0])
+    if key not in owned:
+        return False
+    into(ctx, g, waiting[key])
     return True
-
-
-def _accumulate_into_grad(tensor: Tensor, g: np.ndarray) -> None:
-    if tensor.grad is None:
-        tensor.grad = g.copy()  # a copy: never alias a buffer that an op or the caller owns
-    else:
-        tensor.grad += g

@@ -30,7 +30,7 @@ TREE_KEY = "__tree__"
 def _encode(obj: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     """The JSON skeleton of `obj`; its arrays are moved into `arrays` under their paths."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj._data
     if isinstance(obj, np.ndarray | np.generic):
         arr = np.asarray(obj)
         if arr.dtype.hasobject:

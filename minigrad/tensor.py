@@ -11,7 +11,8 @@ takes the tensor's dtype; two tensors of different float dtypes are an error, ne
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+import weakref
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -19,19 +20,24 @@ from minigrad import engine
 from minigrad.device import CPU, refuse_gpu, to_args
 from minigrad.dtypes import to_array
 from minigrad.tensor_methods import TensorMethods
+from minigrad.inplace import InPlaceMethods
 
-class Tensor(TensorMethods):
+class Tensor(InPlaceMethods, TensorMethods):
     """An n-dimensional array that can record the ops applied to it and backpropagate."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("_data", "_grad", "_requires_grad", "_grad_fn", "_accumulator", "_version_counter", "_base",
+                 "_view_index", "__weakref__")
     __array_priority__ = 1000  # so `np_array * tensor` calls Tensor.__rmul__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
-        self.data: np.ndarray = to_array(data, dtype)
-        self.grad: np.ndarray | None = None
-        self._ctx: engine.Context | None = None  # the op that produced this tensor
-        self._retains_grad = False
-        self.requires_grad = False
+        self._data: np.ndarray = to_array(data, dtype)  # the NumPy array every op computes on
+        self._grad: Tensor | None = None
+        self._grad_fn: engine.Context | None = None  # the node of the op that produced this tensor
+        self._accumulator: engine.AccumulateGrad | None = None  # a leaf's node, made when a graph first uses it
+        self._version_counter = engine.VersionCounter()  # shared with this tensor's views
+        self._base: Tensor | None = None  # the tensor whose memory this one views
+        self._view_index: Any = None
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -41,40 +47,37 @@ class Tensor(TensorMethods):
         out = cls.__new__(cls)
         if not isinstance(data, np.ndarray):  # NumPy gives a scalar, not a 0-d array, for np.tanh(0-d)
             data = np.asarray(data)
-        out.data, out.grad, out._ctx, out._retains_grad = data, None, None, False
-        out.requires_grad = requires_grad
+        out._data, out._grad, out._grad_fn, out._accumulator = data, None, None, None
+        out._version_counter, out._base, out._view_index = engine.VersionCounter(), None, None
+        out._requires_grad = requires_grad
         return out
 
     # -- basic properties ---------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, as torch's Size (a tuple), or its length along `dim`."""
         if dim is None:
-            return self.data.shape
+            return self._data.shape
         if self.ndim == 0:
             raise IndexError(f"size: dim {dim} is out of range: a 0-d tensor has no dims")
-        return self.data.shape[ops.normalize_dim(dim, self.ndim, "size")]
+        return self._data.shape[ops.normalize_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def dim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def is_leaf(self) -> bool:
-        return self._ctx is None
+        return self._data.ndim
 
     @property
     def device(self) -> Any:
@@ -82,22 +85,129 @@ class Tensor(TensorMethods):
 
     is_cuda = False
 
+    # -- data, grad and the graph, as PyTorch has them -------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """This tensor's values as a tensor outside the graph, sharing its memory (not its version counter,
+        as in PyTorch: a change made through .data is not seen by backward's checks)."""
+        return Tensor._from_op(self._data, requires_grad=False)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: Tensor.data has to be a Tensor, got {type(value).__name__} "
+                            "(wrap an array with minigrad.from_numpy)")
+        self._data = value._data
+
+    @property
+    def grad(self) -> Tensor | None:
+        """dL/d(this tensor), summed over every backward since it was last set to None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad expected to be a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"grad: assigned grad has shape {value.shape}, the tensor has {self.shape}")
+            if value.dtype != self.dtype:
+                raise RuntimeError(f"grad: assigned grad has dtype {value.dtype}, the tensor has {self.dtype}")
+        self._grad = value
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    @property
+    def grad_fn(self) -> engine.Context | None:
+        """The node of the op that made this tensor (e.g. MulBackward0); None for a leaf."""
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (shared with its views)."""
+        return self._version_counter.value
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self._grad_fn
+        return node is not None and node.__dict__.get("retained") is not None and node.retained() is self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"requires_grad: only floating-point tensors can require gradients, got dtype {self.dtype} "
+                "(integer tensors are for labels and indices)"
+            )
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("requires_grad: you can only change requires_grad flags of leaf variables; "
+                               "use detach() to get a tensor that does not require grad")
+        self._requires_grad = bool(requires_grad) or not self.is_leaf
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (for inspection)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that has requires_grad=False")
+        if self._grad_fn is not None:
+            self._grad_fn.retained = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call hook(grad) on each gradient computed for this tensor; a Tensor it returns replaces grad."""
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        hooks = self._grad_node()._hooks()
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def _grad_node(self) -> engine.Node | None:
+        """Where a gradient for this tensor goes: its op's node, a leaf's AccumulateGrad, or nowhere."""
+        if self._grad_fn is not None:
+            return self._grad_fn
+        if not self._requires_grad:
+            return None
+        if self._accumulator is None:
+            self._accumulator = engine.AccumulateGrad(self)
+        return self._accumulator
+
+    def _accumulate_grad(self, g: np.ndarray) -> None:
+        """.grad += g (the first time: a copy of g, which may be a buffer that an op or the caller holds)."""
+        if self._grad is None:
+            self._grad = Tensor._from_op(np.array(g, dtype=self.dtype, copy=True), requires_grad=False)
+        else:
+            self._grad._data += g
+            self._grad._version_counter.value += 1
+
+    def _share_memory_with(self, base: Tensor) -> None:
+        """This tensor is a view of base: one version counter for both, as in PyTorch."""
+        self._version_counter = base._version_counter
+        self._base = base._base if base._base is not None else base
+
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data.item())
+        if self._data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self._data.size} elements is ambiguous")
+        return bool(self._data.item())
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __index__(self) -> int:
         """A one-element integer tensor used as an index, e.g. `classes[label]`."""
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError(f"only integer tensors of a single element can be converted to an index, "
                             f"got dtype {self.dtype} and shape {self.shape}")
-        return int(self.data.item())
+        return int(self._data.item())
 
     def __int__(self) -> int:
         return int(self.item())
@@ -108,42 +218,34 @@ class Tensor(TensorMethods):
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """np.asarray(tensor) is its data (a copy only if the dtype changes or copy=True)."""
         if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
-        return f"tensor({body}, dtype={self.dtype}{grad})"
-
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(
-                f"Tensor: only floating-point tensors can require grad, got dtype {self.dtype} "
-                "(integer tensors are for labels and indices)"
-            )
-        self.requires_grad = requires_grad
-        return self
-
-    def retain_grad(self) -> None:
-        """Keep `.grad` on this non-leaf tensor after backward (for inspection)."""
-        self._retains_grad = True
+        body = np.array2string(self._data, precision=4, separator=", ", prefix="tensor(")
+        if self._grad_fn is not None:
+            tail = f", grad_fn=<{self._grad_fn.name()}>"
+        else:
+            tail = ", requires_grad=True" if self._requires_grad else ""
+        return f"tensor({body}, dtype={self.dtype}{tail})"
 
     # -- leaving the graph --------------------------------------------------------------------
     def item(self) -> float | int:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        return self._data
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (no copy)."""
-        return Tensor._from_op(self.data, requires_grad=False)
+        """The same data, cut from the graph (no copy; it shares this tensor's version counter)."""
+        out = Tensor._from_op(self._data, requires_grad=False)
+        out._version_counter = self._version_counter
+        return out
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """to(dtype), to(device[, dtype]) or to(other): a new dtype through Cast (gradient flows back);
@@ -174,33 +276,19 @@ class Tensor(TensorMethods):
         return ops.Cast.apply(self, dtype=self.dtype, copy=True)
 
     # -- backward -------------------------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False, trace: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `grad`).
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Any = None, *, trace: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `gradient`); with inputs=,
+        only into those tensors' `.grad`. trace=True prints each step of backward (see minigrad.trace)."""
+        from minigrad import autograd  # lazy: autograd imports Tensor
 
-        trace=True prints each step of backward (see minigrad.trace)."""
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad, so there is no graph to go back "
-                "through (no input had requires_grad=True, or it was computed under no_grad())"
-            )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be implied only for a scalar output, but this tensor has "
-                    f"shape {self.shape}; reduce it (e.g. .sum()) or pass grad= of that shape"
-                )
-            grad = np.ones_like(self.data)
-        else:
-            grad = to_array(grad, self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward: grad has shape {grad.shape}, tensor has {self.shape}")
         if trace:
             from minigrad.tools.trace import trace as tracing  # lazy: the tools import Tensor
 
             with tracing():
-                engine.backward(self, grad, retain_graph=retain_graph)
+                autograd.backward(self, gradient, retain_graph, create_graph, inputs)
         else:
-            engine.backward(self, grad, retain_graph=retain_graph)
+            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     # -- making operands tensors ----------------------------------------------------------------
     def _operand(self, other: Any, wrap: bool = True) -> Tensor:
@@ -272,22 +360,22 @@ class Tensor(TensorMethods):
 
     # -- comparisons: no gradient, boolean results ------------------------------------------------
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data == self._operand(other).data)
+        return Tensor(self._data == self._operand(other)._data)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data != self._operand(other).data)
+        return Tensor(self._data != self._operand(other)._data)
 
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self.data < self._operand(other).data)
+        return Tensor(self._data < self._operand(other)._data)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor(self.data <= self._operand(other).data)
+        return Tensor(self._data <= self._operand(other)._data)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self.data > self._operand(other).data)
+        return Tensor(self._data > self._operand(other)._data)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self.data >= self._operand(other).data)
+        return Tensor(self._data >= self._operand(other)._data)
 
     __hash__ = object.__hash__
 
@@ -377,7 +465,11 @@ class Tensor(TensorMethods):
         return self
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=ops.index_arg(index))
+        index = ops.index_arg(index)
+        out = ops.GetItem.apply(self, index=index)
+        if out._base is self:  # a view of self by basic indexing: an in-place op on it can write back into self
+            out._view_index = index
+        return out
 
     def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
         return ops.chunk(self, chunks, dim)
@@ -385,21 +477,21 @@ class Tensor(TensorMethods):
     def split(self, split_size: int | Sequence[int], dim: int = 0) -> list[Tensor]:
         return ops.split(self, split_size, dim)
 
-    # -- in-place helpers for optimizers and init (no graph) -----------------------------------
-    def zero_(self) -> Tensor:
-        """Fill with zeros in place, outside the graph: under no_grad, or on a tensor that needs no grad."""
-        if self.requires_grad and engine.is_grad_enabled():
-            raise NotImplementedError(  # a RuntimeError, as PyTorch's refusal for a leaf
-                f"zero_: this tensor (shape {self.shape}) requires grad, and minigrad has no in-place ops in the "
-                "graph (ops saved its array for backward); zero it under minigrad.no_grad(), or use zeros_like(x)")
-        self.data[...] = 0
-        return self
-
-
 def _refuse_other(op: str, dim: Any) -> None:
     if isinstance(dim, Tensor):
         raise NotImplementedError(f"{op}: {op}(input, other), the elementwise {op}imum of two tensors, "
                                   f"is not supported; give an int dim")
+
+
+class RemovableHandle:
+    """What register_hook returns: handle.remove() takes the hook off again."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 class MaxResult(NamedTuple):

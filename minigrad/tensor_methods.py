@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from minigrad import ops
 
 if TYPE_CHECKING:
@@ -61,3 +63,52 @@ class TensorMethods:
         """sqrt(var(x))."""
         return ops.std(self, dim, unbiased, keepdim, correction)
 
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """True where every element (along dim) is nonzero; a bool tensor, outside the graph."""
+        return _logical(np.all, self, dim, keepdim, "all")
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """True where some element (along dim) is nonzero; a bool tensor, outside the graph."""
+        return _logical(np.any, self, dim, keepdim, "any")
+
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.4f}" formats a one-element tensor as its number, as PyTorch does."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"format: spec {spec!r} needs a 0-d tensor, got one of shape {self.shape}")
+        return repr(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (PyTorch's names)
+        """min(max(x, min), max), elementwise; the gradient passes where min <= x <= max."""
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        bounds = [None if b is None else getattr(b, "_data", b) for b in (min, max)]
+        if any(getattr(b, "requires_grad", False) for b in (min, max)):
+            raise NotImplementedError("clamp: a min or max tensor that requires grad is not supported; detach() it")
+        x = self
+        if x.dtype.kind != "f" and any(b is not None and np.asarray(b).dtype.kind == "f" for b in bounds):
+            x = x.to(np.float32)  # an integer tensor clamped to a float bound is float32, as in PyTorch
+        return ops.Clamp.apply(x, lo=bounds[0], hi=bounds[1])
+
+    clip = clamp
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        """The vector p-norm over dim (all elements by default): 2 ('fro'), 1 or inf."""
+        x = self if dtype is None else self.to(dtype)
+        if p in ("fro", 2, 2.0):
+            return ops.Norm.apply(x, dim=dim, keepdim=keepdim)
+        if p in (1, 1.0):
+            return x.abs().sum(dim=dim, keepdim=keepdim)
+        if p in (float("inf"), "inf"):
+            if dim is None:
+                return x.abs().max()
+            return x.abs().max(dim=dim, keepdim=keepdim).values
+        raise NotImplementedError(f"norm: p={p!r} is not supported (p = 2, 'fro', 1 or inf)")
+
+
+def _logical(fn: Any, x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
+    from minigrad.tensor import Tensor
+
+    axes = ops.normalize_dims(dim, x.ndim, op)
+    return Tensor(np.asarray(fn(x._data, axis=axes, keepdims=keepdim)))

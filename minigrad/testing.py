@@ -139,7 +139,7 @@ def check_op(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: S
             out, leaves = _run(our_fn, arrays, grad_inputs)
             assert out.shape == tuple(expected.shape), f"output shape {out.shape}, expected {tuple(expected.shape)}{where}"
             assert out.dtype == expected_dtype, f"output dtype {out.dtype}, expected {expected_dtype}{where}"
-            assert_close(out.data, expected.detach().numpy(), "output" + where, **tol)
+            assert_close(out._data, expected.detach().numpy(), "output" + where, **tol)
             grads = _grads(out, leaves, seed, dout) if any(grad_inputs) and expected.requires_grad else []
         for i, (g, t, needs) in enumerate(zip(grads, theirs, grad_inputs)):
             if not needs:
@@ -201,7 +201,7 @@ def check_twins(fused: Callable[..., Any], composed: Callable[..., Any],
     out_f, grads_f = _backprop(fused, arrays, grad_inputs, seed)
     out_c, grads_c = _backprop(composed, arrays, grad_inputs, seed)
     assert out_f.dtype == out_c.dtype, f"fused gives {out_f.dtype}, composed {out_c.dtype}"
-    assert_close(out_f.data, out_c.data, "fused output vs composed", **tol, reference="composed")
+    assert_close(out_f._data, out_c._data, "fused output vs composed", **tol, reference="composed")
     for i, (gf, gc) in enumerate(zip(grads_f, grads_c)):
         if grad_inputs[i]:
             assert gf is not None and gc is not None, f"input {i}: one twin gave no gradient"
@@ -223,7 +223,7 @@ def check_kernel(fn: Callable[..., Any], shapes: Sequence[Any], dtype: Any = np.
     (out_k, grads_k), (out_r, grads_r) = runs["kernels"], runs["reference"]
     assert out_k.shape == out_r.shape and out_k.dtype == out_r.dtype, (
         f"kernel gives {out_k.dtype} {out_k.shape}, reference {out_r.dtype} {out_r.shape}")
-    assert_close(out_k.data, out_r.data, "kernel output", **tol, reference="reference")
+    assert_close(out_k._data, out_r._data, "kernel output", **tol, reference="reference")
     for i, (gk, gr) in enumerate(zip(grads_k, grads_r)):
         if grad_inputs[i]:
             assert (gk is None) == (gr is None), f"input {i}: only one of kernel and reference gave a gradient"
@@ -233,7 +233,7 @@ def check_kernel(fn: Callable[..., Any], shapes: Sequence[Any], dtype: Any = np.
     with mg.no_grad():  # the path a kernel may take when no backward will follow
         mg.manual_seed(seed)
         out_n = _first(fn(*[mg.Tensor(a.copy()) for a in arrays]))
-    assert_close(out_n.data, out_r.data, "kernel output under no_grad", **tol, reference="reference")
+    assert_close(out_n._data, out_r._data, "kernel output under no_grad", **tol, reference="reference")
 
 
 def seeded(fn: Callable[..., Any], seed: int = 0) -> Callable[..., Any]:

@@ -189,9 +189,9 @@ def compare(ours: Any, theirs: Any, what: str, exact: Any = None) -> None:
         assert ours.dtype == expected_dtype, f"{what}: dtype {ours.dtype}, PyTorch {expected_dtype}"
         expected = theirs.detach().numpy()
         if expected_dtype.kind == "f":
-            close(ours.data, expected, None if exact is None else exact.detach().numpy(), what)
+            close(ours.numpy(), expected, None if exact is None else exact.detach().numpy(), what)
         else:
-            assert np.array_equal(ours.data, expected), f"{what}: {ours.data!r}, PyTorch {expected!r}"
+            assert np.array_equal(ours.numpy(), expected), f"{what}: {ours.numpy()!r}, PyTorch {expected!r}"
     elif isinstance(theirs, tuple | list):
         assert isinstance(ours, tuple | list), f"{what}: minigrad returned {type(ours).__name__}, PyTorch a sequence"
         assert len(ours) == len(theirs), f"{what}: {len(ours)} outputs, PyTorch {len(theirs)}"

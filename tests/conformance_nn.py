@@ -123,7 +123,7 @@ def compare_optimizer(ours: Any, params: list, snapshot: tuple, where: str) -> N
     """Parameters, per-parameter state and hyperparameters after a step, against PyTorch's after the same step."""
     their_params, their_state = snapshot
     for i, (p, t) in enumerate(zip(params, their_params)):
-        close(p.data, t.numpy(), None, f"parameter {i}{where}")
+        close(p.numpy(), t.numpy(), None, f"parameter {i}{where}")
         mine, expected = ours.state.get(p, {}), their_state["state"].get(i, {})
         assert set(mine) == set(expected), f"state of parameter {i}: keys {sorted(mine)}, PyTorch {sorted(expected)}"
         for key, value in expected.items():
@@ -167,7 +167,7 @@ def run_optimizer_input(info: Any, kwargs: dict, dtype: str, seed: int) -> Outco
             return ours
         for step, step_grads in enumerate(grads):
             for p, g in zip(params, step_grads):
-                p.grad = g.copy()
+                p.grad = mg.Tensor(g.copy())
             ours.step()
             compare_optimizer(ours, params, snapshots[step], f" after step {step + 1}{where}")
         return Outcome("matched")

@@ -7,6 +7,7 @@ the PyTorch spelling of the same name, on the OpInfo's sample inputs at their de
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 import zlib
@@ -87,10 +88,23 @@ def subjects(op_db: list) -> list[Subject]:
                 wraps_a_method = getattr(fn, "__name__", "") == "<lambda>" and name not in SPECIAL  # e.g. x.to(...)
                 if method is not None or wraps_a_method:
                     candidates.append((f"Tensor.{name}", method or fn, _method(name)))
+            inplace = getattr(mg.Tensor, short + "_", None)
+            if info.inplace_variant is not None and inplace is not None and "." not in name:
+                candidates.append((f"Tensor.{short}_", _on_a_clone(info.inplace_variant), _on_a_clone(inplace)))
             for row, theirs, ours in candidates:
                 if ours is not None and row + suffix not in found:
-                    found[row + suffix] = Subject(row + suffix, ours, _names(info, short), theirs, info)
+                    names = _names(info, short) + ((short + "_",) if row.endswith("_") else ())
+                    found[row + suffix] = Subject(row + suffix, ours, names, theirs, info)
     return sorted(found.values(), key=lambda s: s.row)
+
+
+def _on_a_clone(inplace: Callable) -> Callable:
+    """x.op_(...) on a copy of x in the graph (x itself is a leaf that requires grad, which both refuse):
+    the in-place variant's values and, through the clone, its gradients."""
+    @functools.wraps(inplace)  # its signature: a refusal names the method's own arguments
+    def call(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return inplace(x.clone(), *args, **kwargs)
+    return call
 
 
 def sample_seed(row: str, dtype: str, index: int) -> int:

@@ -67,7 +67,7 @@ def dropout(subject: Subject, tr: Translation, call: tuple, seed: int) -> Outcom
         if isinstance(got, Outcome):
             return got
         same_kind(got, expected, "output" + where)
-        x, y = tr.pairs[0][1].data, got.data
+        x, y = tr.pairs[0][1].numpy(), got.numpy()
         scale = x.dtype.type(0.0 if p == 1 else 1 / (1 - p))
         kept, known = y != 0, x != 0  # where x == 0 the mask cannot be read from y
         assert_close(y, np.where(kept, x * scale, 0), "output: 0 or x / (1 - p)" + where, rtol=1e-6, atol=0)
@@ -142,7 +142,7 @@ def factory(subject: Subject, tr: Translation, call: tuple, seed: int) -> Outcom
         if isinstance(got, Outcome):
             return got
         same_kind(got, expected, "output" + where)
-        values = got.data
+        values = got.numpy()
         if subject.row == "torch.randn":
             assert np.isfinite(values).all(), f"randn gave {values}{where}"
             assert abs(values.mean()) <= 5 / math.sqrt(values.size), f"randn: mean {values.mean()} of {values.size}{where}"

@@ -51,7 +51,7 @@ DELIBERATE_DIFFERENCES = {
                                           "the op and both dtypes), never a silent upcast",
     "real dtypes only": "float32 / float64, integers and bool; no complex or bfloat16 (NumPy has neither); "
                         "float16 data is computed in float32",
-    "CPU only": "device= must be the CPU; .data is a NumPy array",
+    "CPU only": "device= must be the CPU; .numpy() is a NumPy array",
     "layout is NumPy's": "memory_format= is accepted and ignored: minigrad has no strides of its own to choose",
     "no in-place ops in the graph": "zero_() on a tensor that requires grad is refused, under grad mode (PyTorch "
                                     "refuses it on a leaf and records it on a non-leaf)",

@@ -71,7 +71,7 @@ def test_sdpa_mask_may_be_a_tensor():
     q, k, v = [mg.Tensor(a) for a in random_inputs(shapes, np.float64)]
     from_array = sdpa(q, k, v, attn_mask=kwargs["attn_mask"])
     from_tensor = sdpa(q, k, v, attn_mask=mg.Tensor(kwargs["attn_mask"]))
-    np.testing.assert_array_equal(from_tensor.data, from_array.data)
+    np.testing.assert_array_equal(from_tensor.numpy(), from_array.numpy())
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
@@ -133,7 +133,7 @@ def dropout_factor(q, k, v, dtype) -> np.ndarray:
     """The 0 or 1/(1-p) factor seeded sdpa applied to each probability: the composed twin, seeded
     alike, draws the same mask and returns the dropped probabilities (probs are all > 0)."""
     _, dropped = seeded(F.attention_composed)(mg.Tensor(q), mg.Tensor(k), mg.Tensor(v), dropout_p=P)
-    return np.where(dropped.data != 0, 1 / (1 - P), 0).astype(dtype)
+    return np.where(dropped.numpy() != 0, 1 / (1 - P), 0).astype(dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)

@@ -20,7 +20,7 @@ SHAPE = (6, 7)
 
 def drawn_mask(shape: tuple, p: float, dtype, seed: int = 0) -> np.ndarray:
     """The factor (0 or 1/(1-p)) dropout applies to each element under this seed."""
-    return seeded(F.dropout, seed)(mg.Tensor(np.ones(shape, dtype=dtype)), p).data
+    return seeded(F.dropout, seed)(mg.Tensor(np.ones(shape, dtype=dtype)), p).numpy()
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
@@ -43,7 +43,7 @@ def test_dropout_fused_equals_composed(p, dtype):
 def test_dropout_scales_kept_values_by_1_over_1_minus_p(p, dtype):
     """Kept elements are x / (1-p) (to the last bit or two), dropped ones exactly 0."""
     (x,) = random_inputs([(50, 40)], dtype)
-    y = seeded(F.dropout)(mg.Tensor(x), p).data
+    y = seeded(F.dropout)(mg.Tensor(x), p).numpy()
     kept = y != 0
     assert 0 < kept.sum() < kept.size
     np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=2 * np.finfo(dtype).eps, atol=0)
@@ -58,10 +58,10 @@ def test_dropout_backward_reuses_the_mask(impl, dtype):
     t = mg.Tensor(x, requires_grad=True)
     y = seeded(DROPOUTS[impl])(t, p)
     y.backward(dout)
-    dropped = y.data == 0
+    dropped = y.numpy() == 0
     assert 0 < dropped.sum() < dropped.size
-    assert (t.grad[dropped] == 0).all()
-    np.testing.assert_allclose(t.grad[~dropped], dout[~dropped] / (1 - p), rtol=2 * np.finfo(dtype).eps, atol=0)
+    assert (t.grad.numpy()[dropped] == 0).all()
+    np.testing.assert_allclose(t.grad.numpy()[~dropped], dout[~dropped] / (1 - p), rtol=2 * np.finfo(dtype).eps, atol=0)
 
 
 @pytest.mark.parametrize("impl", DROPOUTS)
@@ -72,7 +72,7 @@ def test_dropout_is_identity_in_eval_and_at_p0(impl, mode):
     t = mg.Tensor(x, requires_grad=True)
     y = DROPOUTS[impl](t, p, training=training)
     y.backward(dout)
-    np.testing.assert_array_equal(y.data, x)
+    np.testing.assert_array_equal(y.numpy(), x)
     np.testing.assert_array_equal(t.grad, dout)
 
 
@@ -82,8 +82,8 @@ def test_dropout_p1_drops_everything(impl):
     t = mg.Tensor(x, requires_grad=True)
     y = DROPOUTS[impl](t, 1.0)
     y.backward(dout)
-    assert (y.data == 0).all() and (t.grad == 0).all()
-    assert np.isfinite(y.data).all()  # no 0 * inf from a 1/(1-p) scale
+    assert (y.numpy() == 0).all() and (t.grad.numpy() == 0).all()
+    assert np.isfinite(y.numpy()).all()  # no 0 * inf from a 1/(1-p) scale
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
@@ -92,16 +92,16 @@ def test_dropout_keep_rate_is_1_minus_p(impl, p):
     """Over n elements the kept fraction is within 5 standard errors sqrt(p(1-p)/n) of 1-p."""
     n = 200_000
     mg.manual_seed(123)
-    kept = (DROPOUTS[impl](mg.Tensor(np.ones(n, dtype=np.float32)), p).data != 0).mean()
+    kept = (DROPOUTS[impl](mg.Tensor(np.ones(n, dtype=np.float32)), p).numpy() != 0).mean()
     assert abs(kept - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n), f"kept {kept:.4f}, expected {1 - p}"
 
 
 @pytest.mark.parametrize("impl", DROPOUTS)
 def test_dropout_is_reproducible_under_manual_seed(impl):
     x = mg.Tensor(np.ones((20, 30), dtype=np.float32))
-    first = seeded(DROPOUTS[impl], 7)(x, 0.5).data
-    again = seeded(DROPOUTS[impl], 7)(x, 0.5).data
-    other = seeded(DROPOUTS[impl], 8)(x, 0.5).data
+    first = seeded(DROPOUTS[impl], 7)(x, 0.5).numpy()
+    again = seeded(DROPOUTS[impl], 7)(x, 0.5).numpy()
+    other = seeded(DROPOUTS[impl], 8)(x, 0.5).numpy()
     np.testing.assert_array_equal(first, again)
     assert (first != other).any()
 

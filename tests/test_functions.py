@@ -94,7 +94,7 @@ def test_method_matches_torch(name, dtype):
 
 # -- arrays where PyTorch code passes `.data`, and numbers -----------------------------------------------
 def test_max_of_outputs_data_as_the_tutorial_writes_it():
-    """`_, predicted = torch.max(outputs.data, 1)`: in minigrad `.data` is the NumPy array."""
+    """`_, predicted = torch.max(outputs.data, 1)`: `.data` is a tensor outside the graph, as in PyTorch."""
     logits = np.random.default_rng(0).standard_normal((6, 10)).astype(np.float32)
     values, predicted = mg.max(mg.Tensor(logits).data, 1)
     expected = torch.max(torch.tensor(logits).data, 1)

@@ -78,14 +78,14 @@ def test_trunc_normal_refuses_an_empty_window():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_in_place_and_dtype_kept(fill, dtype):
     param = nn.Parameter(np.full((4, 3), 5.0, dtype))
-    data = param.data
-    assert fill(param) is param and param.data is data and data.dtype == dtype
+    data = param.numpy()
+    assert fill(param) is param and param.numpy() is data and data.dtype == dtype
     assert not np.any(data == 5.0)
 
 
 def test_zeros_and_ones():
     np.testing.assert_array_equal(init.zeros_(np.full(3, 2.0)), np.zeros(3))
-    np.testing.assert_array_equal(init.ones_(mg.zeros(2, 2)).data, np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(init.ones_(mg.zeros(2, 2)).numpy(), np.ones((2, 2), np.float32))
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (8, 3, 5, 5), (2, 6, 1, 7)])
@@ -119,10 +119,10 @@ def test_default_init_bounds_like_torch(make, fan_in):
     layer = make()
     bound = kaiming_bound(fan_in)
     assert bound == pytest.approx(1 / math.sqrt(fan_in))
-    for p in (layer.weight.data, layer.bias.data):
+    for p in (layer.weight.numpy(), layer.bias.numpy()):
         assert np.abs(p).max() <= bound
-    check_mean_std(layer.weight.data, 0.0, bound / math.sqrt(3))  # U(-b, b) has std b/sqrt(3)
-    assert np.abs(layer.bias.data).max() > 0.9 * bound  # drawn from the whole range
+    check_mean_std(layer.weight.numpy(), 0.0, bound / math.sqrt(3))  # U(-b, b) has std b/sqrt(3)
+    assert np.abs(layer.bias.numpy()).max() > 0.9 * bound  # drawn from the whole range
 
 
 def test_same_seed_same_model():

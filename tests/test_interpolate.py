@@ -112,8 +112,8 @@ def test_vit_tutorial_attention_upsampling():
 def test_scale_factor_is_used_as_given_unless_recomputed():
     """size 5 * 1.7 -> 8 outputs: the coordinates step by 1/1.7, or by 5/8 once recomputed."""
     x = np.arange(5.0)[None, None]  # (1, 1, 5): values are the source coordinates
-    given = F.interpolate(mg.Tensor(x), scale_factor=1.7, mode="linear").data.ravel()
-    recomputed = F.interpolate(mg.Tensor(x), scale_factor=1.7, mode="linear", recompute_scale_factor=True).data
+    given = F.interpolate(mg.Tensor(x), scale_factor=1.7, mode="linear").numpy().ravel()
+    recomputed = F.interpolate(mg.Tensor(x), scale_factor=1.7, mode="linear", recompute_scale_factor=True).numpy()
     dst = np.arange(8)
     np.testing.assert_allclose(given, np.clip((dst + 0.5) / 1.7 - 0.5, 0, 4), rtol=1e-12)
     np.testing.assert_allclose(recomputed.ravel(), np.clip((dst + 0.5) * 5 / 8 - 0.5, 0, 4), rtol=1e-12)
@@ -147,7 +147,7 @@ def _pixels(width: int, ndim: int, dtype) -> np.ndarray:
 
 
 def _same_pixels_as_torch(x: np.ndarray, **kwargs) -> None:
-    got = F.interpolate(mg.Tensor(x), **kwargs).data
+    got = F.interpolate(mg.Tensor(x), **kwargs).numpy()
     np.testing.assert_array_equal(got, TF.interpolate(torch.from_numpy(x), **kwargs).numpy(),
                                   err_msg=f"input of shape {x.shape}, {kwargs}")
 
@@ -200,7 +200,7 @@ def test_nearest_4d_takes_torchs_shortcuts_for_small_outputs_only():
     large = dict(scale_factor=(1.05, 13.0), mode="nearest")  # (10, 10) -> (10, 130): 140 > 128
     x = random_inputs([(1, 2, 10, 10)], np.float64)[0]
     _same_pixels_as_torch(x, **large)
-    assert not np.array_equal(F.interpolate(mg.Tensor(x), **large).data[:, :, :, ::13], x)  # no copy of the rows
+    assert not np.array_equal(F.interpolate(mg.Tensor(x), **large).numpy()[:, :, :, ::13], x)  # no copy of the rows
     assert mg.gradcheck(lambda t: F.interpolate(t, **large), [mg.Tensor(x, requires_grad=True)])
 
 
@@ -219,7 +219,7 @@ def test_nearest_keeps_uint8_like_torch(mode):
     got = F.interpolate(mg.Tensor(x), size=(7, 3), mode=mode)
     expected = TF.interpolate(torch.from_numpy(x), size=(7, 3), mode=mode).numpy()
     assert got.dtype == np.uint8 and not got.requires_grad
-    np.testing.assert_array_equal(got.data, expected)
+    np.testing.assert_array_equal(got.numpy(), expected)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear"])

@@ -199,9 +199,9 @@ def test_dropout_train(dtype, p):
     dout = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
     out = nn.Dropout(p)(x)
     (out * mg.Tensor(dout)).sum().backward()
-    kept = out.data != 0
+    kept = out.numpy() != 0
     scale = dtype(1.0 / (1.0 - p)) if p < 1 else dtype(0.0)
-    np.testing.assert_array_equal(out.data[kept], x.data[kept] * scale)
+    np.testing.assert_array_equal(out.numpy()[kept], x.numpy()[kept] * scale)
     np.testing.assert_array_equal(x.grad, np.where(kept, dout * scale, 0))
     assert out.dtype == dtype and x.grad.dtype == dtype
     n = kept.size  # kept fraction ~ Binomial(n, 1-p)/n: within 5 standard errors of 1-p
@@ -213,7 +213,7 @@ def test_dropout_eval_is_identity():
     layer = nn.Dropout(0.9).eval()
     out = layer(x)
     out.backward(np.full(x.shape, 2.0))
-    np.testing.assert_array_equal(out.data, x.data)
+    np.testing.assert_array_equal(out.numpy(), x.numpy())
     np.testing.assert_array_equal(x.grad, np.full(x.shape, 2.0))
 
 
@@ -293,7 +293,7 @@ def test_torch_state_dict_gives_identical_outputs():
     ours, theirs = nested_model(nn, mg.zeros).double().eval(), nested_model(torch.nn, torch.zeros).double().eval()
     copy_weights(ours, theirs)
     x = np.random.default_rng(0).standard_normal((5, 3))
-    assert_close(ours(mg.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), "output", **TOLERANCES[np.float64])
+    assert_close(ours(mg.Tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), "output", **TOLERANCES[np.float64])
 
 
 def test_strict_load_names_every_offending_key():
@@ -310,11 +310,11 @@ def test_strict_load_names_every_offending_key():
 
 def test_non_strict_load_reports_and_skips():
     model, source = nn.Linear(2, 3), nn.Linear(2, 3)
-    before_bias = model.bias.data.copy()
-    result = model.load_state_dict({"weight": source.weight.data, "other": np.ones(1)}, strict=False)
+    before_bias = model.bias.numpy().copy()
+    result = model.load_state_dict({"weight": source.weight.numpy(), "other": np.ones(1)}, strict=False)
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["other"]
-    np.testing.assert_array_equal(model.weight.data, source.weight.data)
-    np.testing.assert_array_equal(model.bias.data, before_bias)
+    np.testing.assert_array_equal(model.weight.numpy(), source.weight.numpy())
+    np.testing.assert_array_equal(model.bias.numpy(), before_bias)
     with pytest.raises(RuntimeError, match="size mismatch for weight"):  # shapes are checked even then
         model.load_state_dict({"weight": np.zeros((2, 2))}, strict=False)
 
@@ -324,10 +324,10 @@ def test_state_dict_copies_and_load_casts_in_place():
     weight = model.weight
     sd = model.state_dict()
     sd["weight"][...] = 7.0  # a copy: the model is untouched
-    assert not np.any(model.weight.data == 7.0)
+    assert not np.any(model.weight.numpy() == 7.0)
     model.load_state_dict({k: v.astype(np.float64) for k, v in sd.items()})
     assert model.weight is weight and weight.dtype == np.float32  # same Parameter, its own dtype
-    np.testing.assert_array_equal(weight.data, np.full((3, 2), 7.0, np.float32))
+    np.testing.assert_array_equal(weight.numpy(), np.full((3, 2), 7.0, np.float32))
 
 
 def test_to_device_and_cpu_as_in_the_tutorial():

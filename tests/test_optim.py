@@ -75,11 +75,11 @@ def test_matches_torch(case, dtype):
     our_opt, their_opt = ours_cls(groups(ours), **kwargs), torch_cls(groups(theirs), **kwargs)
     our_sched = lr_scheduler.StepLR(our_opt, step_size=10, gamma=0.5)
     their_sched = torch.optim.lr_scheduler.StepLR(their_opt, step_size=10, gamma=0.5)
-    run(ours, our_opt, our_sched, range(STEPS), dtype, lambda g: g)
+    run(ours, our_opt, our_sched, range(STEPS), dtype, mg.Tensor)
     run(theirs, their_opt, their_sched, range(STEPS), dtype, torch.tensor)
     for i, (p, t) in enumerate(zip(ours, theirs)):
         assert p.dtype == dtype
-        assert_close(p.data, t.detach().numpy(), f"parameter {i} after {STEPS} steps", **TOLERANCES[dtype])
+        assert_close(p.numpy(), t.detach().numpy(), f"parameter {i} after {STEPS} steps", **TOLERANCES[dtype])
     for p in ours:  # optimizer state in the parameter's dtype: no float64 creep
         assert all(v.dtype == dtype for v in our_opt.state[p].values() if isinstance(v, np.ndarray))
 
@@ -90,7 +90,7 @@ def test_state_dict_layout_like_torch(case):
     ours = [nn.Parameter(a) for a in initial_params(np.float32)]
     theirs = [torch.nn.Parameter(torch.tensor(a)) for a in initial_params(np.float32)]
     our_opt, their_opt = ours_cls(groups(ours), **kwargs), torch_cls(groups(theirs), **kwargs)
-    run(ours, our_opt, None, range(2), np.float32, lambda g: g)
+    run(ours, our_opt, None, range(2), np.float32, mg.Tensor)
     run(theirs, their_opt, None, range(2), np.float32, torch.tensor)
     our_sd, their_sd = our_opt.state_dict(), their_opt.state_dict()
     assert {k: set(v) for k, v in our_sd["state"].items()} == {k: set(v) for k, v in their_sd["state"].items()}
@@ -107,10 +107,10 @@ def test_resume_is_bit_for_bit(case, tmp_path):
     params = [nn.Parameter(a) for a in initial_params(np.float32)]
     opt = ours_cls(groups(params), **kwargs)
     sched = make_sched(opt)
-    run(params, opt, sched, range(10), np.float32, lambda g: g)
-    mg.save({"params": [p.data for p in params], "optimizer": opt.state_dict(), "scheduler": sched.state_dict()},
+    run(params, opt, sched, range(10), np.float32, mg.Tensor)
+    mg.save({"params": [p.numpy() for p in params], "optimizer": opt.state_dict(), "scheduler": sched.state_dict()},
             tmp_path / "ckpt.npz")
-    run(params, opt, sched, range(10, STEPS), np.float32, lambda g: g)
+    run(params, opt, sched, range(10, STEPS), np.float32, mg.Tensor)
 
     ckpt = mg.load(tmp_path / "ckpt.npz")
     resumed = [nn.Parameter(a) for a in ckpt["params"]]
@@ -118,9 +118,9 @@ def test_resume_is_bit_for_bit(case, tmp_path):
     resumed_opt.load_state_dict(ckpt["optimizer"])
     resumed_sched = make_sched(resumed_opt)
     resumed_sched.load_state_dict(ckpt["scheduler"])
-    run(resumed, resumed_opt, resumed_sched, range(10, STEPS), np.float32, lambda g: g)
+    run(resumed, resumed_opt, resumed_sched, range(10, STEPS), np.float32, mg.Tensor)
     for p, q in zip(params, resumed):
-        assert np.array_equal(p.data, q.data)
+        assert np.array_equal(p.numpy(), q.numpy())
 
 
 @pytest.mark.parametrize("make, field", [
@@ -152,7 +152,7 @@ def test_zero_grad():
     params = [nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))]
     opt = optim.SGD(params, lr=0.1)
     for p in params:
-        p.grad = np.ones_like(p.data)
+        p.grad = mg.ones_like(p)
     opt.zero_grad(set_to_none=False)
     assert all(p.grad is not None and not p.grad.any() for p in params)
     opt.zero_grad()
@@ -162,7 +162,7 @@ def test_zero_grad():
 def test_load_state_dict_copies_and_casts_to_param_dtype():
     source = [nn.Parameter(a) for a in initial_params(np.float64)]
     opt = optim.Adam(source)
-    run(source, opt, None, range(3), np.float64, lambda g: g)
+    run(source, opt, None, range(3), np.float64, mg.Tensor)
     sd = opt.state_dict()
     target = [nn.Parameter(a) for a in initial_params(np.float32)]
     opt32 = optim.Adam(target)
@@ -236,7 +236,7 @@ def test_clip_grad_norm_matches_torch(dtype, max_norm, norm_type):
     theirs = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64 if dtype == np.float64 else torch.float32))
               for g in grads]
     for p, t, g in zip(ours, theirs, grads):
-        p.grad, t.grad = g.copy(), torch.tensor(g.copy())
+        p.grad, t.grad = mg.Tensor(g.copy()), torch.tensor(g.copy())
     total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
     assert_close(np.array(total), expected.numpy().astype(np.float64), "total norm", **TOLERANCES[dtype])

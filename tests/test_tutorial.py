@@ -81,7 +81,7 @@ def pair(request, tutorials) -> tuple[ModuleType, ModuleType, type]:
 def params(t: ModuleType) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, value, grad) of every parameter, as NumPy arrays."""
     def array(x):
-        return x.detach().numpy() if isinstance(x, torch.Tensor) else x
+        return x.detach().numpy() if x is not None else x
     return [(n, array(p.data), array(p.grad)) for n, p in t.model.named_parameters()]
 
 

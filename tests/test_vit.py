@@ -80,11 +80,11 @@ def run(request):
 
 def test_logits_match_pytorch(run):
     assert run["logits"].shape == (2, 10) and run["logits"].dtype == run["dtype"]
-    assert_close(run["logits"].data, run["t_logits"].detach().numpy(), "logits", **run["tol"])
+    assert_close(run["logits"].numpy(), run["t_logits"].detach().numpy(), "logits", **run["tol"])
 
 
 def test_loss_matches_pytorch(run):
-    assert_close(run["loss"].data, run["t_loss"].detach().numpy(), "cross-entropy loss", **run["tol"])
+    assert_close(run["loss"].numpy(), run["t_loss"].detach().numpy(), "cross-entropy loss", **run["tol"])
 
 
 def test_attention_maps_match_pytorch(run):
@@ -94,7 +94,7 @@ def test_attention_maps_match_pytorch(run):
     assert len(run["attentions"]) == len(run["t_attentions"]) == 4
     for i, (a, t) in enumerate(zip(run["attentions"], run["t_attentions"])):
         assert a.shape == (2, 4, 65, 65)
-        assert_close(a.data, t.detach().numpy(), f"attention map of block {i}", **run["tol"])
+        assert_close(a.numpy(), t.detach().numpy(), f"attention map of block {i}", **run["tol"])
 
 
 def test_gradients_match_pytorch(run):
@@ -126,8 +126,8 @@ def test_final_layernorm_matches_pytorch(dtype, mode_name, maps):
     t_loss = torch.nn.functional.cross_entropy(t_logits, torch.from_numpy(y))
     t_loss.backward()
     tol = TOLERANCES[dtype]
-    assert_close(logits.data, t_logits.detach().numpy(), "logits", **tol)
-    assert_close(loss.data, t_loss.detach().numpy(), "loss", **tol)
+    assert_close(logits.numpy(), t_logits.detach().numpy(), "logits", **tol)
+    assert_close(loss.numpy(), t_loss.detach().numpy(), "loss", **tol)
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         assert_close(p.grad, theirs_params[name].grad.numpy(), f"gradient of {name}", **tol)
@@ -141,12 +141,12 @@ def test_final_layernorm_normalizes_what_the_classifier_reads():
     model = ViTForClassification(ViTConfig(final_layernorm=True, **NO_DROPOUT)).eval()
     x, _ = batch(4)
     with mg.no_grad():
-        z = model.encoder.cls_forward(model.embedding(mg.Tensor(x))).data[:, 0, :]  # (4, 48)
+        z = model.encoder.cls_forward(model.embedding(mg.Tensor(x))).numpy()[:, 0, :]  # (4, 48)
         logits, _ = model(x)
     z_hat = (z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-5)
     assert np.abs(z.mean(-1)).max() > 1e-3  # the encoder's output is not normalized by itself
-    expected = z_hat @ model.classifier.weight.data.T + model.classifier.bias.data
-    assert_close(logits.data, expected, "classifier(LayerNorm([CLS]))", **TOLERANCES[np.float32])
+    expected = z_hat @ model.classifier.weight.numpy().T + model.classifier.bias.numpy()
+    assert_close(logits.numpy(), expected, "classifier(LayerNorm([CLS]))", **TOLERANCES[np.float32])
     plain = ViTForClassification(ViTConfig(**NO_DROPOUT))
     assert plain.layernorm is None and not any(k.startswith("layernorm") for k in plain.state_dict())
 
@@ -167,7 +167,7 @@ def training_step(variant: str, dtype, mode_name: str, patch_drop_rate: float = 
         logits, _ = model(x)
         loss = F.cross_entropy(logits, y)
         loss.backward()
-        grads = {name: p.grad.copy() for name, p in model.named_parameters()}
+        grads = {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
         optimizer.step()
     return loss.item(), grads, model.state_dict()
 
@@ -205,9 +205,9 @@ def test_fused_and_per_head_attention_compute_the_same_function():
         logits, attentions = model(x, output_attentions=True)
         F.cross_entropy(logits, y).backward()
         outputs.append((logits, attentions))
-    assert_close(outputs[1][0].data, outputs[0][0].data, "per-head logits vs fused", rtol=1e-12, atol=1e-12)
+    assert_close(outputs[1][0].numpy(), outputs[0][0].numpy(), "per-head logits vs fused", rtol=1e-12, atol=1e-12)
     for i, (a, b) in enumerate(zip(outputs[1][1], outputs[0][1])):
-        assert_close(a.data, b.data, f"per-head attention of block {i} vs fused", rtol=1e-12, atol=1e-12)
+        assert_close(a.numpy(), b.numpy(), f"per-head attention of block {i} vs fused", rtol=1e-12, atol=1e-12)
     fused_grads = fused_to_per_head_state_dict({k: p.grad for k, p in fused.named_parameters()}, fused.config)
     for name, p in per_head.named_parameters():
         assert_close(p.grad, fused_grads[name], f"gradient of {name} vs fused", rtol=1e-10, atol=1e-14)
@@ -234,7 +234,7 @@ def test_eval_mode_is_deterministic_and_matches_pytorch(variant):
     ours, theirs = make_pair(use_faster_attention=VARIANTS[variant])  # dropout 0.1 everywhere
     ours.eval(), theirs.eval()
     x, _ = batch(4)
-    first, second = ours(x)[0].data, ours(x)[0].data
+    first, second = ours(x)[0].numpy(), ours(x)[0].numpy()
     np.testing.assert_array_equal(first, second)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x))[0].numpy()
@@ -245,8 +245,8 @@ def test_eval_mode_is_deterministic_and_matches_pytorch(variant):
 def test_train_mode_output_is_random(variant):
     ours, _ = make_pair(use_faster_attention=VARIANTS[variant])
     x, _ = batch(4)
-    evaluated = ours.eval()(x)[0].data
-    first, second = ours.train()(x)[0].data, ours(x)[0].data
+    evaluated = ours.eval()(x)[0].numpy()
+    first, second = ours.train()(x)[0].numpy(), ours(x)[0].numpy()
     assert not np.allclose(first, second), "two training-mode calls gave the same logits"
     assert not np.allclose(first, evaluated), "training-mode logits equal eval-mode logits"
 
@@ -259,10 +259,10 @@ def test_every_dropout_of_the_tutorial_is_applied(variant):
     dropouts = {n: m for n, m in ours.named_modules() if isinstance(m, nn.Dropout)}
     assert [(n, m.p) for n, m in dropouts.items()] == expected
     x, _ = batch(1)
-    reference = ours.eval()(x)[0].data
+    reference = ours.eval()(x)[0].numpy()
     for name, module in dropouts.items():
         module.train()
-        assert not np.allclose(ours(x)[0].data, reference), f"{name} is not applied in forward"
+        assert not np.allclose(ours(x)[0].numpy(), reference), f"{name} is not applied in forward"
         module.eval()
 
 
@@ -285,7 +285,7 @@ def test_attentions_are_probabilities_or_none(variant):
     assert len(attentions) == 4
     for a in attentions:
         assert isinstance(a, mg.Tensor) and a.shape == (2, 4, 65, 65) and not a.requires_grad
-        assert_close(a.data.sum(axis=-1), np.ones((2, 4, 65)), "attention row sums", rtol=1e-5, atol=1e-5)
+        assert_close(a.numpy().sum(axis=-1), np.ones((2, 4, 65)), "attention row sums", rtol=1e-5, atol=1e-5)
 
 
 # -- PatchDropout (not in the tutorial; off unless patch_drop_rate > 0) ------------------------------
@@ -342,12 +342,12 @@ def test_patch_dropout_leaves_evaluation_unchanged_and_trains_on_fewer_tokens():
     plain = ViTForClassification(ViTConfig(**NO_DROPOUT)).eval()
     mg.manual_seed(0)
     dropping = ViTForClassification(ViTConfig(patch_drop_rate=0.5, **NO_DROPOUT)).eval()
-    np.testing.assert_array_equal(dropping(x)[0].data, plain(x)[0].data)
+    np.testing.assert_array_equal(dropping(x)[0].numpy(), plain(x)[0].numpy())
     assert dropping.embedding(mg.Tensor(x)).shape == (2, 65, 48)
     assert dropping.train().embedding(mg.Tensor(x)).shape == (2, 33, 48)
     logits, _ = dropping(x)
     logits.sum().backward()
-    pos_grad = dropping.embedding.position_embeddings.grad[0]  # (65, 48): zero rows are left-out positions
+    pos_grad = dropping.embedding.position_embeddings.grad.numpy()[0]  # (65, 48): zero rows are left-out positions
     assert (np.abs(pos_grad).sum(axis=1) > 0).sum() < 65
 
 
@@ -451,7 +451,7 @@ def test_pytorch_checkpoint_loads_and_goes_back(variant):
     x, _ = batch(2)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x))[0].numpy()
-    assert_close(ours(x)[0].data, expected, "logits after loading the PyTorch checkpoint", **TOLERANCES[np.float32])
+    assert_close(ours(x)[0].numpy(), expected, "logits after loading the PyTorch checkpoint", **TOLERANCES[np.float32])
     back = torch_vit.ViTForClassfication(config.to_dict())
     back.load_state_dict(to_torch(ours.state_dict()))  # strict
     for k, v in theirs.state_dict().items():
@@ -496,7 +496,7 @@ def test_overfits_64_random_images():
     accuracy = 0.0
     for _ in range(60):
         logits, _ = model(x)
-        accuracy = (logits.data.argmax(axis=1) == y).mean()
+        accuracy = (logits.numpy().argmax(axis=1) == y).mean()
         if accuracy == 1.0:
             break
         loss = F.cross_entropy(logits, y)

@@ -9,9 +9,8 @@ the tutorial's names. Those imports are the only lines that differ between the t
 The model classes are tintn/vision-transformer-from-scratch's vit.py (which the post shows,
 FasterMultiHeadAttention and ViTForClassfication included), the rest is the post's code cells.
 Left out: torchvision's data loading (the tests give `trainloader` / `testloader` / `classes`),
-tqdm (the tests bind it to a pass-through), the 15-epoch loop and the matplotlib calls. Changed,
-and marked where: three lines of `_init_weights` that call `.zero_()`, `.fill_()` and `.to()` on
-`.data`, which in minigrad is the NumPy array (see the README's list of differences).
+tqdm (the tests bind it to a pass-through), the 15-epoch loop and the matplotlib calls. Nothing
+else is changed: `_init_weights` writes through `.data` as the original does.
 """
 import math
 
@@ -352,15 +351,20 @@ class ViTForClassfication(nn.Module):
             if module.bias is not None:
                 torch.nn.init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
-            # changed: the tutorial writes module.bias.data.zero_() and module.weight.data.fill_(1.0)
-            torch.nn.init.zeros_(module.bias)
-            torch.nn.init.ones_(module.weight)
+            module.bias.data.zero_()
+            module.weight.data.fill_(1.0)
         elif isinstance(module, Embeddings):
-            # changed: the tutorial writes module.position_embeddings.data = nn.init.trunc_normal_(
-            #     module.position_embeddings.data.to(torch.float32), mean=0.0, std=...).to(module.position_embeddings.dtype)
-            # and the same for cls_token
-            nn.init.trunc_normal_(module.position_embeddings, mean=0.0, std=self.config["initializer_range"])
-            nn.init.trunc_normal_(module.cls_token, mean=0.0, std=self.config["initializer_range"])
+            module.position_embeddings.data = nn.init.trunc_normal_(
+                module.position_embeddings.data.to(torch.float32),
+                mean=0.0,
+                std=self.config["initializer_range"],
+            ).to(module.position_embeddings.dtype)
+
+            module.cls_token.data = nn.init.trunc_normal_(
+                module.cls_token.data.to(torch.float32),
+                mean=0.0,
+                std=self.config["initializer_range"],
+            ).to(module.cls_token.dtype)
 
 
 # -- the post's code cells ----------------------------------------------------------------------------

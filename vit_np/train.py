@@ -209,7 +209,7 @@ def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray,
             else:  # the mean of the views' logits: 9 x (B, classes) -> (B, classes)
                 logits = mg.Tensor(np.mean([model(mg.Tensor(v))[0].numpy() for v in shifted_crops(x)], axis=0))
             loss_sum += criterion(logits, mg.Tensor(y)).item() * len(y)
-            predictions.append(logits.data.argmax(axis=1))
+            predictions.append(logits.numpy().argmax(axis=1))
     model.train(was_training)
     predictions = np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
     accuracy = 100.0 * float((predictions == labels).mean()) if len(labels) else 0.0

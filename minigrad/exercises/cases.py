@@ -150,6 +150,32 @@ CASES: dict[str, Cases] = {
         "repeated_rows": ("[(4, 5)]", "lambda a: a[np.array([0, 2, 0])]", "lambda a: a[torch.tensor([0, 2, 0])]"),
         "bool_mask": ("[(4, 5)]", "lambda a: a[a.data > 0]", "lambda a: a[a > 0]"),
     }),
+    "Clamp": Cases({
+        "both": ("[(3, 4)]", "lambda a: Clamp.apply(a, lo=-0.5, hi=0.5)", "lambda a: a.clamp(-0.5, 0.5)"),
+        "min_only": ("[(2, 3, 4)]", "lambda a: Clamp.apply(a, lo=0.0)", "lambda a: a.clamp(min=0.0)"),
+        "at_the_bounds": ("[AT_BOUNDS]", "lambda a: Clamp.apply(a, lo=-1.0, hi=1.0)", "lambda a: a.clamp(-1.0, 1.0)"),
+    }, setup="AT_BOUNDS = np.array([[-1.0, 1.0, 0.25], [-3.0, 2.0, 0.5]])  # the ends count as inside\n"),
+    "Norm": Cases({
+        "all": ("[(2, 3, 4)]", "lambda a: Norm.apply(a)", "lambda a: torch.linalg.vector_norm(a)"),
+        "dim_1": ("[(2, 3, 4)]", "lambda a: Norm.apply(a, dim=1)", "lambda a: a.norm(dim=1)"),
+        "zero_row_keepdim": ("[ZERO_ROW]", "lambda a: Norm.apply(a, dim=1, keepdim=True)",
+                             "lambda a: a.norm(dim=1, keepdim=True)"),
+    }, setup="ZERO_ROW = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])  # row 0: norm 0, gradient 0\n"),
+    "Fill": Cases({
+        "value": ("[(3, 4)]", "lambda a: Fill.apply(a, value=2.5)", "lambda a: a.clone().fill_(2.5)"),
+    }),
+    "Copy": Cases({
+        "same_shape": ("[(3, 4), (3, 4)]", "lambda a, b: Copy.apply(a, b)", "lambda a, b: a.clone().copy_(b)"),
+        "broadcast_src": ("[(3, 4), (4,)]", "lambda a, b: Copy.apply(a, b)", "lambda a, b: a.clone().copy_(b)"),
+    }),
+    "SetItem": Cases({
+        "rows": ("[(4, 5), (2, 5)]", "lambda a, b: SetItem.apply(a, b, index=(slice(1, 3),))",
+                 "lambda a, b: set_item(a, (slice(1, 3),), b)"),
+        "broadcast_column": ("[(4, 5), (4, 1)]", "lambda a, b: SetItem.apply(a, b, index=(slice(None), slice(0, 2)))",
+                             "lambda a, b: set_item(a, (slice(None), slice(0, 2)), b)"),
+        "picked": ("[(4, 5), (3,)]", "lambda a, b: SetItem.apply(a, b, index=(np.array([0, 2, 3]), np.array([1, 1, 4])))",
+                   "lambda a, b: set_item(a, (torch.tensor([0, 2, 3]), torch.tensor([1, 1, 4])), b)"),
+    }, setup="def set_item(a, index, v):\n    out = a.clone()\n    out[index] = v\n    return out\n"),
     "Cat": Cases({
         "dim_0": ("[(2, 3), (4, 3)]", "lambda a, b: Cat.apply(a, b, dim=0)", "lambda a, b: torch.cat([a, b], dim=0)"),
         "three_dim_last": ("[(2, 3), (2, 1), (2, 2)]", "lambda a, b, c: Cat.apply(a, b, c, dim=-1)",

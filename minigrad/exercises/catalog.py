@@ -125,6 +125,19 @@ EXERCISES: list[Exercise] = [
         "takes the gradient as 0, not 0 / 0: np.where(y == 0, 0, ...).",
         "derivatives.yaml `std.correction`: std_backward(result, grad, self, dim, correction, keepdim) = "
         "var_backward(grad / (2 * result), ...) with 0 where result == 0; var_backward = grad * 2 (x - mean) / dof"),
+    _ex("Clamp", ELEMENTWISE, "out = min(max(a, lo), hi) for constant bounds ctx.lo, ctx.hi (either may be None)",
+        "d out/da: where does a clamped element's output stop depending on a? Forward saved the mask of the "
+        "elements inside the bounds. Is an element exactly at a bound inside?",
+        "grad_a = grad * inside: 1 where lo <= a <= hi (both ends included, as PyTorch), 0 where the bound "
+        "replaced a.",
+        "derivatives.yaml `clamp`: clamp_backward(grad, self, min, max) = grad where min <= self <= max, else 0"),
+    _ex("Norm", REDUCE, "out = sqrt(sum(a^2)) over ctx.axes (the 2-norm; kept as size 1 if ctx.keepdim)",
+        "d out/da of the Euclidean norm; forward saved a and the output y with its reduced axes kept. "
+        "What should a zero vector (y = 0) get?",
+        "grad_a = grad * a / y, with grad's reduced axes put back unless keepdim; where y == 0 PyTorch takes "
+        "the gradient as 0, not 0 / 0: np.where(y == 0, 0, ...).",
+        "derivatives.yaml `linalg_vector_norm`: norm_backward(grad, self, ord, result, dim, keepdim) = "
+        "grad * self / result for ord 2, masked to 0 where result == 0"),
     _ex("Reshape", MOVE, "out = a viewed with another shape",
         "the gradient of a view with another shape; forward saved ctx.in_shape.",
         "The elements do not move in memory order: grad_a = grad reshaped back to ctx.in_shape.",
@@ -146,6 +159,22 @@ EXERCISES: list[Exercise] = [
         "element twice: use np.add.at, since out[index] = grad would keep only one of the two.",
         "derivatives.yaml `index.Tensor`: index_backward = zeros.index_put_(indices, grad, accumulate=True); "
         "slicing: slice_backward / select_backward"),
+    _ex("Fill", MOVE, "out = the constant value, in a's shape and dtype (x.fill_(v), x.zero_())",
+        "d out/da when out does not depend on a at all; forward saved nothing.",
+        "The output is a constant: grad_a = zeros shaped like grad.",
+        "derivatives.yaml `fill_.Scalar`: self: zeros_like(grad)"),
+    _ex("Copy", MOVE, "out = src broadcast to a's shape, in a's dtype (x.copy_(src))",
+        "d out/da and d out/dsrc: which of the two does the output come from? Forward saved src's dtype "
+        "as ctx.src_dtype; the engine sums a broadcast src back to its shape.",
+        "grad_a = zeros (a is overwritten); grad_src = grad converted to ctx.src_dtype.",
+        "derivatives.yaml `copy_`: self: zeros_like(grad), src: grad converted to src's dtype and summed to its size"),
+    _ex("SetItem", MOVE, "out = a with out[ctx.index] = v (x[index] = v)",
+        "d out/da and d out/dv: which elements of out come from a, and which from v? Forward saved ctx.index "
+        "and v's dtype as ctx.v_dtype.",
+        "grad_a = grad with the overwritten places (grad_a[ctx.index] = 0) zeroed; grad_v = grad[ctx.index] "
+        "in ctx.v_dtype (the engine sums a broadcast v back to its shape).",
+        "PyTorch records setitem as CopySlices around index_put_: self: grad.index_put(indices, zeros), "
+        "values: grad.index(indices) summed to values' size"),
     _ex("Cat", MOVE, "out = a_1, ..., a_n joined along ctx.axis",
         "each input's slice of grad; forward saved ctx.axis and the sizes along it (ctx.sizes). "
         "Return one gradient per input, as a tuple.",

@@ -36,7 +36,7 @@ def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
 
 def softmax_composed(x: Tensor, dim: int = -1) -> Tensor:
     """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), m = max_j x_j (for stability)."""
-    shifted = x - Tensor(x.data.max(axis=dim, keepdims=True))  # a constant: no gradient needed
+    shifted = x - Tensor(x._data.max(axis=dim, keepdims=True))  # a constant: no gradient needed
     e = shifted.exp()
     return e / e.sum(dim=dim, keepdim=True)
 
@@ -69,7 +69,7 @@ def _softmax_input(op: str, x: Tensor, dim: int | None, dtype: Any, stacklevel: 
     if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     x = x if dtype is None else x.to(dtype)
-    check_float(op, input=x.data)  # as PyTorch: an integer softmax is refused (give dtype=), not overflowed
+    check_float(op, input=x._data)  # as PyTorch: an integer softmax is refused (give dtype=), not overflowed
     return x, int(dim)
 
 
@@ -84,7 +84,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 
 def log_softmax_composed(x: Tensor, dim: int = -1) -> Tensor:
     """log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m)."""
-    shifted = x - Tensor(x.data.max(axis=dim, keepdims=True))
+    shifted = x - Tensor(x._data.max(axis=dim, keepdims=True))
     return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
 
 
@@ -168,7 +168,7 @@ class GeluErf(Function):
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """y = x Phi(x); "none" is the exact erf form (PyTorch's default), "tanh" the tutorial's approximation."""
-    check_float("gelu", input=input.data)
+    check_float("gelu", input=input._data)
     if approximate == "tanh":
         return GeluTanh.apply(input)
     if approximate == "none":

@@ -34,6 +34,8 @@ class ScaledDotProductAttention(Function):
         if bias is not None:
             scores = scores + bias  # e.g. -inf where a query may not look
         probs = softmax_array(scores, axis=-1)  # (..., Tq, Tk): each row sums to 1
+        if bias is not None:  # a query that may look nowhere attends to nothing: zeros, not 0/0 (PyTorch's)
+            probs = np.where(np.isneginf(scores).all(axis=-1, keepdims=True), q.dtype.type(0), probs)
         keep = dropout_keep(probs.shape, dropout_p) if dropout_p > 0 else None
         dropped = probs if keep is None else apply_keep(probs, keep, dropout_p)
         ctx.save_for_backward(q, k, v, probs, keep)
@@ -68,7 +70,7 @@ def _mask_bias(attn_mask: Tensor | np.ndarray | None, is_causal: bool, tq: int, 
         attn_mask = Tensor(attn_mask if attn_mask.dtype == np.bool_ else attn_mask.astype(dtype))
     mask = attn_mask
     if mask.dtype == np.bool_:
-        return Tensor(np.where(mask.data, 0.0, -np.inf).astype(dtype))  # True = may attend
+        return Tensor(np.where(mask._data, 0.0, -np.inf).astype(dtype))  # True = may attend
     if mask.dtype != dtype:
         raise TypeError(f"scaled_dot_product_attention: attn_mask has dtype {mask.dtype}; it must be bool or "
                         f"the query's dtype {dtype}")
@@ -85,9 +87,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         raise ValueError(f"scaled_dot_product_attention: query {q.shape}, key {k.shape}, value {v.shape} do not fit "
                          "(need query (..., Tq, d), key (..., Tk, d), value (..., Tk, dv))")
     op = "scaled_dot_product_attention"
-    check_float(op, query=q.data, key=k.data, value=v.data)
-    check_dtypes(op, q.data, k.data, "query vs key")
-    check_dtypes(op, q.data, v.data, "query vs value")
+    check_float(op, query=q._data, key=k._data, value=v._data)
+    check_dtypes(op, q._data, k._data, "query vs key")
+    check_dtypes(op, q._data, v._data, "query vs value")
     try:
         np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:

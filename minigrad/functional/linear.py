@@ -54,7 +54,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight {weight.shape}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:  # exact: PyTorch refuses int with float too (int with int it computes in ints)
-            check_dtypes("linear", x.data, t.data, f"input vs {name}", exact=True)
+            check_dtypes("linear", x._data, t._data, f"input vs {name}", exact=True)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
@@ -162,7 +162,7 @@ def _check_conv(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> 
         raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({O},) for weight {weight.shape}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:  # exact, as PyTorch (and as linear, which conv2d calls)
-            check_dtypes("conv2d", x.data, t.data, f"input vs {name}", exact=True)
+            check_dtypes("conv2d", x._data, t._data, f"input vs {name}", exact=True)
 
 
 def _grouped_linear(patches: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> Tensor:

@@ -64,7 +64,7 @@ def _weight(weight: Any, n_classes: int, dtype: np.dtype) -> np.ndarray | None:
     if isinstance(weight, Tensor) and weight.requires_grad:
         raise ValueError("cross_entropy: weight requires grad, but minigrad (like PyTorch's nll_loss) does not "
                          "differentiate the class weights; pass weight.detach()")
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    w = np.asarray(weight._data if isinstance(weight, Tensor) else weight)
     if w.shape != (n_classes,):
         raise ValueError(f"cross_entropy: weight must hold one value per class, shape ({n_classes},), got {w.shape}")
     if isinstance(weight, Tensor) and w.dtype != dtype:
@@ -87,7 +87,7 @@ def _check_indices(t: np.ndarray, shape: tuple, axis: int, ignore_index: int) ->
 def check_targets(logits: Tensor, target: Any, weight: Any, ignore_index: int, label_smoothing: float) -> Targets:
     """Class indices or class probabilities, checked against the logits as PyTorch checks them."""
     shape = logits.shape
-    check_float("cross_entropy", input=logits.data)  # as PyTorch (its log_softmax refuses integers)
+    check_float("cross_entropy", input=logits._data)  # as PyTorch (its log_softmax refuses integers)
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must be (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     check_label_smoothing("cross_entropy", label_smoothing)
@@ -103,11 +103,11 @@ def check_targets(logits: Tensor, target: Any, weight: Any, ignore_index: int, l
         if t.dtype != logits.dtype:
             if isinstance(target, Tensor):
                 raise TypeError(f"cross_entropy: probability targets are {t.dtype} but logits are {logits.dtype}")
-            t = Tensor(t.data.astype(logits.dtype))  # an array takes the logits' dtype, as any constant
+            t = Tensor(t._data.astype(logits.dtype))  # an array takes the logits' dtype, as any constant
         if ignore_index >= 0:
             raise ValueError("cross_entropy: ignore_index is not supported for class-probability targets")
     else:
-        _check_indices(t.data, shape, axis, ignore_index)
+        _check_indices(t._data, shape, axis, ignore_index)
     return Targets(t, probabilities, _weight(weight, shape[axis], logits.dtype), axis)
 
 
@@ -140,6 +140,7 @@ class CrossEntropy(Function):
         losses = -(q * np.where(q != 0, logp, 0)).sum(axis=axis)  # (N, ...); 0 * log 0 counts as 0
         ctx.save_for_backward(logp, q, divisor, weight)
         ctx.axis, ctx.reduction, ctx.smoothing = axis, reduction, label_smoothing
+        ctx.kept = None if target.dtype.kind == "f" else np.expand_dims(target != ignore_index, axis)
         if reduction == "none":
             return losses
         total = losses.sum(dtype=logits.dtype)
@@ -152,8 +153,10 @@ class CrossEntropy(Function):
         logp, q, divisor, weight = ctx.saved_tensors
         if ctx.reduction == "none":
             g = np.expand_dims(grad, ctx.axis)  # each position's own upstream gradient
-        elif ctx.reduction == "mean" and divisor == 0:  # every position ignored: the loss is 0 / 0, nothing
-            g = np.zeros_like(grad)  # contributed to it, and the gradient is 0 (PyTorch's), not 0 * inf
+        elif ctx.reduction == "mean" and divisor == 0:  # the loss is 0 / 0. As PyTorch: the gradient is 0 where
+            g = np.zeros_like(grad)  # the position is ignored, NaN where it is kept (its weight is 0: 0 / 0)
+            if ctx.kept is not None and ctx.kept.any():
+                return np.where(ctx.kept, logp.dtype.type(np.nan), logp.dtype.type(0)) * np.ones_like(logp), None
         else:
             g = grad / divisor if ctx.reduction == "mean" else grad
         grad_logits = (np.exp(logp) * q.sum(axis=ctx.axis, keepdims=True) - q) * g
@@ -187,8 +190,8 @@ def cross_entropy_composed(input: Tensor, target: Any, weight: Any = None, ignor
     if t.probabilities:  # a graph through the targets too: they may require grad
         losses = -(logp * ((t.target * (1.0 - e) + e / n_classes) * w_along)).sum(dim=axis)
         return _reduce(losses, losses.numel(), reduction)
-    kept = t.target.data != ignore_index
-    safe = np.where(kept, t.target.data, 0)  # an ignored position picks class 0, then counts 0
+    kept = t.target._data != ignore_index
+    safe = np.where(kept, t.target._data, 0)  # an ignored position picks class 0, then counts 0
     index = np.indices(safe.shape)  # pick logp[n, t[n, ...], ...] with integer arrays
     picked = logp[(*index[:axis], safe, *index[axis:])]  # (N, ...)
     weight_kept = Tensor((w[safe] * kept).astype(input.dtype))  # w[t] at kept positions, else 0
@@ -196,7 +199,7 @@ def cross_entropy_composed(input: Tensor, target: Any, weight: Any = None, ignor
     if e > 0:  # skip the smoothing term when e = 0: 0 * (-inf) would be NaN for masked logits
         smooth = -(logp * w_along).sum(dim=axis) * Tensor(kept.astype(input.dtype))
         losses = (1.0 - e) * losses + (e / n_classes) * smooth
-    return _reduce(losses, weight_kept.data.sum(), reduction)
+    return _reduce(losses, weight_kept._data.sum(), reduction)
 
 
 def _reduce(losses: Tensor, divisor: Any, reduction: str) -> Tensor:

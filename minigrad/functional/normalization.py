@@ -65,11 +65,11 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
             raise ValueError(f"layer_norm: {name} has shape {t.shape}, expected {shape}")
-    check_float("layer_norm", input=x.data, weight=None if weight is None else weight.data,
-                bias=None if bias is None else bias.data)
+    check_float("layer_norm", input=x._data, weight=None if weight is None else weight._data,
+                bias=None if bias is None else bias._data)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
-            check_dtypes("layer_norm", x.data, t.data, f"input vs {name}")
+            check_dtypes("layer_norm", x._data, t._data, f"input vs {name}")
     weight = weight if weight is not None else Tensor(np.ones(shape, dtype=x.dtype))
     bias = bias if bias is not None else Tensor(np.zeros(shape, dtype=x.dtype))
     return LayerNorm.apply(x, weight, bias, axes=axes, eps=eps)

@@ -43,7 +43,8 @@ def _fast_path(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | N
     and a bias (if any) shared by all of them that adds no batch dims of its own."""
     same = q.ndim >= 3 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
     empty = 0 in q.shape[-2:] + k.shape[-2:] + v.shape[-2:]  # rows of no keys: 0 / 0 in out = (D v) / l
-    return same and not empty and (bias is None or (bias.ndim <= q.ndim and math.prod(bias.shape[:-2]) == 1))
+    return same and not empty and (bias is None or (bias.ndim <= q.ndim and math.prod(bias.shape[:-2]) == 1
+                                                    and not np.isneginf(bias).all(axis=-1).any()))  # no dead row
 
 
 def _chunk_rows(q: np.ndarray) -> int:

@@ -18,7 +18,9 @@ T = TypeVar("T", Tensor, np.ndarray)
 
 
 def _array(t: Tensor | np.ndarray, fn: str) -> np.ndarray:
-    data = t.data if isinstance(t, Tensor) else t
+    data = t._data if isinstance(t, Tensor) else t
+    if isinstance(t, Tensor):
+        t._version_counter.value += 1  # init changes t in place
     if not isinstance(data, np.ndarray) or data.dtype.kind != "f":
         raise TypeError(f"init.{fn}: expected a float Tensor or np.ndarray, got {type(t).__name__}")
     return data

@@ -22,9 +22,9 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True):
         super().__init__(data)  # a Tensor's or an ndarray's data is shared, not copied
-        if self.data.dtype.kind != "f":
+        if self._data.dtype.kind != "f":
             raise TypeError(
-                f"Parameter: data must be floating point, got dtype {self.data.dtype} "
+                f"Parameter: data must be floating point, got dtype {self._data.dtype} "
                 "(convert it first, e.g. data.astype(np.float32))"
             )
         self.requires_grad = requires_grad
@@ -68,10 +68,10 @@ class Module:
             )
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep=params)  # a name already there keeps its place, as in PyTorch
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=modules)
             modules[name] = value
         elif name in params:
             if value is not None:
@@ -103,10 +103,12 @@ class Module:
         else:
             object.__delattr__(self, name)
 
-    def _forget(self, name: str) -> None:
-        """Remove `name` from every registry and the plain attributes, before re-registering it."""
+    def _forget(self, name: str, keep: dict | None = None) -> None:
+        """Remove `name` from every registry but `keep` and from the plain attributes, before re-registering
+        it (in `keep`, where it keeps its place: parameters() and state_dict() order as PyTorch's)."""
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent.discard(name)
         self.__dict__.pop(name, None)
 
@@ -114,7 +116,7 @@ class Module:
         """Register `param` (or None, e.g. a Linear without bias) under `name`."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, array: Any, persistent: bool = True) -> None:
@@ -125,7 +127,7 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     # -- walking the tree -------------------------------------------------------------------------
@@ -211,7 +213,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad is not None:
-                param.grad[...] = 0
+                param.grad.zero_()
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """to(dtype), to(device[, dtype]) or to(tensor): convert every float parameter (and its grad)
@@ -222,12 +224,12 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"Module.to: dtype must be floating point, got {dtype}")
         for param in self.parameters():
-            param.data = param.data.astype(dtype, copy=False)
+            param._data = param._data.astype(dtype, copy=False)
             if param.grad is not None:
-                param.grad = param.grad.astype(dtype, copy=False)
+                param._grad = param.grad.detach().to(dtype)
         for buf in self.buffers():
-            if buf.data.dtype.kind == "f":
-                buf.data = buf.data.astype(dtype, copy=False)
+            if buf.dtype.kind == "f":
+                buf._data = buf._data.astype(dtype, copy=False)
         return self
 
     def cpu(self) -> Module:
@@ -258,7 +260,7 @@ class Module:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Dotted name -> a copy of each parameter and persistent buffer (np.ndarray)."""
-        return {name: t.data.copy() for name, t in self._state_tensors().items()}
+        return {name: t._data.copy() for name, t in self._state_tensors().items()}
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters in place (cast to each parameter's dtype).
@@ -269,7 +271,7 @@ class Module:
         own = self._state_tensors()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        values = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items() if k in own}
+        values = {k: np.asarray(v._data if isinstance(v, Tensor) else v) for k, v in state_dict.items() if k in own}
         errors = [
             f"size mismatch for {k}: copying a param with shape {v.shape} from checkpoint, "
             f"the shape in current model is {own[k].shape}."
@@ -284,7 +286,8 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
         for k, v in values.items():
-            own[k].data[...] = v  # in place: optimizers keep pointing at the same arrays
+            own[k]._data[...] = v  # in place: optimizers keep pointing at the same arrays
+            own[k]._version_counter.value += 1
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ------------------------------------------------------------------------------------

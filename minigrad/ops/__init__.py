@@ -1,18 +1,18 @@
 """Every differentiable primitive op, each a `Function` with its forward beside its backward."""
 from minigrad.ops.elementwise import (
-    Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh,
+    Abs, Add, Cast, Clamp, Div, Exp, Log, Mul, Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh,
 )
 from minigrad.ops.matmul import MatMul
 from minigrad.ops.movement import (
-    Cat, Expand, GetItem, Permute, Reshape, Stack,
-    cat, chunk, flatten, index_arg, shape_arg, split, squeeze, stack, transpose, unsqueeze,
+    Cat, Copy, Expand, Fill, GetItem, Permute, Reshape, SetItem, Stack,
+    cat, set_item, chunk, flatten, index_arg, shape_arg, split, squeeze, stack, transpose, unsqueeze,
 )
 from minigrad.ops.reduce import (
-    Max, Mean, Std, Sum, arg_extreme, max_along, normalize_dim, normalize_dims, std, var,
+    Max, Mean, Norm, Std, Sum, arg_extreme, max_along, normalize_dim, normalize_dims, std, var,
 )
 
 __all__ = [
-    "Abs", "Add", "Cast", "Div", "Exp", "Log", "Mul", "Neg", "Pow", "PowScalar", "Relu",
+    "Abs", "Add", "Cast", "Clamp", "Copy", "Fill", "SetItem", "set_item", "Norm", "Div", "Exp", "Log", "Mul", "Neg", "Pow", "PowScalar", "Relu",
     "Sigmoid", "Sqrt", "Sub", "Tanh", "MatMul", "Cat", "Expand", "GetItem", "Permute",
     "Reshape", "Stack", "Max", "Mean", "Sum", "cat", "chunk", "flatten", "index_arg",
     "shape_arg", "split", "squeeze", "stack", "transpose", "unsqueeze", "normalize_dim",

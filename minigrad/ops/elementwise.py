@@ -5,6 +5,8 @@ input's shape once (`engine.unbroadcast`), so no op here re-derives broadcasting
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minigrad.engine import Context, Function
@@ -117,6 +119,8 @@ class Div(Function):
 class Pow(Function):
     """a ** b with both sides tensors: d/da = b a^(b-1), d/db = a^b log(a)."""
 
+    grad_fn_name = "PowBackward1"
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_binary("pow", a, b)
@@ -135,14 +139,15 @@ class Pow(Function):
                 grad_a = np.where(b == 0, zero, grad * b * a ** (b - one))  # 0 where b == 0, as torch
         grad_b = None
         if ctx.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0).astype(a.dtype)
-            grad_b = grad * out * log_a  # taken as 0 where a <= 0, as PyTorch does for a == 0
+            with np.errstate(divide="ignore", invalid="ignore"):  # log of a < 0 is NaN, as in PyTorch
+                grad_b = np.where((a == 0) & (b >= 0), grad.dtype.type(0), grad * out * np.log(a))  # 0 at 0^b, b >= 0
         return grad_a, grad_b
 
 
 class PowScalar(Function):
     """a ** c for a constant c: d/da = c a^(c-1)."""
+
+    grad_fn_name = "PowBackward0"
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, exponent: float) -> np.ndarray:
@@ -173,6 +178,7 @@ class Neg(Function):
 
 
 class Exp(Function):
+    computes_in_float = True
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         out = np.exp(a)
@@ -186,6 +192,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    computes_in_float = True
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a)
@@ -198,6 +205,7 @@ class Log(Function):
 
 
 class Tanh(Function):
+    computes_in_float = True
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         out = np.tanh(a)
@@ -212,6 +220,7 @@ class Tanh(Function):
 
 
 class Sqrt(Function):
+    computes_in_float = True
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         out = np.sqrt(a)
@@ -239,6 +248,7 @@ class Relu(Function):
 
 
 class Sigmoid(Function):
+    computes_in_float = True
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         one = a.dtype.type(1)  # typed: NumPy 1.x makes 1 + (a 0-d float32) float64
@@ -265,12 +275,39 @@ class Abs(Function):
         return grad * sign
 
 
+class Clamp(Function):
+    """min(max(a, lo), hi) for constant bounds: the gradient passes where lo <= a <= hi (both ends included,
+    as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, lo: Any = None, hi: Any = None) -> np.ndarray:
+        inside = np.ones(a.shape, dtype=bool)
+        out = a
+        if lo is not None:
+            inside &= a >= lo
+            out = np.maximum(out, np.asarray(lo, dtype=a.dtype))
+        if hi is not None:
+            inside &= a <= hi
+            out = np.minimum(out, np.asarray(hi, dtype=a.dtype))
+        ctx.save_for_backward(inside)
+        return np.array(out, dtype=a.dtype)  # a new array, also when neither bound is given
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (inside,) = ctx.saved_tensors
+        return grad * inside
+
+
 class Cast(Function):
     """Change dtype (copy=True: always a new array, as clone()); the gradient is cast back to the input's dtype."""
+
+    grad_fn_name = "ToCopyBackward0"
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dtype: np.dtype, copy: bool = False) -> np.ndarray:
         ctx.in_dtype = a.dtype
+        if copy and np.dtype(dtype) == a.dtype:
+            ctx.grad_fn_name = "CloneBackward0"  # PyTorch's name for clone()
         return a.astype(dtype, copy=copy)
 
     @staticmethod

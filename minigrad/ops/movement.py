@@ -23,7 +23,9 @@ def index_arg(index: Any) -> Any:
 
     def convert(i: Any) -> Any:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
+        if isinstance(i, range):
+            i = np.arange(i.start, i.stop, i.step)
         if isinstance(i, list):
             i = np.asarray(i)
         if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
@@ -36,6 +38,9 @@ def index_arg(index: Any) -> Any:
 
 
 class Reshape(Function):
+    is_view = True
+    grad_fn_name = "ViewBackward0"
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ctx.in_shape = a.shape
@@ -52,6 +57,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    is_view = True
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
         if sorted(normalize_dim(d, a.ndim, "permute") for d in dims) != list(range(a.ndim)):
@@ -66,6 +73,8 @@ class Permute(Function):
 
 class Expand(Function):
     """Broadcast to a larger shape without copying (-1 keeps a dim); backward sums back."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -88,6 +97,9 @@ class Expand(Function):
 class GetItem(Function):
     """x[index]: basic slicing, None, Ellipsis, integer and boolean arrays."""
 
+    is_view = True  # basic slicing gives a view of x; integer and boolean arrays give a copy
+    grad_fn_name = "IndexBackward0"
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, index: Any) -> np.ndarray:
         ctx.in_shape, ctx.index = a.shape, index
@@ -101,6 +113,65 @@ class GetItem(Function):
         out = np.zeros(ctx.in_shape, dtype=grad.dtype)
         np.add.at(out, ctx.index, grad)  # add, not assign: an element picked twice gets both gradients
         return out
+
+
+def set_item(a: np.ndarray, index: Any, value: np.ndarray) -> None:
+    """a[index] = value, the value cast to a's dtype (as PyTorch's setitem), or an error naming both shapes."""
+    try:
+        a[index] = value
+    except (ValueError, IndexError) as err:
+        raise type(err)(f"setitem: cannot set {value.shape} values at index {index!r} of a tensor of shape "
+                        f"{a.shape} ({err})") from None
+
+
+class SetItem(Function):
+    """out = a with out[index] = v: the gradient of a is grad with the overwritten places zeroed, v's is grad[index]."""
+
+    grad_fn_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, v: np.ndarray, index: Any) -> np.ndarray:
+        ctx.index, ctx.v_dtype = index, v.dtype
+        out = a.copy()
+        set_item(out, index, v)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        grad_a = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad.copy()
+            grad_a[ctx.index] = 0  # what was overwritten has no effect on the output
+        grad_v = grad[ctx.index].astype(ctx.v_dtype) if ctx.needs_input_grad[1] else None  # the engine sums a broadcast v
+        return grad_a, grad_v
+
+
+class Fill(Function):
+    """out = value everywhere (a's shape and dtype): a constant, so a's gradient is 0."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, value: Any) -> np.ndarray:
+        return np.full(a.shape, value, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        return np.zeros_like(grad)
+
+
+class Copy(Function):
+    """out = src broadcast to a's shape, in a's dtype (a.copy_(src)): a's gradient is 0, src's is grad."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, src: np.ndarray) -> np.ndarray:
+        ctx.src_dtype = src.dtype
+        try:
+            return np.broadcast_to(src, a.shape).astype(a.dtype)
+        except ValueError:
+            raise RuntimeError(f"copy_: the source's shape {src.shape} cannot be broadcast to {a.shape}") from None
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        return np.zeros_like(grad), grad.astype(ctx.src_dtype)
 
 
 class Cat(Function):

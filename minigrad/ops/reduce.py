@@ -42,6 +42,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
         ctx.axes = normalize_dims(dim, a.ndim, "sum")
+        ctx.grad_fn_name = "SumBackward0" if dim is None else "SumBackward1"  # PyTorch's two overloads
         ctx.keepdim, ctx.in_shape = keepdim, a.shape
         return np.asarray(a.sum(axis=ctx.axes, keepdims=keepdim))
 
@@ -55,6 +56,7 @@ class Mean(Function):
     def forward(ctx: Context, a: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
         check_float("mean", input=a)
         ctx.axes = normalize_dims(dim, a.ndim, "mean")
+        ctx.grad_fn_name = "MeanBackward0" if dim is None else "MeanBackward1"
         ctx.keepdim, ctx.in_shape = keepdim, a.shape
         ctx.count = int(np.prod([a.shape[i] for i in ctx.axes]))
         return np.asarray(a.mean(axis=ctx.axes, keepdims=keepdim, dtype=a.dtype))
@@ -80,7 +82,7 @@ class Max(Function):
                              f"{'over all its elements' if dim is None else f'along its dim {dim} of size 0'}")
         if dim is None:
             out = a.min() if smallest else a.max()
-            ctx.save_for_backward(a == out)
+            ctx.save_for_backward(np.isnan(a) if np.isnan(out) else a == out)  # the ties share the gradient
             return np.asarray(out).reshape((1,) * a.ndim if keepdim else ())
         ctx.axis = normalize_dim(dim, a.ndim, op)
         arg = np.argmin if smallest else np.argmax
@@ -100,6 +102,28 @@ class Max(Function):
         g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axis)
         np.put_along_axis(out, index, g, axis=ctx.axis)
         return out
+
+
+class Norm(Function):
+    """y = sqrt(sum(a^2)) over the dims (the 2-norm);  dy/da = a / y, taken as 0 where y = 0, as PyTorch does."""
+
+    grad_fn_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
+        check_float("norm", input=a)
+        ctx.axes, ctx.keepdim = normalize_dims(dim, a.ndim, "norm"), keepdim
+        y = np.sqrt((a * a).sum(axis=ctx.axes, keepdims=True))
+        ctx.save_for_backward(a, y)
+        return y if keepdim else np.squeeze(y, axis=ctx.axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        a, y = ctx.saved_tensors
+        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(y == 0, np.zeros_like(y), g / y)  # 0 where y = 0, not 0 / 0
+        return scale * a
 
 
 class Std(Function):
@@ -147,13 +171,13 @@ def arg_extreme(fn: Callable, x: Any, dim: int | None, keepdim: bool, op: str) -
     if dim is None and x.numel() == 0:
         raise ValueError(f"{op}: an empty tensor (shape {x.shape}) has no {op} over all its elements; give dim")
     if dim is None:
-        return Tensor(np.asarray(fn(x.data), dtype=np.int64))
+        return Tensor(np.asarray(fn(x._data), dtype=np.int64))
     axis = normalize_dim(dim, x.ndim, op)
     if x.ndim == 0:
         return Tensor(np.zeros((), dtype=np.int64))
     if x.shape[axis] == 0:
         raise ValueError(f"{op}: cannot reduce dim {dim} of size 0 (shape {x.shape})")
-    return Tensor(np.asarray(fn(x.data, axis=axis, keepdims=keepdim), dtype=np.int64))
+    return Tensor(np.asarray(fn(x._data, axis=axis, keepdims=keepdim), dtype=np.int64))
 
 
 def _correction(dim: Any, unbiased: bool | None, correction: float | None, op: str) -> tuple[Any, float]:

@@ -40,16 +40,16 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)  # m: same dtype as p (float32 stays float32)
-            state["exp_avg_sq"] = np.zeros_like(p.data)  # v
+            state["exp_avg"] = np.zeros_like(p._data)  # m: same dtype as p (float32 stays float32)
+            state["exp_avg_sq"] = np.zeros_like(p._data)  # v
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)  # the largest v so far
+                state["max_exp_avg_sq"] = np.zeros_like(p._data)  # the largest v so far
         if group["maximize"]:
             grad = -grad  # ascend: step along the gradient instead of against it
         if wd != 0 and group["decoupled_weight_decay"]:
-            p.data *= 1.0 - lr * wd  # AdamW: shrink p directly, not through m and v
+            p._data *= 1.0 - lr * wd  # AdamW: shrink p directly, not through m and v
         elif wd != 0:
-            grad = grad + wd * p.data  # Adam: the L2 penalty's gradient joins the gradient
+            grad = grad + wd * p._data  # Adam: the L2 penalty's gradient joins the gradient
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
         m *= beta1
@@ -61,7 +61,7 @@ class Adam(Optimizer):
         bias_correction1 = 1.0 - beta1**t
         bias_correction2 = 1.0 - beta2**t
         denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps  # sqrt(v_hat) + eps
-        p.data -= lr / bias_correction1 * (m / denom)  # lr * m_hat / (sqrt(v_hat) + eps), as torch rounds it
+        p._data -= lr / bias_correction1 * (m / denom)  # lr * m_hat / (sqrt(v_hat) + eps), as torch rounds it
 
 
 class AdamW(Adam):

@@ -39,7 +39,7 @@ class Optimizer:
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
-            if not isinstance(p, Tensor) or not p.is_leaf or p.data.dtype.kind != "f":
+            if not isinstance(p, Tensor) or not p.is_leaf or p._data.dtype.kind != "f":
                 raise TypeError(f"{type(self).__name__}: can only optimize float leaf Tensors, got {p!r:.60}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
@@ -58,7 +58,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad[...] = 0
+                    p.grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; `closure` (optional) recomputes the loss."""
@@ -69,7 +69,8 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:  # a parameter that got no gradient is left alone
-                    self._update(p, p.grad, group, self.state.setdefault(p, {}))
+                    self._update(p, p.grad._data, group, self.state.setdefault(p, {}))
+                    p._version_counter.value += 1  # p changed in place: a backward that saved it will refuse
         return loss
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
@@ -136,7 +137,7 @@ def _state_value(value: Any, p: Tensor, name: str, index: int) -> Any:
             f"Optimizer.load_state_dict: state {name!r} of parameter {index} has shape {value.shape}, "
             f"the parameter has shape {p.shape}"
         )
-    return np.array(value, dtype=p.data.dtype)
+    return np.array(value, dtype=p._data.dtype)
 
 
 def check_nonnegative(optimizer: str, group: dict[str, Any], *fields: str) -> None:

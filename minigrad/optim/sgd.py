@@ -35,13 +35,13 @@ class SGD(Optimizer):
         if group["maximize"]:
             grad = -grad  # ascend: step along the gradient instead of against it
         if wd != 0:
-            grad = grad + wd * p.data  # L2 penalty (wd/2)|p|^2 folded into the gradient
+            grad = grad + wd * p._data  # L2 penalty (wd/2)|p|^2 folded into the gradient
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:  # first step: the buffer is the gradient (an array, also for a 0-d parameter)
-                buf = state["momentum_buffer"] = np.array(grad, dtype=p.data.dtype)
+                buf = state["momentum_buffer"] = np.array(grad, dtype=p._data.dtype)
             else:
                 buf *= momentum
                 buf += (1.0 - float(group["dampening"])) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * grad  # in place: the model keeps the same array
+        p._data -= lr * grad  # in place: the model keeps the same array

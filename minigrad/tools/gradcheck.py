@@ -41,11 +41,11 @@ def gradcheck(
     out.backward(v)  # d<out, v>/d input
 
     def objective() -> float:
-        return float((fn(*inputs).data * v).sum())  # not under no_grad: some ops skip work there
+        return float((fn(*inputs)._data * v).sum())  # not under no_grad: some ops skip work there
 
     for i in checked:
-        x = inputs[i].data
-        analytic = inputs[i].grad if inputs[i].grad is not None else np.zeros_like(x)
+        x = inputs[i]._data
+        analytic = inputs[i].grad.numpy() if inputs[i].grad is not None else np.zeros_like(x)
         numeric = np.zeros_like(x)
         for k in np.ndindex(x.shape):  # writes into x itself, whatever its memory layout
             saved = x[k]

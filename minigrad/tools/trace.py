@@ -70,7 +70,7 @@ def named_tensors(names: Module | Mapping[str, Tensor] | None) -> dict[str, Tens
 
 
 def _kind(t: Tensor) -> str:
-    if t._ctx is not None:
+    if t._grad_fn is not None:
         return "node"
     if isinstance(t, Parameter):
         return "param"
@@ -135,7 +135,7 @@ class Trace:
 
     def _input_record(self, t: Tensor, needs: bool, g: np.ndarray | None) -> InputRecord:
         sent = g is not None and needs  # the engine drops a gradient the input does not need
-        if sent and t._ctx is not None:
+        if sent and t._grad_fn is not None:
             self._sent[id(t)] = self._sent.get(id(t), 0) + 1
         return InputRecord(self.label(t), _kind(t), t.shape, g.shape if sent else None,
                            t.shape if sent else None)

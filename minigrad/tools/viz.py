@@ -66,20 +66,20 @@ def collect(root: Tensor, names: Module | Mapping[str, Tensor] | None = None) ->
 
 
 def _inputs_of(t: Tensor) -> tuple[Tensor, ...]:
-    if t._ctx is None:
+    if t._grad_fn is None:
         return ()
-    if t._ctx.released:
-        raise RuntimeError(f"viz: the graph through {t._ctx.fn.__name__} was freed by backward(); "
+    if t._grad_fn.released:
+        raise RuntimeError(f"viz: the graph through {t._grad_fn.fn.__name__} was freed by backward(); "
                            "draw the graph before backward(), or call backward(retain_graph=True)")
-    return t._ctx.inputs
+    return t._grad_fn.inputs
 
 
 def _node(t: Tensor, name_of: dict[int, str]) -> Node:
-    if t._ctx is not None:
-        return Node(t, "op", t._ctx.fn.__name__)
+    if t._grad_fn is not None:
+        return Node(t, "op", t._grad_fn.fn.__name__)
     kind = "param" if isinstance(t, Parameter) else "leaf" if t.requires_grad else "const"
     if id(t) not in name_of and kind == "const" and t.numel() == 1:
-        return Node(t, kind, f"const {t.data.item():.4g}")  # e.g. the 1/sqrt(hs) in attention
+        return Node(t, kind, f"const {t._data.item():.4g}")  # e.g. the 1/sqrt(hs) in attention
     return Node(t, kind, name_of.get(id(t), kind))
 
 
