@@ -26,6 +26,7 @@ every op runs its reference formulas, which is what a learner reads and steps in
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -65,8 +66,10 @@ class _GradMode:
 
     enabled = True
 
+    def __init__(self) -> None:
+        self._previous: list[bool] = []  # a stack: one block object may be entered again inside itself
+
     def __enter__(self) -> None:
-        self._previous = getattr(self, "_previous", [])
         self._previous.append(is_grad_enabled())
         _mode.grad_enabled = self.enabled
 
@@ -74,8 +77,6 @@ class _GradMode:
         _mode.grad_enabled = self._previous.pop()
 
     def __call__(self, fn: Callable) -> Callable:
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with type(self)():
@@ -171,7 +172,7 @@ class Context(Node):
         self.inputs = inputs  # the input Tensors, for len() and for the tools that draw the graph
         # Which inputs backward must give a gradient; all False under no_grad (no backward can follow).
         grad_enabled = is_grad_enabled()
-        self.needs_input_grad = tuple(grad_enabled and t.requires_grad for t in inputs)
+        self.needs_input_grad = tuple(grad_enabled and t._requires_grad for t in inputs)
         self.saved_tensors: tuple = ()
         self.released = False  # set once backward has freed this node
         # Set by a backward whose gradients are new arrays that nothing else holds (no view of grad,
@@ -193,13 +194,20 @@ class Context(Node):
         return self.__dict__.get("grad_fn_name") or self.fn.grad_fn_name or f"{self.fn.__name__}Backward0"
 
     def check_versions(self) -> None:
-        """PyTorch's error if a tensor whose array this node saved was changed in place since."""
-        for counter, version, what in getattr(self, "saved_versions", ()):
-            if counter.value != version:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: {what} of {self.name()}, is at version {counter.value}; expected version "
-                    f"{version} instead. Compute on a copy (.clone()) or make the change out of place")
+        """PyTorch's error if a tensor whose array this node saved was changed in place since forward."""
+        saved = [s for s in self.saved_tensors if isinstance(s, np.ndarray)]
+        for i, (t, version) in enumerate(zip(self.inputs, self.__dict__.get("versions", ()))):
+            if t._version_counter.value != version and any(np.may_share_memory(s, t._data) for s in saved):
+                self._modified(f"input {i} (shape {t.shape})", t._version_counter.value, version)
+        counter, version, shape = self.__dict__.get("output_version", (None, None, None))
+        if counter is not None and counter.value != version:
+            self._modified(f"its output (shape {shape})", counter.value, version)
+
+    def _modified(self, what: str, now: int, then: int) -> None:
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"{what} of {self.name()}, is at version {now}; expected version {then} instead. Compute on a copy "
+            "(.clone()) or make the change out of place")
 
 
 class Function:
@@ -233,25 +241,22 @@ class Function:
         if cls.is_view and np.may_share_memory(out, arrays[0]):
             result._share_memory_with(inputs[0])
         if needs_grad:
-            ctx.next_functions = tuple((t._grad_node(), 0) for t in inputs)
-            ctx.saved_versions = _saved_versions(ctx.saved_tensors, inputs, arrays, result)
+            ctx.next_functions = tuple([(t._grad_node(), 0) for t in inputs])
+            ctx.versions = tuple([t._version_counter.value for t in inputs])  # checked in backward
+            if ctx.saved_tensors and _saves_output(ctx.saved_tensors, out):
+                ctx.output_version = (result._version_counter, result._version_counter.value, out.shape)
             ctx.output = weakref.ref(result)
             result._grad_fn = ctx
         return result
 
 
-def _saved_versions(saved: tuple, inputs: tuple[Tensor, ...], arrays: tuple, output: Tensor) -> tuple:
-    """(version counter, version now, description) of each input or output whose memory forward saved."""
-    saved = [s for s in saved if isinstance(s, np.ndarray)]
-    if not saved:
-        return ()
-    found = []
-    for i, (t, a) in enumerate(zip(inputs, arrays)):
-        if any(np.may_share_memory(s, a) for s in saved):
-            found.append((t._version_counter, t._version_counter.value, f"input {i} (shape {a.shape})"))
-    if any(np.may_share_memory(s, output._data) for s in saved):
-        found.append((output._version_counter, 0, f"its output (shape {output.shape})"))
-    return tuple(found)
+def _saves_output(saved: tuple, out: np.ndarray) -> bool:
+    """Whether forward saved its output array (or a view of it) for backward, as Exp saves exp(a)."""
+    root = out if out.base is None else out.base
+    for s in saved:
+        if isinstance(s, np.ndarray) and (s is out or s is root or (s.base is not None and s.base is root)):
+            return True
+    return False
 
 
 # A kernel replaces a reference Function outside reference mode: reference Function -> kernel.
