@@ -7,7 +7,7 @@ names to NumPy arrays, so a PyTorch checkpoint converts with `{k: v.numpy()}`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -268,20 +268,23 @@ class Module:
         Everything is checked before anything is copied: a size mismatch always raises; missing
         and unexpected keys raise when strict. All offending names appear in one error.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of name -> array, got {type(state_dict).__name__}")
         own = self._state_tensors()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        values = {k: np.asarray(v._data if isinstance(v, Tensor) else v) for k, v in state_dict.items() if k in own}
-        errors = [
-            f"size mismatch for {k}: copying a param with shape {v.shape} from checkpoint, "
-            f"the shape in current model is {own[k].shape}."
-            for k, v in values.items() if v.shape != own[k].shape
-        ]
+        values, errors = {}, []
+        for k, v in state_dict.items():
+            if k in own:
+                value, problem = _loadable(k, v, own[k])
+                if problem:
+                    errors.append(problem)
+                values[k] = value
         if strict and unexpected:
             errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
         if strict and missing:
             errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if errors:
+        if errors:  # all checked before anything is copied: a refused load changes nothing
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
@@ -311,6 +314,21 @@ def _indent(text: str, spaces: int) -> str:
     """Indent every line but the first (a child's repr sits after its "(name): " label)."""
     first, *rest = text.split("\n")
     return "\n".join([first] + [" " * spaces + line for line in rest])
+
+
+def _loadable(key: str, value: Any, target: Tensor) -> tuple[np.ndarray | None, str | None]:
+    """(the array to copy into target, None) or (None, what is wrong with it, naming the key)."""
+    if isinstance(value, Tensor):
+        value = value._data
+    if not isinstance(value, np.ndarray | np.generic | int | float | bool):
+        return None, f"{key}: got a {type(value).__name__}, where an array belongs"
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub":
+        return None, f"{key}: got dtype {array.dtype}, not a real number type"
+    if array.shape != target.shape:
+        return None, (f"size mismatch for {key}: copying a param with shape {array.shape} from checkpoint, "
+                      f"the shape in current model is {target.shape}.")
+    return array, None
 
 
 def _as_buffer(value: Any, name: str) -> Tensor:

@@ -6,7 +6,7 @@ weights), and `state[p]` holds what the update rule remembers about parameter p.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -98,27 +98,41 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyperparameters and state (arrays copied, cast to each parameter's dtype)."""
+        """Restore hyperparameters and state (arrays copied, cast to each parameter's dtype).
+
+        The whole dict is checked before anything changes: a refused load leaves the optimizer as it was."""
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups' (as state_dict() gives), "
+                             f"got {type(state_dict).__name__}" + (f" with keys {sorted(map(str, state_dict))[:6]}"
+                                                                  if isinstance(state_dict, Mapping) else ""))
         saved_groups = state_dict["param_groups"]
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError(
-                f"{type(self).__name__}.load_state_dict: the state dict has {len(saved_groups)} "
-                f"parameter groups, this optimizer has {len(self.param_groups)}"
-            )
+        if not isinstance(saved_groups, list | tuple) or len(saved_groups) != len(self.param_groups):
+            n = len(saved_groups) if isinstance(saved_groups, list | tuple) else type(saved_groups).__name__
+            raise ValueError(f"{where}: the state dict has {n} parameter groups, this optimizer has "
+                             f"{len(self.param_groups)}")
         by_index: dict[int, Tensor] = {}
+        new_groups = []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if len(group["params"]) != len(saved["params"]):
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: group {i} has {len(saved['params'])} "
-                    f"parameters in the state dict but {len(group['params'])} in this optimizer"
-                )
-            by_index.update(zip((int(k) for k in saved["params"]), group["params"]))
-        for group, saved in zip(self.param_groups, saved_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {}
-        for k, saved_state in state_dict["state"].items():
-            p = by_index[int(k)]  # int(): keys may have become strings in a flat file
-            self.state[p] = {name: _state_value(v, p, name, int(k)) for name, v in saved_state.items()}
+            by_index.update(_group_indices(where, i, group, saved))
+            new_groups.append(_hyperparameters(where, i, group, saved, self))
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, Mapping):
+            raise ValueError(f"{where}: 'state' must be a dict of parameter index -> state, got "
+                             f"{type(saved_state).__name__}")
+        new_state = {}
+        for k, entry in saved_state.items():
+            index = _index(where, k, f"state key {k!r}")
+            if index not in by_index:
+                raise ValueError(f"{where}: the state names parameter {index}, but the parameter groups number "
+                                 f"{sorted(by_index)[:3]}...{max(by_index, default=-1)}")
+            if not isinstance(entry, Mapping):
+                raise ValueError(f"{where}: the state of parameter {index} must be a dict, got {type(entry).__name__}")
+            p = by_index[index]
+            new_state[p] = {name: _state_value(v, p, name, index, where) for name, v in entry.items()}
+        for group, new in zip(self.param_groups, new_groups):  # checked: now change
+            group.update(new)
+        self.state = new_state
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -128,13 +142,65 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
-def _state_value(value: Any, p: Tensor, name: str, index: int) -> Any:
+def _index(where: str, value: Any, what: str) -> int:
+    """A parameter index from a state dict (an int, or its string from a flat file)."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | str | np.integer):
+            raise ValueError
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{where}: {what} is not a parameter index") from None
+
+
+def _group_indices(where: str, i: int, group: dict[str, Any], saved: Any) -> dict[int, Tensor]:
+    if not isinstance(saved, Mapping) or not isinstance(saved.get("params"), list | tuple):
+        raise ValueError(f"{where}: parameter group {i} must be a dict with a 'params' list of indices")
+    if len(group["params"]) != len(saved["params"]):
+        raise ValueError(f"{where}: group {i} has {len(saved['params'])} parameters in the state dict but "
+                         f"{len(group['params'])} in this optimizer")
+    indices = [_index(where, k, f"group {i}'s parameter {k!r}") for k in saved["params"]]
+    return dict(zip(indices, group["params"]))
+
+
+def _hyperparameters(where: str, i: int, group: dict[str, Any], saved: Mapping, optimizer: Optimizer) -> dict:
+    """Group i's hyperparameters from the state dict, each of its current value's kind, checked as the constructor does."""
+    new = {k: v for k, v in saved.items() if k != "params"}
+    for key, value in new.items():
+        current = group.get(key)
+        if key in group and not _same_kind(value, current):
+            raise ValueError(f"{where}: group {i}'s {key!r} is {value!r}, where a value like {current!r} belongs")
+    try:
+        optimizer._check_hyperparameters({**group, **new})
+    except ValueError as err:
+        raise ValueError(f"{where}: group {i}: {err}") from None
+    return new
+
+
+def _same_kind(value: Any, current: Any) -> bool:
+    if isinstance(current, bool) or current is None:
+        return isinstance(value, bool) or value is None
+    if isinstance(current, int | float):
+        return isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    if isinstance(current, tuple | list):
+        return isinstance(value, tuple | list) and len(value) == len(current) and all(
+            _same_kind(v, c) for v, c in zip(value, current))
+    return isinstance(value, type(current))
+
+
+def _state_value(value: Any, p: Tensor, name: str, index: int, where: str = "Optimizer.load_state_dict") -> Any:
     """A copy of a saved state array in the parameter's dtype (numbers such as 'step' unchanged)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, np.ndarray | int | float):
+        raise ValueError(f"{where}: state {name!r} of parameter {index} is a {type(value).__name__}, "
+                         "where an array or a number belongs")
     if not isinstance(value, np.ndarray):
         return value
+    if value.dtype.kind not in "fiu":
+        raise ValueError(f"{where}: state {name!r} of parameter {index} has dtype {value.dtype}")
     if value.shape != p.shape:
         raise ValueError(
-            f"Optimizer.load_state_dict: state {name!r} of parameter {index} has shape {value.shape}, "
+            f"{where}: state {name!r} of parameter {index} has shape {value.shape}, "
             f"the parameter has shape {p.shape}"
         )
     return np.array(value, dtype=p._data.dtype)
