@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -96,13 +97,19 @@ class enable_grad(_GradMode):
     enabled = True
 
 
+# MINIGRAD_REFERENCE=1 in the environment: reference mode from the first op, in every thread (so that
+# `python -m pdb script.py` steps into the formulas from the start).
+_REFERENCE_BY_DEFAULT = os.environ.get("MINIGRAD_REFERENCE", "0").strip().lower() not in ("", "0", "false", "no")
+
+
 def is_reference_mode() -> bool:
-    return getattr(_mode, "reference", False)
+    return getattr(_mode, "reference", _REFERENCE_BY_DEFAULT)
 
 
 @contextlib.contextmanager
 def reference() -> Iterator[None]:
-    """Inside this block (in this thread) every op runs its reference Function, never a kernel."""
+    """Inside this block (in this thread) every op runs its reference Function, never a kernel: forward, and
+    backward too (a node a kernel recorded earlier is recomputed by its reference Function first)."""
     previous = is_reference_mode()
     _mode.reference = True
     try:
@@ -214,6 +221,7 @@ class Function:
     """Base class of every op. Subclasses define `forward` and `backward` as static methods."""
 
     is_view = False  # True: forward may return a view of its (one) input, which then shares its version
+    draws_random = False  # True: forward draws from the random generator (dropout): it cannot be recomputed
     computes_in_float = False  # True: integer and bool inputs are computed in float32 (exp, log, ...), as PyTorch
     grad_fn_name: str | None = None  # PyTorch's node name, where it is not f"{name}Backward0"
 
@@ -236,6 +244,7 @@ class Function:
         if cls.computes_in_float:
             arrays = tuple(a if a.dtype.kind == "f" else a.astype(np.float32) for a in arrays)
         out = impl.forward(ctx, *arrays, **kwargs)
+        ctx.kwargs = kwargs
         needs_grad = any(ctx.needs_input_grad) and out.dtype.kind == "f"
         result = Tensor._from_op(out, requires_grad=needs_grad)
         if cls.is_view and np.may_share_memory(out, arrays[0]):
@@ -358,7 +367,9 @@ def _visit(ctx: Context, g: np.ndarray, waiting: dict[int, np.ndarray], owned: s
         raise RuntimeError(f"backward: the graph through {ctx.name()} was already freed by an earlier "
                            "backward(); call backward(retain_graph=True) the first time to go through it twice")
     ctx.check_versions()
-    if _added_into_waiting_gradient(ctx, g, waiting, owned):  # a kernel's shortcut: see below
+    if ctx.impl is not ctx.fn and is_reference_mode():  # a kernel's node, seen in reference mode
+        ctx = _recomputed_by_reference(ctx)
+    elif _added_into_waiting_gradient(ctx, g, waiting, owned):  # a kernel's shortcut: see below
         return
     input_grads = ctx.impl.backward(ctx, g)
     if not isinstance(input_grads, tuple):
@@ -372,6 +383,35 @@ def _visit(ctx: Context, g: np.ndarray, waiting: dict[int, np.ndarray], owned: s
         if needs and not (pg is None and getattr(ctx.impl, "none_means_zero", False)):
             pg = _checked_gradient(ctx, i, pg)
             _add(waiting, owned, id(parent), pg, fresh=ctx.new_gradients)
+
+
+def _recomputed_by_reference(ctx: Context) -> Context:
+    """The node a kernel recorded, for the reference Function's backward: the kernel turns what it saved into
+    what the reference saves (`to_reference(node)`, e.g. dropout's mask as it is), or the reference's forward
+    runs again on the same inputs."""
+    to_reference = getattr(ctx.impl, "to_reference", None)
+    if to_reference is not None:
+        twin = Context.__new__(Context)
+        twin.__dict__.update(ctx.__dict__, impl=ctx.fn)
+        to_reference(twin)
+        return twin
+    name = ctx.fn.__name__
+    if ctx.fn.draws_random and any(ctx.kwargs.get(k, 0) for k in ("p", "dropout_p")):
+        raise RuntimeError(f"backward in reference mode: the {name} node was recorded by a kernel and drew a random "
+                           "mask, so it cannot be recomputed; run the forward inside minigrad.reference() too")
+    for i, (t, version) in enumerate(zip(ctx.inputs, ctx.versions)):
+        if t._version_counter.value != version:
+            raise RuntimeError(f"backward in reference mode: input {i} of the {name} node (recorded by a kernel) "
+                               "changed in place since, so it cannot be recomputed; run the forward inside "
+                               "minigrad.reference() too")
+    ref = Context(ctx.fn, ctx.inputs, ctx.fn)
+    ref.needs_input_grad, ref.next_functions, ref.kwargs = ctx.needs_input_grad, ctx.next_functions, ctx.kwargs
+    ref.__dict__.update({k: ctx.__dict__[k] for k in ("output", "versions") if k in ctx.__dict__})
+    arrays = tuple(t._data for t in ctx.inputs)
+    if ctx.fn.computes_in_float:
+        arrays = tuple(a if a.dtype.kind == "f" else a.astype(np.float32) for a in arrays)
+    ctx.fn.forward(ref, *arrays, **ctx.kwargs)
+    return ref
 
 
 def _checked_gradient(ctx: Context, i: int, pg: np.ndarray | None) -> np.ndarray:

@@ -27,6 +27,8 @@ def _swap(x: np.ndarray) -> np.ndarray:
 class ScaledDotProductAttention(Function):
     """out = D v,  D = dropout(P),  P = softmax(S) over keys,  S = q k^T * scale (+ bias)."""
 
+    draws_random = True  # the dropout mask
+
     @staticmethod
     def forward(ctx: Context, q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None,
                 *, scale: float, dropout_p: float) -> np.ndarray:

@@ -60,6 +60,8 @@ def dropout_composed(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor
 class Dropout(Function):
     """y = x * keep / (1 - p), keep ~ Bernoulli(1 - p) drawn once per call."""
 
+    draws_random = True  # the dropout mask
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, p: float) -> np.ndarray:
         keep = dropout_keep(x.shape, p)

@@ -96,6 +96,14 @@ class ScaledDotProductAttention:
         return out
 
     @staticmethod
+    def to_reference(ctx: Context) -> None:
+        """For backward in reference mode: what the reference saves, P = E / l from this kernel's E and l."""
+        if ctx.fast:
+            q, k, v, exps, sums, keep = ctx.saved_tensors
+            ctx.save_for_backward(q, k, v, exps / sums, keep)
+            ctx.p = ctx.kwargs["dropout_p"]
+
+    @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
         if not ctx.fast:
             return Reference.backward(ctx, grad)

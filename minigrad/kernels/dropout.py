@@ -76,6 +76,10 @@ def apply_keep(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
 @replaces(Reference)
 class Dropout:
     @staticmethod
+    def to_reference(ctx: Context) -> None:
+        """For backward in reference mode: this kernel saves what the reference saves (the mask, ctx.p)."""
+
+    @staticmethod
     def forward(ctx: Context, x: np.ndarray, p: float) -> np.ndarray:
         keep = draw_keep(x.shape, p)
         ctx.save_for_backward(keep)

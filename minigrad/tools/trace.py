@@ -9,9 +9,9 @@ gradient dL/d(that tensor) arriving there), then each input of the op and the gr
 sends to it. `with minigrad.trace(file=None) as t:` prints nothing and keeps the steps in
 `t.records` (a list of TraceRecord).
 
-Inside the block every op runs its reference formulas (minigrad.reference()), so a forward
-written inside it records the Functions of minigrad/ops and minigrad/functional, the code you
-read. A node recorded outside it with a kernel goes back through that kernel: its step says so.
+Inside the block every op runs its reference formulas (minigrad.reference()), forward and backward: a
+node recorded outside it with a kernel is handed to its reference Function's backward too (the engine
+recomputes it, or the kernel gives it what the reference saves), so every step is the code you read.
 
 Tensors are labelled `%n` in the order the trace first meets them, so an input `%7` of one
 step is the output `%7` of a later step; parameters show their names.
@@ -56,7 +56,7 @@ class TraceRecord:
     grad_norm: float  # |dL/d output|, the L2 norm of the upstream gradient
     inputs: list[InputRecord]
     contributions: int  # how many gradients were added (+=) into dL/d output: > 1 if used twice
-    kernel: bool = False  # True: the node was recorded with a kernel (minigrad/kernels), whose backward ran
+    kernel: bool = False  # True: a kernel's backward ran (minigrad/kernels); not inside trace(), which runs formulas
 
 
 def named_tensors(names: Module | Mapping[str, Tensor] | None) -> dict[str, Tensor]:
