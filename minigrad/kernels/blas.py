@@ -7,7 +7,7 @@ thread count is one setting for the whole process (its openblas_set_num_threads_
 same global count; it only returns the old one). And a product that does run threaded outside
 the chunks (a MatMul's backward, a gradient norm, a user's own NumPy) wakes OpenBLAS's own
 threads, which then spin for up to ~0.1 s waiting for more work, on the cores the kernels' pool
-needs: measured with the fast-cpu recipe's gradient clipping, 55-110 ms more per 200 ms step.
+needs (the fast-cpu recipe's gradient clipping made a step about a third slower that way).
 
 So minigrad holds OpenBLAS at one thread while it runs in parallel, as torch.set_num_threads
 governs PyTorch's own BLAS: the kernels' pool holds it from its start until it stops

@@ -4,11 +4,9 @@ at every step.
 Each step allocates and frees the same big arrays (activations, gradients). By default glibc's
 malloc gives large freed blocks back to the operating system, so the next step's arrays arrive as
 fresh pages, and every fresh 4 KiB page costs a page fault when first written. Asking malloc to
-keep freed memory lets the next step reuse it: on a 2-core AMD EPYC VM (2026-12-06, batch 256, two
-processes of each, alternating) the tiny ViT's eval step took 0.80-0.81x the time on 1 thread and
-0.67-0.73x on 2 (8,500-10,000 page faults per step fewer), its training step 0.72-0.74x on 1
-(42,000-43,000 fewer) and 1.00-1.02x on 2. The cost: the process keeps its peak memory instead of
-shrinking between steps.
+keep freed memory lets the next step reuse it: the tiny ViT's steps then take about three quarters
+of the time, with tens of thousands fewer page faults each (examples/BENCHMARK.md has the figures).
+The cost: the process keeps its peak memory instead of shrinking between steps.
 
 The kernels ask for it before their first op (`tune_once`, from minigrad.kernels.parallel), so a
 user's own loop gets it; reference mode, which runs no kernel, leaves malloc alone. So does a process

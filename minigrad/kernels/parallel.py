@@ -9,9 +9,8 @@ on the number of threads or on timing, and each chunk's BLAS calls run on one th
 gives the same bits whatever the thread count; a kernel that reduces over chunks adds the
 partial results in chunk order. A chunk is sized to stay in the CPU's caches through all the
 passes an op makes over it, and so that each NumPy call in it runs long: a thread that waits
-for the GIL, or for the next op's chunks, sleeps, and on the 2-core virtual machines this
-project is tested on waking it took a median of 0.01-0.18 ms, depending on the day: as long as a
-pass of cheap arithmetic over a whole chunk, or longer (examples/benchmark.py measures both).
+for the GIL, or for the next op's chunks, sleeps, and waking it can take as long as a pass of
+cheap arithmetic over a whole chunk, or longer (examples/benchmark.py measures both).
 
 The pool has get_num_threads() - 1 worker threads; the calling thread works too. While it lives,
 OpenBLAS runs on one thread in the whole process (minigrad.kernels.blas says why); stopping it
@@ -33,8 +32,7 @@ from minigrad.kernels import blas, memory
 MAX_CHUNKS = 256  # more would only add per-chunk overhead
 CHUNK = 1 << 18  # elements per chunk (1 MiB of float32): an op's passes over it mostly hit L2/L3, and
 # each NumPy call is long enough that its fixed cost, and handing the GIL between threads, cost little
-# (a quarter or an eighth of it, attention's MATRICES with it, made the tiny ViT's eval step 10-60% slower
-# on a Zen 3 VM with 512 KiB of L2 per core; 2 or 4 times it, no faster)
+# (smaller chunks made the tiny ViT's steps slower, larger ones no faster: examples/BENCHMARK.md)
 
 
 def _default_threads() -> int:
