@@ -60,7 +60,9 @@ def _root_gradients(op: str, outputs: list[Tensor], grad_outputs: Any) -> list[n
             if out.numel() != 1:
                 raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs, but this tensor "
                                    f"has shape {out.shape}; reduce it (e.g. .sum()) or pass a gradient of that shape")
-            grads.append(np.ones_like(out._data))
+            ones = np.empty(out.shape, dtype=out.dtype)  # (np.ones is Python code a debugger would step into)
+            ones.fill(1)
+            grads.append(ones)
             continue
         g = g._data if isinstance(g, Tensor) else np.asarray(g)
         if g.shape != out.shape:
@@ -80,7 +82,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
              inputs: Any = None) -> None:
     """Accumulate d(tensors)/d(leaf) into the `.grad` of every leaf (or only of `inputs`)."""
     _refuse_create_graph("backward", create_graph)
-    outputs = _as_list(tensors, "backward: tensors")
+    outputs = [tensors] if isinstance(tensors, Tensor) else _as_list(tensors, "backward: tensors")
     if isinstance(grad_tensors, Tensor) or (grad_tensors is not None and not isinstance(grad_tensors, (list, tuple))):
         grad_tensors = [grad_tensors]
     roots = _root_gradients("backward", outputs, grad_tensors)
@@ -245,6 +247,7 @@ class Function:
         node.custom_ctx, node.arg_positions, node.n_args = ctx, positions, len(args)
         node.next_functions = tuple((t._grad_node(), 0) for t in tensors)
         node.output = weakref.ref(out)
+        node.sequence_nr = next(engine._sequence)  # after its inputs' nodes
         out._grad_fn, out._requires_grad = node, True
         return out
 

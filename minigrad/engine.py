@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
+import itertools
 import os
 import threading
 import weakref
@@ -137,17 +139,25 @@ class VersionCounter:
 # ----------------------------------------------------------------------------------------------
 
 
+_sequence = itertools.count()  # numbers the nodes in the order they join a graph: inputs before outputs
+
+
 class Node:
-    """What the nodes of the graph have in common: edges to the inputs' nodes, and tensor hooks."""
+    """What the nodes of the graph have in common: edges to the inputs' nodes, and tensor hooks.
+
+    `sequence_nr` numbers the nodes in the order they were made (a node's inputs' nodes always come
+    before it), which is the order backward needs, reversed: PyTorch numbers its nodes the same way."""
 
     next_functions: tuple = ()
+    pre_hooks: list | None = None  # Tensor.register_hook's hooks, run on the gradient arriving here
+    retained: Any = None  # a weak reference to the non-leaf tensor whose .grad retain_grad() keeps
 
     def name(self) -> str:
         return type(self).__name__
 
     def _hooks(self) -> list:
-        if "pre_hooks" not in self.__dict__:
-            self.pre_hooks: list[Callable] = []  # Tensor.register_hook: run on the gradient arriving here
+        if self.pre_hooks is None:
+            self.pre_hooks = []
         return self.pre_hooks
 
     def __repr__(self) -> str:
@@ -159,6 +169,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Tensor) -> None:
         self._variable = weakref.ref(variable)
+        self.sequence_nr = next(_sequence)
 
     @property
     def variable(self) -> Tensor | None:
@@ -192,7 +203,7 @@ class Context(Node):
     def release(self) -> None:
         """Drop everything this node holds, so its arrays can be freed."""
         keep = {k: self.__dict__[k] for k in ("fn", "impl", "needs_input_grad", "next_functions", "output",
-                                              "retained", "pre_hooks", "grad_fn_name")
+                                              "retained", "pre_hooks", "grad_fn_name", "sequence_nr")
                 if k in self.__dict__}
         self.__dict__.clear()
         self.__dict__.update(keep, inputs=(), saved_tensors=(), released=True, new_gradients=False)
@@ -202,13 +213,16 @@ class Context(Node):
 
     def check_versions(self) -> None:
         """PyTorch's error if a tensor whose array this node saved was changed in place since forward."""
-        saved = [s for s in self.saved_tensors if isinstance(s, np.ndarray)]
         for i, (t, version) in enumerate(zip(self.inputs, self.__dict__.get("versions", ()))):
-            if t._version_counter.value != version and any(np.may_share_memory(s, t._data) for s in saved):
+            if t._version_counter.value != version and self._saved(t._data):
                 self._modified(f"input {i} (shape {t.shape})", t._version_counter.value, version)
         counter, version, shape = self.__dict__.get("output_version", (None, None, None))
         if counter is not None and counter.value != version:
             self._modified(f"its output (shape {shape})", counter.value, version)
+
+    def _saved(self, array: np.ndarray) -> bool:
+        """Whether forward saved this array's memory (an input's changed since: backward cannot use it)."""
+        return any(isinstance(s, np.ndarray) and np.may_share_memory(s, array) for s in self.saved_tensors)
 
     def _modified(self, what: str, now: int, then: int) -> None:
         raise RuntimeError(
@@ -255,6 +269,7 @@ class Function:
             if ctx.saved_tensors and _saves_output(ctx.saved_tensors, out):
                 ctx.output_version = (result._version_counter, result._version_counter.value, out.shape)
             ctx.output = weakref.ref(result)
+            ctx.sequence_nr = next(_sequence)  # after its inputs' nodes, a leaf's made just above included
             result._grad_fn = ctx
         return result
 
@@ -308,20 +323,16 @@ def topological_order(roots: Sequence[Node]) -> list[Node]:
     so a chain of 100,000 ops needs no recursion.
     """
     order: list[Node] = []
-    visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False) for root in reversed(roots)]
+    visited: set[Node] = set()
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))  # revisit after its inputs
-        for parent, _ in node.next_functions:
-            if parent is not None and id(parent) not in visited:
-                stack.append((parent, False))
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))  # revisit after its inputs
+            stack.extend([(parent, False) for parent, _ in node.next_functions if parent is not None])
     return order
 
 
@@ -332,36 +343,50 @@ tracers: list[Callable[[Context, Any, np.ndarray, tuple], None]] = []
 
 def run_backward(roots: Sequence[Node], grads: Sequence[np.ndarray], retain_graph: bool = False,
                  capture: Sequence[Node] | None = None) -> dict[int, np.ndarray]:
-    """Send each root's gradient back through the graph.
+    """Send each root's gradient back through the graph, node by node, the newest node first.
 
+    A node is visited once every node that feeds it a gradient is done: those were all made after it,
+    so taking the waiting node with the highest sequence_nr each time is a topological order.
     capture=None: every leaf reached accumulates its gradient into `.grad` (Tensor.backward).
     Otherwise only the nodes in `capture` matter: their gradients are returned, by id (autograd.grad)."""
-    order = topological_order(roots)
-    wanted = None if capture is None else _leading_to(order, {id(n) for n in capture})
+    wanted = None if capture is None else _leading_to(topological_order(roots), {id(n) for n in capture})
     waiting: dict[int, np.ndarray] = {}  # the gradient summed so far at each node
     owned: set[int] = set()  # waiting[i] is a buffer only we hold, safe to add into in place
+    ready: list[tuple[int, int, Node]] = []  # (-sequence_nr, id, node): a heap, the newest node on top
     for root, g in zip(roots, grads):
-        _add(waiting, owned, id(root), g, fresh=False)
+        _send(ready, waiting, owned, root, g, fresh=False)
     captured: dict[int, np.ndarray] = {}
-    shown = [n.output() for n in order if tracers and "output" in n.__dict__]  # alive while tracers are shown them
-    for node in reversed(order):
-        g = waiting.pop(id(node), None)
-        if g is None or (wanted is not None and id(node) not in wanted):
-            continue  # nothing flowed here, or nothing wanted lies behind it
-        g = _run_tensor_hooks(node, g)
+    shown: list = []  # while tracers watch, the tensors they are shown stay alive
+    while ready:
+        node = heapq.heappop(ready)[2]
+        g = waiting.pop(id(node))
+        if wanted is not None and id(node) not in wanted:
+            continue  # nothing wanted lies behind it
+        if node.pre_hooks or node.retained:
+            g = _run_tensor_hooks(node, g)
         if capture is not None and node in capture:
             captured[id(node)] = g
         if isinstance(node, AccumulateGrad):
             if capture is None:
                 node.accumulate(g)
             continue
-        _visit(node, g, waiting, owned)
+        _visit(node, g, ready, waiting, owned)
+        if tracers:
+            shown += node.inputs
         if not retain_graph:
             node.release()  # the node stays (so a second backward can explain itself), empty
     return captured
 
 
-def _visit(ctx: Context, g: np.ndarray, waiting: dict[int, np.ndarray], owned: set[int]) -> None:
+def _send(ready: list, waiting: dict[int, np.ndarray], owned: set[int], node: Node, g: np.ndarray,
+          fresh: bool) -> None:
+    """Add g to the gradient waiting at node, queueing node the first time one arrives."""
+    if id(node) not in waiting:
+        heapq.heappush(ready, (-node.sequence_nr, id(node), node))
+    _add(waiting, owned, id(node), g, fresh)
+
+
+def _visit(ctx: Context, g: np.ndarray, ready: list, waiting: dict[int, np.ndarray], owned: set[int]) -> None:
     """Call one op's backward and add what it returns into the gradients waiting at its inputs."""
     if ctx.released:
         raise RuntimeError(f"backward: the graph through {ctx.name()} was already freed by an earlier "
@@ -382,7 +407,7 @@ def _visit(ctx: Context, g: np.ndarray, waiting: dict[int, np.ndarray], owned: s
     for i, ((parent, _), needs, pg) in enumerate(zip(ctx.next_functions, ctx.needs_input_grad, input_grads)):
         if needs and not (pg is None and getattr(ctx.impl, "none_means_zero", False)):
             pg = _checked_gradient(ctx, i, pg)
-            _add(waiting, owned, id(parent), pg, fresh=ctx.new_gradients)
+            _send(ready, waiting, owned, parent, pg, fresh=ctx.new_gradients)
 
 
 def _recomputed_by_reference(ctx: Context) -> Context:
@@ -458,7 +483,7 @@ def _leading_to(order: list[Node], targets: set[int]) -> set[int]:
 
 def _run_tensor_hooks(node: Node, g: np.ndarray) -> np.ndarray:
     """Tensor.register_hook's hooks on the tensor this gradient belongs to, then retain_grad's copy."""
-    hooks = node.__dict__.get("pre_hooks")
+    hooks = node.pre_hooks
     if hooks:
         from minigrad.tensor import Tensor
 
@@ -466,8 +491,7 @@ def _run_tensor_hooks(node: Node, g: np.ndarray) -> np.ndarray:
             new = hook(Tensor._from_op(g, requires_grad=False))
             if new is not None:
                 g = _hook_result(new, g, node)
-    retained = node.__dict__.get("retained")
-    tensor = retained() if retained is not None else None
+    tensor = node.retained() if node.retained is not None else None
     if tensor is not None:
         tensor._accumulate_grad(g)
     return g

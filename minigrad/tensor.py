@@ -140,7 +140,7 @@ class Tensor(InPlaceMethods, TensorMethods):
     @property
     def retains_grad(self) -> bool:
         node = self._grad_fn
-        return node is not None and node.__dict__.get("retained") is not None and node.retained() is self
+        return node is not None and node.retained is not None and node.retained() is self
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self._data.dtype.kind != "f":
@@ -280,15 +280,12 @@ class Tensor(InPlaceMethods, TensorMethods):
                  inputs: Any = None, *, trace: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `gradient`); with inputs=,
         only into those tensors' `.grad`. trace=True prints each step of backward (see minigrad.trace)."""
-        from minigrad import autograd  # lazy: autograd imports Tensor
-
         if trace:
             from minigrad.tools.trace import trace as tracing  # lazy: the tools import Tensor
 
             with tracing():
-                autograd.backward(self, gradient, retain_graph, create_graph, inputs)
-        else:
-            autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+                return self.backward(gradient, retain_graph, create_graph, inputs)
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     # -- making operands tensors ----------------------------------------------------------------
     def _operand(self, other: Any, wrap: bool = True) -> Tensor:
@@ -504,4 +501,4 @@ class MinResult(NamedTuple):
     indices: Tensor
 
 
-from minigrad import ops  # noqa: E402  (ops import Tensor: load them after the class exists)
+from minigrad import autograd, ops  # noqa: E402  (they import Tensor: load them after the class exists)

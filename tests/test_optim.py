@@ -34,6 +34,13 @@ CASES = {
     "adam-decoupled": (optim.Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
     "adamw-amsgrad": (optim.AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
     "adamw-maximize": (optim.AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    "rmsprop": (optim.RMSprop, torch.optim.RMSprop, dict(lr=0.01)),
+    "rmsprop-centered-momentum": (optim.RMSprop, torch.optim.RMSprop, dict(lr=0.01, alpha=0.9, momentum=0.9,
+                                                                         centered=True, weight_decay=0.1)),
+    "rmsprop-maximize": (optim.RMSprop, torch.optim.RMSprop, dict(lr=0.01, momentum=0.5, maximize=True)),
+    "adagrad": (optim.Adagrad, torch.optim.Adagrad, dict(lr=0.1)),
+    "adagrad-decay-init": (optim.Adagrad, torch.optim.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1,
+                                                                    initial_accumulator_value=0.5, maximize=True)),
 }
 
 
@@ -240,6 +247,8 @@ def test_clip_grad_norm_matches_torch(dtype, max_norm, norm_type):
     total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
     assert_close(np.array(total), expected.numpy().astype(np.float64), "total norm", **TOLERANCES[dtype])
+    assert isinstance(total, mg.Tensor) and total.shape == () and total.dtype == dtype  # as PyTorch: a 0-d tensor,
+    assert isinstance(total.item(), float)  # so that clip_grad_norm_(...).item() works
     for i, (p, t) in enumerate(zip(ours, theirs)):
         assert p.grad.dtype == dtype
         assert_close(p.grad, t.grad.numpy(), f"clipped gradient {i}", **TOLERANCES[dtype])
