@@ -4,10 +4,13 @@
     python examples/train_cifar.py --recipe fast-cpu    # a wider, deeper ViT for a 2-hour CPU budget
     python examples/train_cifar.py --limit-train 2000 --limit-test 500 --epochs 2   # a quick look
     python examples/train_cifar.py --resume             # continue an interrupted run exactly
+    python examples/train_cifar.py --overwrite          # start over in an --out-dir that holds a run
     python examples/train_cifar.py --eval-only --checkpoint runs/cifar10/best.npz [--test-crops 9]
 
 Leaves in --out-dir: checkpoint.npz, best.npz, metrics.csv, and PNG figures (samples, curves,
-accuracy against wall-clock time, attention maps, confusion matrix).
+accuracy against wall-clock time, attention maps, confusion matrix). A fresh run refuses an --out-dir
+that already holds a run's checkpoint.npz, best.npz or metrics.csv: --resume continues that run,
+--overwrite moves its files into --out-dir/replaced-N/ (nothing is deleted) and starts over.
 """
 from __future__ import annotations
 
@@ -20,10 +23,14 @@ import minigrad as mg
 from vit_np import plots
 from vit_np.augment import eval_transform
 from vit_np.config import ViTConfig
-from vit_np.data import DatasetError, default_data_dir, load_cifar10, load_class_names
+from vit_np.checkpoint import CheckpointError
+from vit_np.data import DatasetError, load_cifar10, load_class_names
 from vit_np.model import ViTForClassification
+from vit_np.runs import BEST, CHECKPOINT, RUN_FILES, RunConfig, move_aside, run_files
 from vit_np.settings import add_flags, from_flags
-from vit_np.train import BEST, CHECKPOINT, TTA_FIELD, TrainConfig, Trainer, TrainingError, evaluate
+from vit_np.train import TTA_FIELD, TrainConfig, Trainer, TrainingError, evaluate
+
+FIGURES = ("samples.png", "curves.png", "accuracy_vs_time.png", "attention.png", "confusion_matrix.png")
 
 # Named recipes: values for the settings of TrainConfig and ViTConfig (and --out-dir); a flag given
 # on the command line still wins. The measured runs of each are in the README.
@@ -80,21 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_flags(p.add_argument_group("training (vit_np.train.TrainConfig)"), TrainConfig, RECIPES[recipe])
     add_flags(p.add_argument_group("model (vit_np.config.ViTConfig; defaults: the tutorial's tiny ViT)"),
               ViTConfig, RECIPES[recipe])
-    p.add_argument("--data-dir", default=default_data_dir(),
-                   help="holds cifar-10-batches-py/ or cifar-10-python.tar.gz (default: $VIT_NP_DATA_DIR, else data)")
-    p.add_argument("--out-dir", default=RECIPES[recipe].get("out_dir", "runs/cifar10"),
-                   help="checkpoints, metrics.csv and figures go here")
-    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
-                   help="fetch CIFAR-10 from its home page if it is not in --data-dir")
-    p.add_argument("--limit-train", type=positive_int, default=None, metavar="N", help="use the first N training images")
-    p.add_argument("--limit-test", type=positive_int, default=None, metavar="N", help="use the first N test images")
-    p.add_argument("--resume", action="store_true", help="continue from --out-dir/checkpoint.npz")
-    p.add_argument("--threads", type=positive_int, default=mg.get_num_threads(),
-                   help="threads the kernels use (minigrad.set_num_threads); any count gives the same numbers")
-    p.add_argument("--eval-only", action="store_true",
-                   help="evaluate --checkpoint and draw its figures (the model settings are read from the checkpoint)")
-    p.add_argument("--checkpoint", default=None, help="weights for --eval-only (default: --out-dir/best.npz)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in logs)")
+    add_flags(p.add_argument_group("data, output and resuming (vit_np.runs.RunConfig)"), RunConfig, RECIPES[recipe])
     return p.parse_args(argv)
 
 
@@ -103,14 +96,6 @@ def _recipe_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=list(RECIPES), default="tutorial",
                    help="a named set of defaults for the settings below (see the end of --help)")
     return p
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (argparse names the flag in its error)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def draw_results(model, test_images, test_labels, class_names, out_dir: Path, batch_size: int,
@@ -126,8 +111,9 @@ def draw_results(model, test_images, test_labels, class_names, out_dir: Path, ba
         x = mg.Tensor(eval_transform(test_images[:10]))  # (10, 3, 32, 32)
         _, attentions = model(x, output_attentions=True)  # one (10, heads, T, T) per block
     maps = plots.cls_attention_map(attentions[-1].numpy())  # last block, [CLS] row, mean over heads
-    plots.plot_attention(test_images[:10], maps, test_labels[:10], preds[:10], class_names, out_dir / "attention.png")
-    plots.plot_confusion_matrix(test_labels, preds, class_names, out_dir / "confusion_matrix.png")
+    draw(plots.plot_attention, test_images[:10], maps, test_labels[:10], preds[:10], class_names,
+         out_dir / "attention.png")
+    draw(plots.plot_confusion_matrix, test_labels, preds, class_names, out_dir / "confusion_matrix.png")
     print(f"Test Loss: {test_loss:.4f}, Accuracy: {accuracy:.2f}% on {len(test_labels)} test images")
     return accuracy
 
@@ -141,18 +127,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         mg.set_num_threads(args.threads)  # the process-wide tuning, chosen here by the program
         out_dir = writable(Path(args.out_dir))
+        check_out_dir(args, out_dir)
         config = from_flags(args, ViTConfig)
         test = load_cifar10(args.data_dir, train=False, download=args.download, limit=args.limit_test)
         class_names = load_class_names(args.data_dir)
         if args.eval_only:
             return evaluate_checkpoint(Path(args.checkpoint) if args.checkpoint else out_dir / BEST, test,
-                                       class_names, out_dir, args.eval_batch_size, args.test_crops)
+                                       class_names, out_dir, args.eval_batch_size, args.test_crops,
+                                       args.allow_large_model)
         train = load_cifar10(args.data_dir, train=True, limit=args.limit_train)
         trainer = build_trainer(args, config, train, test, out_dir)
+        if args.overwrite and (moved := move_aside(out_dir, [*RUN_FILES, *FIGURES])):
+            print(f"--overwrite: moved the previous run's files into {moved}")
     except (UsageError, ValueError, DatasetError) as err:  # a bad flag, config, data or checkpoint
         print(f"error: {err}", file=sys.stderr)
         return 2
     return run(trainer, args, class_names, out_dir)
+
+
+def check_out_dir(args: argparse.Namespace, out_dir: Path) -> None:
+    """A fresh run never replaces a run's files by accident: it needs --resume or --overwrite."""
+    if args.resume and args.overwrite:
+        raise UsageError("--resume continues the run in --out-dir, --overwrite moves it aside: choose one")
+    if args.eval_only and (args.resume or args.overwrite):
+        raise UsageError("--eval-only trains nothing: drop --resume and --overwrite")
+    present = run_files(out_dir)
+    if present and not (args.resume or args.overwrite or args.eval_only):
+        raise UsageError(f"--out-dir {out_dir} already holds a run ({', '.join(present)}), which a fresh run would "
+                         "replace. Fix: continue it with the same command plus --resume, start over with --overwrite "
+                         f"(its files move into {out_dir}/replaced-N/), or choose another --out-dir.")
 
 
 def writable(out_dir: Path) -> Path:
@@ -171,12 +174,15 @@ def build_trainer(args: argparse.Namespace, config: ViTConfig, train, test, out_
     train_config = from_flags(args, TrainConfig)
     mg.manual_seed(train_config.seed)
     model = ViTForClassification(config)
-    trainer = Trainer(model, train, test, train_config, out_dir, run_info={"model_config": config.to_dict()},
-                      progress=None if args.no_progress else _tqdm())
+    trainer = Trainer(model, train, test, train_config, out_dir, settings={"run": from_flags(args, RunConfig)},
+                      progress=_tqdm() if args.progress else None)
     if args.resume:
         if not (out_dir / CHECKPOINT).is_file():
             raise UsageError(f"--resume found no {out_dir / CHECKPOINT}; start without --resume")
-        trainer.load_checkpoint()  # a ValueError naming every setting that differs from this run's
+        try:
+            trainer.load_checkpoint()  # a ValueError naming every setting that differs from this run's
+        except CheckpointError as err:
+            raise UsageError(f"--resume cannot use the checkpoint {err.path}: {err.problem}") from None
         print(f"Resuming at epoch {trainer.position.epoch + 1}, step {trainer.position.batch}")
     return trainer
 
@@ -188,7 +194,7 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
     epochs = trainer.config.epochs
     print(f"ViT with {trainer.model.num_parameters():,} parameters; {len(labels)} training and "
           f"{len(test[1])} test images; {mg.get_num_threads()} threads; {json.dumps(trainer.run_info['model_config'])}")
-    plots.plot_sample_images(images[:40], labels[:40], class_names, out_dir / "samples.png")
+    draw(plots.plot_sample_images, images[:40], labels[:40], class_names, out_dir / "samples.png")
 
     def on_epoch_end(row: dict) -> None:
         tested = (f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}%"
@@ -197,8 +203,8 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
             tested += f" ({row[TTA_FIELD]:.2f}% on {trainer.config.test_crops} crops)"
         print(f"Epoch {row['epoch']}/{epochs} - Train Loss: {row['train_loss']:.4f}, {tested} "
               f"({row['epoch_seconds']:.0f} s, {row['train_images_per_second']:.0f} img/s)", flush=True)
-        plots.plot_curves(trainer.history, out_dir / "curves.png")
-        plots.plot_accuracy_vs_time({f"{args.recipe} recipe": trainer.history}, out_dir / "accuracy_vs_time.png")
+        draw(plots.plot_curves, trainer.history, out_dir / "curves.png")
+        draw(plots.plot_accuracy_vs_time, {f"{args.recipe} recipe": trainer.history}, out_dir / "accuracy_vs_time.png")
 
     try:
         trainer.fit(on_epoch_end)
@@ -210,25 +216,35 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
         print(f"error: {err}", file=sys.stderr)
         return 1
     last = trainer.history[-1]
-    best = max((row for row in trainer.history if row["accuracy"] == row["accuracy"]), key=lambda row: row["accuracy"])
+    best = mg.load(out_dir / BEST)  # the file this run wrote: after a failed write, not always the best row
     crops = f" ({last[TTA_FIELD]:.2f}% as the mean of {trainer.config.test_crops} crops)" if TTA_FIELD in last else ""
     print(f"Final: {last['accuracy']:.2f}% test accuracy{crops} after epoch {last['epoch']}, "
           f"{last['elapsed_seconds']:.0f} s of training + evaluation. best.npz holds epoch {best['epoch']} "
           f"({best['accuracy']:.2f}%), picked on the test set, so quote the final figure.")
-    trainer.model.load_state_dict(mg.load(out_dir / BEST)["model"])
+    trainer.model.load_state_dict(best["model"])
     print(f"best.npz (epoch {best['epoch']}), used for the figures: ", end="")
     draw_results(trainer.model, *test, class_names, out_dir, trainer.config.eval_batch_size)
     return 0
 
 
-def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path, batch_size: int, crops: int = 1) -> int:
+def draw(plot, *args) -> None:
+    """A figure, or one warning line if it cannot be written (it can be drawn again: --eval-only)."""
+    try:
+        plot(*args)
+    except OSError as err:
+        print(f"warning: could not draw {args[-1]} ({err.strerror or err})", file=sys.stderr)
+
+
+def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path, batch_size: int, crops: int = 1,
+                        allow_large: bool = False) -> int:
     """--eval-only: the model the checkpoint was trained as, with its weights: evaluate (--test-crops 9:
     also on 9 crops of each image) and draw."""
     try:
-        model = ViTForClassification.from_checkpoint(path)
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
-        print(f"error: --eval-only cannot use the checkpoint {path} ({err}). Fix: pass --checkpoint PATH of a "
-              "best.npz or checkpoint.npz written by this script.", file=sys.stderr)
+        model = ViTForClassification.from_checkpoint(path, allow_large=allow_large)
+    except CheckpointError as err:
+        fix = "" if "--allow-large-model" in err.problem else (
+            ". Fix: pass --checkpoint PATH of a best.npz or checkpoint.npz written by this script")
+        print(f"error: --eval-only cannot use the checkpoint {err.path}: {err.problem}{fix}.", file=sys.stderr)
         return 2
     draw_results(model, *test, class_names, out_dir, batch_size, crops)
     return 0

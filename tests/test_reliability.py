@@ -58,7 +58,8 @@ def test_sigkill_at_random_moments_then_resume_reaches_the_same_weights(tmp_path
     """Start, wait for a new checkpoint (progress), SIGKILL at a random moment in the next quarter of the
     span an unbroken run takes from its first checkpoint to its last (a quarter, so that several kills
     land however fast the machine); repeat with --resume until a run finishes by itself: the weights
-    must be those of the unbroken run."""
+    must be those of the unbroken run. After each kill, the same command without --resume is refused and
+    changes nothing."""
     data_dir = tmp_path / "data"
     make_cifar(data_dir, per_batch=8, n_test=16)
     span = run_to_the_end(data_dir, tmp_path / "straight")
@@ -81,6 +82,12 @@ def test_sigkill_at_random_moments_then_resume_reaches_the_same_weights(tmp_path
         proc.wait()
         kills += 1
         mg.load(ckpt)  # always a whole checkpoint: the previous one or the new one
+        if ckpt.exists():  # the user forgets --resume: refused, and the killed run is left as it was
+            before = ckpt.read_bytes()
+            again = subprocess.run([sys.executable, str(SCRIPT), "--data-dir", str(data_dir), "--out-dir", str(out),
+                                    *TINY], env=ENV, capture_output=True, text=True, timeout=120)
+            assert again.returncode == 2 and "already holds a run" in again.stderr, again.stderr
+            assert ckpt.read_bytes() == before
     else:
         pytest.fail("40 attempts and the run never finished")
     assert kills >= 3, f"only {kills} kills landed before the run finished: the test proved little"

@@ -13,7 +13,6 @@ from the graph; it is None when output_attentions is False.
 """
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
@@ -26,6 +25,7 @@ import minigrad.functional as F
 from minigrad import nn
 from minigrad.random import default_generator
 from minigrad.tensor import Tensor
+from vit_np import checkpoint
 from vit_np.config import ViTConfig, as_config
 
 Attentions = list[Tensor] | None
@@ -284,16 +284,19 @@ class ViTForClassification(nn.Module):
         return logits, all_attentions
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike) -> ViTForClassification:
+    def from_checkpoint(cls, path: str | os.PathLike, allow_large: bool = False) -> ViTForClassification:
         """The ViT saved in a best.npz / checkpoint.npz of vit_np.train (or a file of examples/pretrained),
-        rebuilt from the model config stored beside its weights."""
-        checkpoint = mg.load(path)  # allow_pickle=False: a file cannot run code
-        config = json.loads(checkpoint.get("info", "{}")).get("model_config")
-        if config is None or "model" not in checkpoint:
-            raise ValueError(f"{path} holds no model config and weights; expected a best.npz or checkpoint.npz "
-                             "written by vit_np.train")
+        rebuilt from the model config stored beside its weights.
+
+        The file is untrusted: a damaged or foreign one, or weights that do not fit its config, raise one
+        vit_np.checkpoint.CheckpointError naming the file and the fault; a config beyond the size bounds of
+        vit_np.checkpoint (a few bytes of JSON can ask for terabytes) is refused unless allow_large."""
+        state = checkpoint.read(path)  # allow_pickle=False: a file cannot run code
+        config = checkpoint.model_config(state, path, allow_large)
+        weights = checkpoint.entry(state, "model", dict, path)
         model = cls(config)
-        model.load_state_dict(checkpoint["model"])
+        checkpoint.check_arrays(weights, model.state_dict(), "model", path)
+        model.load_state_dict(weights)
         return model
 
     def _check_input(self, x: Tensor | np.ndarray) -> Tensor:

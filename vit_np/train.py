@@ -11,14 +11,23 @@ One step is the tutorial's, line for line:
     scheduler.step()                # the learning rate of the next step
 
 A run lives in one output directory:
-    checkpoint.npz   model + optimizer + schedule + position in the run + dropout RNG (written
-                     atomically at every epoch end, every `checkpoint_every` steps, and on Ctrl-C;
-                     Ctrl-C saves the state after the last whole step, wherever inside a step it landed)
+    checkpoint.npz   model + optimizer + schedule + position in the run + dropout RNG + the settings and
+                     a fingerprint of the data (written atomically at every epoch end, every
+                     `checkpoint_every` steps, and on Ctrl-C; Ctrl-C saves the state after the last whole
+                     step, wherever inside a step it landed)
     best.npz         the model weights with the best test accuracy so far
     metrics.csv      one row per epoch (with test_crops=9, a tta_accuracy column: the last epoch's
                      test on 9 crops of each image)
 A resumed run continues with the same batches, augmentation and dropout masks as an uninterrupted
 one, and the kernels give the same bits on any number of threads, so both end on the same weights.
+Resuming checks the whole checkpoint before it changes anything (vit_np.checkpoint): a damaged or
+foreign file, or one made with other settings or other data, is refused and the Trainer is untouched.
+
+When the disk or the OS refuses a write (full disk, read-only or vanished directory, no permission),
+the file it was to replace is left whole. A save inside the run (every `checkpoint_every` steps, at an
+epoch end) prints one warning line and training goes on: the next save tries again. The saves at the
+end of the last epoch and on Ctrl-C raise CheckpointWriteError: the run stops, and the message says
+what the checkpoint still holds.
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ import csv
 import dataclasses
 import json
 import math
+import numbers
 import os
 import sys
 import time
@@ -41,16 +51,14 @@ from minigrad import nn, optim
 from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim.lr_scheduler import LambdaLR, warmup_cosine
 from minigrad import random as mg_random
-from vit_np import autoaugment
+from vit_np import autoaugment, checkpoint
 from vit_np.augment import Mix, shifted_crops
 from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, training_transform
 from vit_np.model import PatchDropout
+from vit_np.runs import BEST, CHECKPOINT, METRICS, fingerprint, os_error_cause
 from vit_np.settings import FREE, SCHEDULED, resume_mismatches, setting
 
-CHECKPOINT = "checkpoint.npz"
-BEST = "best.npz"
-METRICS = "metrics.csv"
 METRIC_FIELDS = ["epoch", "train_loss", "test_loss", "accuracy", "lr", "epoch_seconds",
                  "train_images_per_second", "elapsed_seconds"]
 TTA_FIELD = "tta_accuracy"  # the last epoch's test on 9 crops (test_crops=9); nan in the other rows
@@ -60,6 +68,10 @@ LR_SCHEDULES = ("constant", "warmup-cosine")
 
 class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the loss became NaN); the last checkpoint is left intact."""
+
+
+class CheckpointWriteError(TrainingError):
+    """The disk or the OS refused to write a checkpoint; the file it was to replace is intact."""
 
 
 @dataclass
@@ -109,6 +121,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"TrainConfig: {name} must be a positive integer, got {value!r}")
+        if not _is_int(self.seed) or self.seed < 0:  # NumPy's generators take no negative seed
+            raise ValueError(f"TrainConfig: seed must be an integer >= 0, got {self.seed!r}")
         rules = [("lr", self.lr > 0, "> 0"), ("weight_decay", self.weight_decay >= 0, ">= 0"),
                  ("checkpoint_every", self.checkpoint_every >= 0, ">= 0 (0: epoch ends only)"),
                  ("warmup_epochs", 0 <= self.warmup_epochs <= self.epochs, f"in [0, epochs={self.epochs}]"),
@@ -229,17 +243,28 @@ class Position:
 
 class Trainer:
     """Runs epochs of the tutorial's loop on a model, evaluates every `eval_every` epochs and after the
-    last, and checkpoints."""
+    last, and checkpoints.
+
+    settings: more dataclasses of setting() fields that a resumed run must respect, by name (the model's
+    ViTConfig is "model_config", added when the model has one); stored in the checkpoints' info with run_info.
+    warn: prints a line about a save that failed while training went on (default: to stderr).
+    """
 
     def __init__(self, model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
                  test_data: tuple[np.ndarray, np.ndarray], config: TrainConfig, out_dir: str | os.PathLike,
-                 run_info: dict[str, Any] | None = None, progress: Callable | None = None):
+                 run_info: dict[str, Any] | None = None, progress: Callable | None = None,
+                 settings: dict[str, Any] | None = None, warn: Callable[[str], None] | None = None):
         self.model, self.config = model, config
         self.train_images, self.train_labels = train_data
         self.test_images, self.test_labels = test_data
         self.out_dir = Path(out_dir)
-        self.run_info = run_info or {}  # e.g. the model config, stored in checkpoints
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        model_config = {"model_config": model.config} if isinstance(getattr(model, "config", None), ViTConfig) else {}
+        self.settings = {**model_config, **(settings or {})}
+        self.run_info = {**(run_info or {}), **{k: dataclasses.asdict(v) for k, v in self.settings.items()}}
+        self.data = {"train": fingerprint(*train_data), "test": fingerprint(*test_data)}  # compared on resume
         self.progress = progress  # a tqdm-like factory, or None for no progress bar
+        self.warn = warn or (lambda line: print(line, file=sys.stderr, flush=True))
         config_of_model = getattr(model, "config", None)  # a ViT knows its classes; else count the labels
         num_classes = config_of_model.num_classes if config_of_model else int(self.train_labels.max()) + 1
         self.mix = config.mix(num_classes)
@@ -261,13 +286,14 @@ class Trainer:
         self.best_accuracy = -1.0
         self.elapsed = 0.0  # seconds of training + evaluation over the whole run
         self._last_step_state: dict[str, Any] | None = None  # checkpoint_state() after the last whole step
+        self._saved_position: dict[str, Any] | None = None  # where the last checkpoint written (or loaded) is
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
         """Train until `config.epochs`; on Ctrl-C save the state after the last whole step and re-raise."""
         self._last_step_state = self.checkpoint_state()
         if self.history:  # resumed: metrics.csv as the checkpoint knows it (a kill may have come between the two)
-            self.write_metrics()
+            self._write_metrics_or_warn()
         try:
             while self.position.epoch < self.config.epochs:
                 self._train_epoch()
@@ -277,7 +303,10 @@ class Trainer:
         except KeyboardInterrupt:
             # Not the live state: Ctrl-C may have landed after the forward pass drew dropout masks,
             # or halfway through the optimizer's updates; resuming from that would not be exact.
-            self.save_checkpoint(self._last_step_state)
+            try:
+                self.save_checkpoint(self._last_step_state)
+            except CheckpointWriteError as err:
+                raise CheckpointWriteError(f"interrupted, and {err}") from None
             raise
         finally:
             for module, rate in self.patch_drops.items():
@@ -308,7 +337,7 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{pos.loss_sum / pos.seen:.4f}", img_s=f"{len(y) / dt:.0f}")
             if every and pos.batch % every == 0 and pos.batch < self.steps_per_epoch:
-                self.save_checkpoint(self._last_step_state)
+                self._save_or_warn(self._last_step_state)
         if bar is not None:
             bar.close()
 
@@ -360,13 +389,21 @@ class Trainer:
                **extra}
         self.history.append(row)
         self.position = Position(epoch=pos.epoch + 1)
-        if accuracy > self.best_accuracy:
-            self.best_accuracy = accuracy
-            mg.save({"model": self.model.state_dict(), "info": json.dumps(self.run_info), "epoch": row["epoch"],
-                     "accuracy": accuracy}, self.out_dir / BEST)
+        if accuracy > self.best_accuracy:  # recorded only once written: a failed write is retried next epoch
+            try:
+                self._write(self.out_dir / BEST, {"model": self.model.state_dict(), "info": json.dumps(self.run_info),
+                                                  "epoch": row["epoch"], "accuracy": accuracy})
+                self.best_accuracy = accuracy
+            except CheckpointWriteError as err:
+                if last:
+                    raise
+                self.warn(f"warning: {err}; training goes on")
         self._last_step_state = self.checkpoint_state()
-        self.save_checkpoint(self._last_step_state)
-        self.write_metrics()
+        if last:  # the run's result: if it cannot be saved, stop and say so
+            self.save_checkpoint(self._last_step_state)
+        else:
+            self._save_or_warn(self._last_step_state)
+        self._write_metrics_or_warn()
         return row
 
     # -- persistence ---------------------------------------------------------------------------
@@ -383,50 +420,119 @@ class Trainer:
             "elapsed": self.elapsed,
             "train_config": json.dumps(dataclasses.asdict(self.config)),
             "info": json.dumps(self.run_info),
+            "data": dict(self.data),  # fingerprints of the training and test data: a resume must see the same
         }
 
     def save_checkpoint(self, state: dict[str, Any] | None = None) -> Path:
-        """Write `state` (default: checkpoint_state() now) to checkpoint.npz, atomically."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        """Write `state` (default: checkpoint_state() now) to checkpoint.npz, atomically; CheckpointWriteError
+        (the file, the cause, what the file still holds) if the disk or the OS refuses."""
+        state = state if state is not None else self.checkpoint_state()
         path = self.out_dir / CHECKPOINT
-        mg.save(state if state is not None else self.checkpoint_state(), path)
+        self._write(path, state)
+        self._saved_position = state["position"]
         return path
 
+    def _write(self, path: Path, tree: dict[str, Any]) -> None:
+        try:
+            mg.save(tree, path)  # a temporary file renamed over path: a failed write leaves path as it was
+        except OSError as err:
+            if path.name == CHECKPOINT and self._saved_position is not None and path.is_file():
+                at = self._saved_position
+                kept = f"it still holds epoch {at['epoch'] + 1}, step {at['batch']}"
+            else:
+                kept = "the previous one is intact" if path.is_file() else "no earlier one exists"
+            raise CheckpointWriteError(f"could not write {path} ({os_error_cause(err, self.out_dir)}); {kept}") from None
+
+    def _save_or_warn(self, state: dict[str, Any]) -> None:
+        """A save inside the run: if it fails, say so in one line and go on (the next save tries again)."""
+        try:
+            self.save_checkpoint(state)
+        except CheckpointWriteError as err:
+            self.warn(f"warning: {err}; training goes on and the next save tries again")
+
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> None:
-        """Restore model, optimizer, schedule, position and RNG from a checkpoint written by save_checkpoint;
-        a ValueError names every setting the checkpoint was made with differently."""
+        """Restore model, optimizer, schedule, position and RNG from a checkpoint written by save_checkpoint.
+
+        All or nothing: the whole file is checked first. A ValueError names every setting (or the data) the
+        checkpoint was made with differently; a vit_np.checkpoint.CheckpointError names the file and what is
+        wrong with it (missing entry, wrong type or shape, ...). Either way nothing has changed."""
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
-        state = mg.load(path)
-        mismatches = resume_mismatches(json.loads(state["train_config"]), self.config,
-                                       scheduled=self.config.lr_schedule != "constant")
-        saved_model = json.loads(state["info"]).get("model_config", {})
-        if saved_model:  # a field the checkpoint does not name is newer than it: the run had its default
-            saved_model = {**ViTConfig().to_dict(), **saved_model}
-        mismatches += [(k, saved_model[k], v) for k, v in self.run_info.get("model_config", {}).items()
-                       if k in saved_model and saved_model[k] != v]
+        state = checkpoint.read(path)
+        mismatches = self._resume_mismatches(state, path)
         if mismatches:
             raise ValueError(f"--resume: the checkpoint {path} was made with " + ", ".join(
                 f"{field}={theirs!r} (this run: {ours!r})" for field, theirs, ours in mismatches)
                 + "; they must match for the run to continue exactly")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(json.loads(state["scheduler"]))
-        self.position = Position(**state["position"])
-        mg_random.set_rng_state(state["rng"])
-        self.history = json.loads(state["history"])
-        self.best_accuracy = float(state["best_accuracy"])
-        self.elapsed = float(state["elapsed"])
+        checked = self._check_state(state, path)
+        self.model.load_state_dict(checked["model"])  # checked: from here on nothing can fail
+        self.optimizer.load_state_dict(checked["optimizer"])
+        self.scheduler.load_state_dict(checked["scheduler"])
+        self.position = Position(**checked["position"])
+        mg_random.set_rng_state(checked["rng"])
+        self.history, self.best_accuracy, self.elapsed = checked["history"], checked["best_accuracy"], checked["elapsed"]
+        self._saved_position = checked["position"]
+
+    def _resume_mismatches(self, state: dict[str, Any], path: Path) -> list[tuple[str, Any, Any]]:
+        """(field, checkpoint's value, this run's) for each setting that must match and does not, and for the data
+        (its fingerprint). A checkpoint older than a group of settings, or than the fingerprints, is not asked."""
+        scheduled = self.config.lr_schedule != "constant"
+        out = resume_mismatches(checkpoint.json_entry(state, "train_config", dict, path), self.config, scheduled)
+        info = checkpoint.json_entry(state, "info", dict, path)
+        for name, current in self.settings.items():
+            if name in info:
+                out += resume_mismatches(checkpoint.entry(info, name, dict, path, "info"), current, scheduled)
+        if "data" in state:
+            checkpoint.check_like(state["data"], self.data, "data", path)
+            out += [(f"{split}_data", state["data"][split], ours) for split, ours in self.data.items()
+                    if state["data"][split] != ours]
+        return out
+
+    def _check_state(self, state: dict[str, Any], path: Path) -> dict[str, Any]:
+        """Every entry load_checkpoint restores, checked against this Trainer's model, optimizer and schedule."""
+        entry = checkpoint.entry
+        checkpoint.check_arrays(entry(state, "model", dict, path), self.model.state_dict(), "model", path)
+        position = entry(state, "position", dict, path)
+        checkpoint.check_like(position, dataclasses.asdict(Position()), "position", path)
+        if not (position["epoch"] >= 0 and 0 <= position["batch"] < self.steps_per_epoch and position["seen"] >= 0
+                and min(position["loss_sum"], position["seconds"]) >= 0):
+            raise checkpoint.CheckpointError(path, f"'position' {position} is not a place in a run of "
+                                                   f"{self.steps_per_epoch} steps per epoch")
+        steps = position["epoch"] * self.steps_per_epoch + position["batch"]
+        adamw = ("step", "exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * self.optimizer.defaults["amsgrad"]
+        history = checkpoint.json_entry(state, "history", list, path)
+        if len(history) != position["epoch"] or not all(
+                isinstance(row, dict) and all(isinstance(row.get(k), int | float) for k in METRIC_FIELDS) for row in history):
+            raise checkpoint.CheckpointError(path, f"'history' is not {position['epoch']} rows of {', '.join(METRIC_FIELDS)}")
+        return {"model": state["model"], "position": position, "history": history,
+                "optimizer": checkpoint.optimizer_state(entry(state, "optimizer", dict, path), self.optimizer, adamw, path),
+                "scheduler": checkpoint.scheduler_state(checkpoint.json_entry(state, "scheduler", dict, path),
+                                                        self.scheduler, steps, path),
+                "rng": checkpoint.rng_state(entry(state, "rng", str, path), path),
+                "best_accuracy": float(entry(state, "best_accuracy", numbers.Real, path)),
+                "elapsed": float(entry(state, "elapsed", numbers.Real, path))}
 
     def write_metrics(self) -> None:
         """Rewrite metrics.csv from the history (so a resumed run never duplicates rows)."""
         tmp = self.out_dir / (METRICS + ".tmp")
         tested_crops = any(TTA_FIELD in row for row in self.history)  # the column only in runs that have it
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS + [TTA_FIELD] * tested_crops, restval="nan")
-            writer.writeheader()
-            for row in self.history:
-                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        os.replace(tmp, self.out_dir / METRICS)
+        try:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS + [TTA_FIELD] * tested_crops, restval="nan")
+                writer.writeheader()
+                for row in self.history:
+                    writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            os.replace(tmp, self.out_dir / METRICS)
+        except OSError:
+            if tmp.exists():  # a half-written metrics.csv.tmp (the disk filled up)
+                tmp.unlink()
+            raise
+
+    def _write_metrics_or_warn(self) -> None:
+        try:
+            self.write_metrics()
+        except OSError as err:
+            self.warn(f"warning: could not write {self.out_dir / METRICS} ({os_error_cause(err, self.out_dir)}); "
+                      "the checkpoint holds its rows, and the next epoch (or --resume) writes it again")
 
     def _progress_bar(self, pos: Position) -> Any:
         if self.progress is None:
