@@ -32,47 +32,42 @@ from vit_np.train import TTA_FIELD, TrainConfig, Trainer, TrainingError, evaluat
 
 FIGURES = ("samples.png", "curves.png", "accuracy_vs_time.png", "attention.png", "confusion_matrix.png")
 
-# Named recipes: values for the settings of TrainConfig and ViTConfig (and --out-dir); a flag given
-# on the command line still wins. The measured runs of each are in the README.
+# Named recipes: values for the settings of TrainConfig, ViTConfig and RunConfig; a flag given on the
+# command line still wins. What each reached, and in how long: examples/RESULTS.md. Every recipe turns on
+# cls_only_last_block, a speed option of the model (the same logits and gradients, a fifth less work).
+FAST = {"cls_only_last_block": True}
 RECIPES: dict[str, dict] = {
-    "tutorial": {},  # the tutorial's tiny ViT and training setup: the defaults
+    "tutorial": dict(FAST),  # the tutorial's tiny ViT and training setup: the defaults
     # A plain ViT sized for 2 hours of training + evaluation on 2 CPU cores on a slow day: 6 blocks
     # of width 96 (3 heads of 32, MLP 192), 22 epochs of batch 256 with the classic CIFAR
     # augmentation (padded random crop + flip), label smoothing, a 3-epoch warmup then cosine
     # decay, gradient clipping, and no weight decay on biases, LayerNorm weights, [CLS] and position
     # embeddings. No dropout and no image mixing: a run this short does not overfit.
     "fast-cpu": dict(
-        epochs=22, batch_size=256, lr=1.5e-3, weight_decay=0.05, hidden_size=96, num_hidden_layers=6,
+        FAST, epochs=22, batch_size=256, lr=1.5e-3, weight_decay=0.05, hidden_size=96, num_hidden_layers=6,
         num_attention_heads=3, intermediate_size=192, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
         augment="crop-flip", lr_schedule="warmup-cosine", warmup_epochs=3.0, min_lr_ratio=0.01,
         label_smoothing=0.1, grad_clip=1.0, decay_exclusions=True, eval_every=2, out_dir="runs/cifar10-fast-cpu",
     ),
 }
-# The same ViT for 2 hours on a machine about 3x faster (as measured on another day): 66 epochs of batch
-# 128, with MixUp / CutMix on 80% of the batches against the overfitting a run this long shows.
+# The same ViT for 2 hours on a machine about 3 times as fast: 66 epochs of batch 128, with MixUp / CutMix
+# on 80% of the batches against the overfitting a run this long shows.
 RECIPES["fast-cpu-66"] = {**RECIPES["fast-cpu"], "epochs": 66, "batch_size": 128, "lr": 1e-3, "mix_prob": 0.8,
                           "warmup_epochs": 5.0, "eval_every": 1, "out_dir": "runs/cifar10-fast-cpu-66"}
-# fast-cpu-66 trained on half of each image's 64 patches (PatchDropout; tested on all of them): a step
-# costs about half, so 100 epochs fit 2 hours on a slow day of run 7's machine (96 min measured on one;
-# the README gives an epoch on a slower machine, where they do not fit). The
-# last 2 epochs see every patch, as the test does; MixUp alone on half the batches, as the model
-# underfits with PatchDropout and mixing on 80% (81.8% on training images against 77.8% on test).
+# fast-cpu-66 trained on half of each image's 64 patches (PatchDropout; tested on all of them): a step costs
+# about half, so 100 epochs fit 2 hours on a slow machine. The last 2 epochs see every patch, as the test
+# does; MixUp alone on half the batches, as the model underfits with PatchDropout and more mixing.
 RECIPES["fast-cpu-patch-drop"] = {**RECIPES["fast-cpu-66"], "patch_drop_rate": 0.5, "epochs": 100, "eval_every": 4,
                                   "full_patch_epochs": 2, "min_lr_ratio": 0.05, "mix_prob": 0.5,
                                   "mix_switch_prob": 0.0, "out_dir": "runs/cifar10-fast-cpu-patch-drop"}
-# fast-cpu-patch-drop plus RandAugment(2, 9) on every image (run 8: 79.81%, but 128.5 min on a machine
-# slower than run 7's), cut to 90 epochs so that it fits 2 hours there: 86 with PatchDropout, then 4 on every
-# patch (run 8's last 2 such epochs gained 1.3 points); no MixUp (run 10, seed 0: 79.91% in 111.6 min, its
-# train/test gap 6.0 points; run 9, MixUp on a quarter of the batches: 79.75% in 113.8 min, gap 4.7, on the same
-# machine; run 11, MixUp on half of them from epoch 51 on: 79.76%); tested every 10th epoch (a test costs 8-10 s).
-# Seed 1 (run 12): 79.57%, in 123.6 min on the same VM 11% slower that night, where 90 epochs do not fit the 2 hours.
+# fast-cpu-patch-drop plus RandAugment(2, 9) on every image and no MixUp, cut to 90 epochs to fit 2 hours:
+# 86 with PatchDropout, then 4 on every patch (the epochs on every patch gain the most); tested every 10th
+# epoch (a test costs seconds, an epoch more than a minute).
 RECIPES["fast-cpu-randaugment"] = {**RECIPES["fast-cpu-patch-drop"], "augment": "crop-flip-randaugment", "epochs": 90,
                                    "full_patch_epochs": 4, "mix_prob": 0.0, "eval_every": 10,
                                    "out_dir": "runs/cifar10-fast-cpu-randaugment"}
-# fast-cpu-randaugment cut to 72 epochs (68 with PatchDropout, then 4 on every patch) to fit 2 hours on a day
-# 20% slower than run 10's, and after the last epoch also tested on 9 crops of each image (test_crops=9, the
-# mean of their logits; run 10's final weights: 82.48% against 79.91% on the image alone); the crops cost
-# about 90 s, once.
+# fast-cpu-randaugment cut to 72 epochs (68 with PatchDropout, then 4 on every patch) to fit 2 hours on a
+# slower machine, and after the last epoch also tested on 9 crops of each image (the mean of their logits).
 RECIPES["fast-cpu-tta"] = {**RECIPES["fast-cpu-randaugment"], "epochs": 72, "test_crops": 9,
                            "out_dir": "runs/cifar10-fast-cpu-tta"}
 

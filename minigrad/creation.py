@@ -1,8 +1,9 @@
 """Helpers that make tensors, with PyTorch's names and dtype rules.
 
 `tensor(data)` infers the dtype as `torch.tensor` does (bools -> bool, ints -> int64, floats ->
-float32; an array keeps its dtype); the fillers (`zeros`, `randn`, ...) make float32 unless told.
-`device=` is accepted as in PyTorch and must be the CPU.
+float32; an array keeps its dtype); the fillers (`zeros`, `linspace`, ...) make float32 unless told.
+`device=` is accepted as in PyTorch and must be the CPU; `out=` writes into a tensor of the result's
+shape. Random tensors are made in minigrad/sampling.py.
 """
 from __future__ import annotations
 
@@ -14,14 +15,93 @@ import numpy as np
 from minigrad.device import device as as_device
 from minigrad.dtypes import DEFAULT_DTYPE, infer_array, to_array
 from minigrad.ops import shape_arg
-from minigrad.random import default_generator
+from minigrad.engine import is_grad_enabled
 from minigrad.tensor import Tensor
 
 
-def _made(data: np.ndarray, requires_grad: bool, device: Any) -> Tensor:
+def _made(data: np.ndarray, requires_grad: bool, device: Any, out: Tensor | None = None, op: str = "") -> Tensor:
     if device is not None:
         as_device(device)  # refuses anything but the CPU
+    if out is not None:
+        return write_out(data, out, op)
     return Tensor(data, requires_grad=requires_grad)
+
+
+def write_out(data: np.ndarray, out: Any, op: str) -> Tensor:
+    """out[...] = data, for `out=`: same shape (PyTorch would resize; minigrad refuses), out's dtype."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: out must be a Tensor, got {type(out).__name__}")
+    if out.shape != data.shape:
+        raise ValueError(f"{op}: out has shape {out.shape}, the result has shape {data.shape} (minigrad does not "
+                         "resize out)")
+    if out.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}: out= does not support automatic differentiation, and out requires grad")
+    out._data[...] = data
+    out._version_counter.value += 1  # out changed in place: a backward that saved it will refuse
+    return out
+
+
+def _dtype_for(dtype: Any, out: Tensor | None, op: str, default: Any = DEFAULT_DTYPE) -> np.dtype:
+    """dtype=, else out's dtype, else the default; a dtype= that contradicts out's is refused."""
+    if out is not None and dtype is not None and np.dtype(dtype) != getattr(out, "dtype", None):
+        raise TypeError(f"{op}: dtype={np.dtype(dtype)} but out has dtype {out.dtype}")
+    if dtype is None:
+        return np.dtype(getattr(out, "dtype", default) if out is not None else default)
+    return np.dtype(dtype)
+
+
+def _no_layout(op: str, layout: Any, pin_memory: bool) -> None:
+    if layout not in (None, "strided"):
+        raise NotImplementedError(f"{op}: layout={layout!r} is not supported (only the strided layout)")
+    if pin_memory:
+        raise NotImplementedError(f"{op}: pin_memory=True is not supported: minigrad computes on the CPU only")
+
+
+def zeros(*size: Any, out: Tensor | None = None, dtype: Any = None, layout: Any = None, device: Any = None,
+          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """0 everywhere; size: ints or one sequence."""
+    _no_layout("zeros", layout, pin_memory)
+    return _made(np.zeros(shape_arg(size), _dtype_for(dtype, out, "zeros")), requires_grad, device, out, "zeros")
+
+
+def ones(*size: Any, out: Tensor | None = None, dtype: Any = None, layout: Any = None, device: Any = None,
+         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """1 everywhere; size: ints or one sequence."""
+    _no_layout("ones", layout, pin_memory)
+    return _made(np.ones(shape_arg(size), _dtype_for(dtype, out, "ones")), requires_grad, device, out, "ones")
+
+
+def empty(*size: Any, out: Tensor | None = None, dtype: Any = None, layout: Any = None, device: Any = None,
+          requires_grad: bool = False, pin_memory: bool = False, memory_format: Any = None) -> Tensor:
+    """Uninitialised memory of that size (NumPy's np.empty); memory_format is ignored (NumPy's layout)."""
+    _no_layout("empty", layout, pin_memory)
+    return _made(np.empty(shape_arg(size), _dtype_for(dtype, out, "empty")), requires_grad, device, out, "empty")
+
+
+def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = None, layout: Any = None,
+         device: Any = None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Every element fill_value; the dtype follows fill_value (int -> int64, float -> float32) unless given."""
+    _no_layout("full", layout, pin_memory)
+    dtype = _dtype_for(dtype, out, "full", infer_array(fill_value).dtype)
+    return _made(np.full(shape_arg((size,)), fill_value, dtype=dtype), requires_grad, device, out, "full")
+
+
+def empty_like(input: Tensor, *, dtype: Any = None, layout: Any = None, device: Any = None,
+               requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """Uninitialised memory of input's shape (and dtype unless given)."""
+    _no_layout("empty_like", layout, False)
+    return _made(np.empty_like(input._data, dtype=dtype), requires_grad, device)
+
+
+def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, layout: Any = None, device: Any = None,
+              requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """fill_value everywhere, in input's shape and dtype (full_like(int64, 2.7) is 2, as PyTorch) unless given."""
+    _no_layout("full_like", layout, False)
+    dtype = np.dtype(input.dtype if dtype is None else dtype)
+    value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+    if dtype.kind in "iu" and isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"full_like: fill_value {value} cannot be stored in {dtype}")
+    return _made(np.full(input.shape, np.array(value).astype(dtype)), requires_grad, device)
 
 
 def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -45,24 +125,6 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
-def zeros(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _made(np.zeros(shape_arg(shape), dtype=dtype), requires_grad, device)
-
-
-def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _made(np.ones(shape_arg(shape), dtype=dtype), requires_grad, device)
-
-
-def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Every element fill_value; the dtype follows fill_value (int -> int64, float -> float32) unless given."""
-    dtype = infer_array(fill_value).dtype if dtype is None else dtype
-    return _made(np.full(shape_arg((size,)), fill_value, dtype=dtype), requires_grad, device)
-
-
-def empty(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _made(np.empty(shape_arg(shape), dtype=dtype), requires_grad, device)
-
-
 def eye(n: int, m: int | None = None, *, dtype: Any = DEFAULT_DTYPE, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     return _made(np.eye(n, m, dtype=dtype), requires_grad, device)
@@ -79,37 +141,3 @@ def ones_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad
     return _made(np.ones_like(t._data, dtype=dtype), requires_grad, device)
 
 
-def randn(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the generator seeded by `minigrad.manual_seed`."""
-    data = default_generator().standard_normal(shape_arg(shape), dtype=np.dtype(dtype).type)
-    return _made(data, requires_grad, device)
-
-
-def rand(*shape: Any, dtype: Any = DEFAULT_DTYPE, device: Any = None, requires_grad: bool = False) -> Tensor:
-    data = default_generator().random(shape_arg(shape), dtype=np.dtype(dtype).type)
-    return _made(data, requires_grad, device)
-
-
-def randint(*bounds: int, size: Any = None, dtype: Any = np.int64, device: Any = None,
-            requires_grad: bool = False) -> Tensor:
-    """Integers in [low, high), as torch.randint: randint(high, size) or randint(low, high, size)
-    (int64 unless dtype says otherwise, e.g. float32: whole numbers stored as floats)."""
-    if size is None and bounds and not isinstance(bounds[-1], numbers.Integral):
-        *bounds, size = bounds  # the size came last, positionally
-    if size is None or len(bounds) not in (1, 2):
-        raise TypeError(f"randint: expected randint(high, size) or randint(low, high, size), got bounds {tuple(bounds)} "
-                        f"and size={size!r}")
-    low, high = (0, bounds[0]) if len(bounds) == 1 else bounds
-    if not low < high:
-        raise ValueError(f"randint: low ({low}) must be less than high ({high})")
-    values = default_generator().integers(low, high, size=shape_arg((size,)))
-    return _made(values.astype(dtype, copy=False), requires_grad, device)
-
-
-def arange(start: float, end: float | None = None, step: float = 1, *, dtype: Any = None,
-           device: Any = None, requires_grad: bool = False) -> Tensor:
-    """start, start + step, ... below end: int64 for integer arguments, float32 if any is a float."""
-    if dtype is None:
-        dtype = np.float32 if any(isinstance(v, float) for v in (start, end, step)) else np.int64
-    args = (0, start, step) if end is None else (start, end, step)
-    return _made(np.arange(*args, dtype=dtype), requires_grad, device)

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from minigrad.dtypes import accurate_sum
+
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
 
@@ -308,7 +310,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+    return accurate_sum(grad, axes, keepdims=True).reshape(shape)  # as Sum adds: the same bits
 
 
 # ----------------------------------------------------------------------------------------------

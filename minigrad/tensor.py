@@ -19,7 +19,7 @@ import numpy as np
 from minigrad import engine
 from minigrad.device import CPU, refuse_gpu, to_args
 from minigrad.dtypes import to_array
-from minigrad.tensor_methods import TensorMethods
+from minigrad.tensor_methods import TensorMethods, dim_aliases
 from minigrad.inplace import InPlaceMethods
 
 class Tensor(InPlaceMethods, TensorMethods):
@@ -401,31 +401,41 @@ class Tensor(InPlaceMethods, TensorMethods):
     __abs__ = abs
 
     # -- reductions -----------------------------------------------------------------------------
+    @dim_aliases
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
         return ops.Sum.apply(x, dim=dim, keepdim=keepdim)
 
+    @dim_aliases
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
         return ops.Mean.apply(x, dim=dim, keepdim=keepdim)
 
+    @dim_aliases
     def max(self, dim: Any = None, keepdim: bool = False) -> Tensor | MaxResult:
-        """Without dim: the largest element. With dim: (values, indices), as torch.max."""
-        _refuse_other("max", dim)
+        """Without dim: the largest element. With dim: (values, indices), as torch.max. With a tensor: the
+        elementwise maximum, as torch.max(input, other)."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
         if dim is None:
             return ops.Max.apply(self, dim=None, keepdim=keepdim)
         return MaxResult(*ops.max_along(self, dim, keepdim))
 
+    @dim_aliases
     def min(self, dim: Any = None, keepdim: bool = False) -> Tensor | MinResult:
-        """Without dim: the smallest element. With dim: (values, indices), as torch.min."""
-        _refuse_other("min", dim)
+        """Without dim: the smallest element. With dim: (values, indices), as torch.min. With a tensor: the
+        elementwise minimum, as torch.min(input, other)."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
         if dim is None:
             return ops.Max.apply(self, dim=None, keepdim=keepdim, smallest=True)
         return MinResult(*ops.max_along(self, dim, keepdim, smallest=True))
 
+    @dim_aliases
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return ops.arg_extreme(np.argmax, self, dim, keepdim, "argmax")
 
+    @dim_aliases
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return ops.arg_extreme(np.argmin, self, dim, keepdim, "argmin")
 
@@ -473,12 +483,6 @@ class Tensor(InPlaceMethods, TensorMethods):
 
     def split(self, split_size: int | Sequence[int], dim: int = 0) -> list[Tensor]:
         return ops.split(self, split_size, dim)
-
-def _refuse_other(op: str, dim: Any) -> None:
-    if isinstance(dim, Tensor):
-        raise NotImplementedError(f"{op}: {op}(input, other), the elementwise {op}imum of two tensors, "
-                                  f"is not supported; give an int dim")
-
 
 class RemovableHandle:
     """What register_hook returns: handle.remove() takes the hook off again."""

@@ -1,13 +1,15 @@
 """Tensor methods that PyTorch has as other spellings of an operator or as conveniences:
 `x.add(y)` is `x + y`, `x.pow(c)` is `x ** c`, `x.softmax(dim)` is `F.softmax(x, dim)`, and
-`x.var()` is composed from mean and sum (no gradient code of its own).
+`x.var()` is composed from mean and sum (no gradient code of its own), `x.log10()` is log(x) / log(10).
 
 Each is one line of dispatch. `Tensor` (minigrad/tensor.py) inherits them; they are here to keep
 that file about the Tensor itself.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+import math
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -15,6 +17,19 @@ from minigrad import ops
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
+
+
+def dim_aliases(fn: Callable) -> Callable:
+    """fn, also taking NumPy's names axis= for dim= and keepdims= for keepdim=, as PyTorch does everywhere."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+            if alias in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{fn.__name__}: got both {name}= and its alias {alias}=; give one")
+                kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    return call
 
 
 class TensorMethods:
@@ -53,23 +68,121 @@ class TensorMethods:
 
         return log_softmax(self, dim=dim, dtype=dtype)
 
+    @dim_aliases
     def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction: float | None = None) -> Tensor:
         """sum((x - mean)^2) / (N - correction) over dim; correction 1 (Bessel's) unless told."""
         return ops.var(self, dim, unbiased, keepdim, correction)
 
+    @dim_aliases
     def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction: float | None = None) -> Tensor:
         """sqrt(var(x))."""
         return ops.std(self, dim, unbiased, keepdim, correction)
 
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along dim, that dim removed: (n, ...) -> n x (...) (views, as PyTorch's)."""
+        axis = ops.normalize_dim(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * axis + (i,)] for i in range(self.shape[axis]))
+
+    @dim_aliases
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """True where every element (along dim) is nonzero; a bool tensor, outside the graph."""
         return _logical(np.all, self, dim, keepdim, "all")
 
+    @dim_aliases
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """True where some element (along dim) is nonzero; a bool tensor, outside the graph."""
         return _logical(np.any, self, dim, keepdim, "any")
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix; a vector or a 0-d tensor as it is."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dimensions, got one of shape {self.shape}; "
+                             "use transpose(dim0, dim1) or permute")
+        return ops.transpose(self, 0, 1) if self.ndim == 2 else ops.Reshape.apply(self, shape=self.shape)
+
+    # -- more elementwise math: ops of their own, or the ops above with a constant ------------------
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self)
+
+    def log1p(self) -> Tensor:
+        """log(1 + x), exact for small x."""
+        return ops.Log1p.apply(self)
+
+    def expm1(self) -> Tensor:
+        """e^x - 1, exact for small x."""
+        return ops.Expm1.apply(self)
+
+    def log10(self) -> Tensor:
+        """log(x) / log(10)."""
+        return self.log() / math.log(10)
+
+    def log2(self) -> Tensor:
+        """log(x) / log(2)."""
+        return self.log() / math.log(2)
+
+    def exp2(self) -> Tensor:
+        """2^x (2.0: an integer x gives float32, as in PyTorch)."""
+        return 2.0**self
+
+    def square(self) -> Tensor:
+        """x * x (a bool tensor squares as int64, as in PyTorch)."""
+        x = self.to(np.int64) if self.dtype == np.bool_ else self
+        return x * x
+
+    def rsqrt(self) -> Tensor:
+        """1 / sqrt(x), as x^-0.5."""
+        return self**-0.5
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 by the sign of x; gradient 0."""
+        return ops.Step.apply(self, fn="sign")
+
+    def floor(self) -> Tensor:
+        return ops.Step.apply(self, fn="floor")
+
+    def ceil(self) -> Tensor:
+        return ops.Step.apply(self, fn="ceil")
+
+    def trunc(self) -> Tensor:
+        return ops.Step.apply(self, fn="trunc")
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        """x rounded to `decimals` digits, halves to even; gradient 0."""
+        return ops.Step.apply(self, fn="round", decimals=decimals)
+
+    def maximum(self, other: Any) -> Tensor:
+        """max(x, other) elementwise; a tie gives each half the gradient."""
+        return ops.Maximum.apply(self, self._operand(other))
+
+    def minimum(self, other: Any) -> Tensor:
+        """min(x, other) elementwise; a tie gives each half the gradient."""
+        return ops.Maximum.apply(self, self._operand(other), smallest=True)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """x where condition, else other (torch.where(condition, x, other))."""
+        from minigrad.functions import where  # lazy: minigrad.functions imports Tensor
+
+        return where(condition, self, other)
+
+    @dim_aliases
+    def cumsum(self, dim: int, *, dtype: Any = None) -> Tensor:
+        """out_i = x_1 + ... + x_i along dim."""
+        return ops.CumSum.apply(self if dtype is None else self.to(dtype), dim=dim)
+
+    @dim_aliases
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The product of all elements, or along dim."""
+        if dim is not None and not isinstance(dim, int | np.integer):
+            raise TypeError(f"prod: dim must be one int, got {dim!r} (PyTorch's prod reduces one dim at a time)")
+        return ops.Prod.apply(self if dtype is None else self.to(dtype), dim=dim, keepdim=keepdim)
 
     def __format__(self, spec: str) -> str:
         """f"{loss:.4f}" formats a one-element tensor as its number, as PyTorch does."""

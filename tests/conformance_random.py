@@ -5,7 +5,8 @@ compared by what the distribution promises (each checker has `conformance.compar
   deviations), and the gradient is dout times the same factor; eval mode and p = 0 match exactly.
 - scaled_dot_product_attention with dropout_p > 0: the mask minigrad draws is re-drawn (same seed) and
   checked as Binomial; given that mask, outputs and gradients match PyTorch's formula exactly.
-- randn, randint, empty: shape, dtype and requires_grad; randn's mean, randint's range.
+- randn, randint, empty and the other samplers (the *_like twins, randperm, multinomial, normal,
+  bernoulli): shape, dtype and requires_grad; randn's mean, randint's range.
 """
 from __future__ import annotations
 
@@ -161,6 +162,14 @@ RANDOM = {
     "torch.randn": factory,
     "torch.randint": factory,
     "torch.empty": factory,  # uninitialised memory: only the kind of tensor can match
+    "torch.empty_like": factory,
+    "torch.randn_like": factory,
+    "torch.rand_like": factory,
+    "torch.randint_like": factory,
+    "torch.randperm": factory,
+    "torch.multinomial": factory,
+    "torch.normal": factory,
+    "torch.bernoulli": factory,
 }
 
 __all__ = ["RANDOM", "attention_with_keep", "binomial_ok"]

@@ -19,7 +19,7 @@ from minigrad.exercises.catalog import EXERCISES, NUMBER, find_functions, unlist
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(minigrad.__file__).resolve().parent
-N_EXERCISES = 43
+N_EXERCISES = 54
 ROW = re.compile(r"^\s*(\d+)\s+(\w+)\s+(done|failing|not started)\s+(\d+)/(\d+)\s*(.*)$")
 
 

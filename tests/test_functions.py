@@ -114,9 +114,9 @@ def test_functions_accept_arrays_and_keep_their_dtype(name):
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
 
 
-def test_elementwise_max_of_two_tensors_is_refused():
-    with pytest.raises(NotImplementedError, match=r"max: max\(input, other\), the elementwise maximum"):
-        mg.max(mg.zeros(2), mg.ones(2))
+def test_max_and_min_of_two_tensors_are_elementwise():
+    a, b = mg.tensor([1.0, -2.0, 3.0]), mg.tensor([0.5, 4.0, 3.0])
+    assert mg.max(a, b).tolist() == [1.0, 4.0, 3.0] and mg.min(a, b).tolist() == [0.5, -2.0, 3.0]
 
 
 @pytest.mark.parametrize("call", [lambda fw, a, b: fw.mm(a, b), lambda fw, a, b: fw.bmm(a, b)], ids=["mm", "bmm"])
@@ -129,3 +129,35 @@ def test_dtype_names_are_numpy_dtypes():
     assert mg.float32 is np.float32 and mg.long is np.int64 and mg.int64 is np.int64 and mg.double is np.float64
     assert mg.float is np.float32 and mg.int is np.int32 and mg.bool is np.bool_
     assert mg.zeros(2).dtype == mg.float32 and mg.tensor([1]).dtype == mg.long
+
+
+# -- unbind, out=, accelerator: what the tensor tutorial and the lectures call ----------------------------------
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unbind_matches_torch_with_gradients(dim):
+    a = np.random.default_rng(2).standard_normal((3, 4))
+    x, t = mg.Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours, theirs = mg.unbind(x, dim), torch.unbind(t, dim)
+    assert len(ours) == len(theirs)
+    for i, (o, th) in enumerate(zip(ours, theirs)):
+        np.testing.assert_array_equal(o.numpy(), th.detach().numpy())
+        (o * (i + 1)).sum().backward()
+        (th * (i + 1)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "matmul"])
+def test_out_writes_into_the_given_tensor_as_torch(name):
+    a = np.random.default_rng(3).standard_normal((3, 3)).astype(np.float32)
+    out, t_out = mg.empty(3, 3), torch.empty(3, 3)
+    assert getattr(mg, name)(mg.Tensor(a), mg.Tensor(a.T), out=out) is out
+    getattr(torch, name)(torch.tensor(a), torch.tensor(a.T), out=t_out)
+    np.testing.assert_allclose(out.numpy(), t_out.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match=rf"{name}\(\): functions with out=... arguments don't support automatic "
+                                           r"differentiation"):
+        getattr(mg, name)(mg.ones(3, 3, requires_grad=True), mg.ones(3, 3), out=mg.empty(3, 3))
+
+
+def test_the_accelerator_is_never_available_as_on_a_machine_without_one():
+    device = mg.accelerator.current_accelerator().type if mg.accelerator.is_available() else "cpu"
+    assert device == "cpu" and mg.accelerator.device_count() == 0
+    assert mg.ones(2).to(device).device == mg.device("cpu")

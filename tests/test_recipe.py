@@ -337,8 +337,8 @@ def test_full_patch_epochs_train_the_last_epochs_on_every_patch(tmp_path):
     model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                                            intermediate_size=16, patch_drop_rate=0.5))
     tokens = []  # (training?, tokens) of each encoder call
-    encode = model.encoder.cls_forward
-    model.encoder.cls_forward = lambda x: (tokens.append((model.training, x.shape[1])), encode(x))[1]
+    encode = model.encoder.forward
+    model.encoder.forward = lambda x, *a: (tokens.append((model.training, x.shape[1])), encode(x, *a))[1]
     data = (images(8), np.arange(8) % 10)
     config = TrainConfig(epochs=3, batch_size=4, full_patch_epochs=1, eval_batch_size=8, checkpoint_every=0)
     Trainer(model, data, data, config, tmp_path).fit()
@@ -355,8 +355,8 @@ def test_patch_drop_ramp_moves_the_rate_epoch_by_epoch(tmp_path):
     model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                                            intermediate_size=16, patch_drop_rate=0.5))
     tokens = []  # tokens of each training call of the encoder
-    encode = model.encoder.cls_forward
-    model.encoder.cls_forward = lambda x: (model.training and tokens.append(x.shape[1]), encode(x))[1]
+    encode = model.encoder.forward
+    model.encoder.forward = lambda x, *a: (model.training and tokens.append(x.shape[1]), encode(x, *a))[1]
     data = (images(8), np.arange(8) % 10)
     config = TrainConfig(epochs=4, batch_size=4, full_patch_epochs=1, patch_drop_ramp=0.5, eval_batch_size=8,
                          checkpoint_every=0)
@@ -437,7 +437,8 @@ def test_every_setting_has_a_flag_with_its_declared_default_and_help(capsys):
             if f.metadata["flag"]:
                 assert "--" + f.name.replace("_", "-") in text, f.name
                 assert " ".join(f.metadata["help"].split()[:3]) in text, f.name
-                assert getattr(args, f.name) == f.default, f.name
+                assert getattr(args, f.name) == train_cifar.RECIPES["tutorial"].get(f.name, f.default), f.name
+    assert train_cifar.RECIPES["tutorial"] == {"cls_only_last_block": True}  # the defaults, plus the speed option
 
 
 @pytest.fixture(scope="module")

@@ -85,11 +85,15 @@ def test_zero_refuses_a_leaf_that_requires_grad_and_records_on_others():
 
 
 @pytest.mark.parametrize("op", ["max", "min"])
-def test_elementwise_max_min_of_two_tensors_is_refused(op):
-    x, y = mg.ones(3), mg.zeros(3)
-    for call in (lambda: getattr(x, op)(y), lambda: getattr(mg, op)(x, y)):
-        with pytest.raises(NotImplementedError, match=rf"{op}: {op}\(input, other\), the elementwise {op}imum"):
-            call()
+def test_max_min_of_two_tensors_are_elementwise_as_pytorchs(op):
+    a, b = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, 3.0])
+    x, y = mg.Tensor(a, requires_grad=True), mg.Tensor(b, requires_grad=True)
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    out, t_out = getattr(x, op)(y), getattr(tx, op)(ty)
+    np.testing.assert_array_equal(out.numpy(), t_out.detach().numpy())
+    out.backward(mg.Tensor(np.array([1.0, 2.0, 4.0]))), t_out.backward(torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())  # a tie: half to each, as PyTorch
+    np.testing.assert_array_equal(y.grad.numpy(), ty.grad.numpy())
 
 
 # -- detach -------------------------------------------------------------------------------------

@@ -55,17 +55,18 @@ def batch(n=2, dtype=np.float32, seed=1):
 # -- parity with PyTorch, dropout off: forward, loss, attention maps, every gradient -------------
 
 
-@pytest.fixture(scope="module", params=[(v, d, maps, m) for v in VARIANTS for d in DTYPES for maps in (True, False)
-                                        for m in MODES],
-                ids=lambda p: f"{p[0]}-{p[1].__name__}-{'maps' if p[2] else 'cls_only'}-{p[3]}")
+@pytest.fixture(scope="module", params=[(v, d, path, m) for v in VARIANTS for d in DTYPES
+                                        for path in ("maps", "plain", "cls_only") for m in MODES],
+                ids=lambda p: f"{p[0]}-{p[1].__name__}-{p[2]}-{p[3]}")
 def run(request):
     """One forward + backward of both models on the same batch (shared by the tests below), with
-    minigrad's kernels and with its reference formulas.
-
-    Without output_attentions our last block computes [CLS] alone (Encoder.cls_forward): the logits
-    and every gradient must still be PyTorch's, which always computes every token."""
-    variant, dtype, maps, name = request.param
-    ours, theirs = make_pair(dtype, use_faster_attention=VARIANTS[variant], **NO_DROPOUT)
+    minigrad's kernels and with its reference formulas: with the attention maps, without, and with the
+    speed option cls_only_last_block, whose last block computes [CLS] alone (vit_np.model.encode_for_cls):
+    the logits and every gradient must still be PyTorch's, which always computes every token."""
+    variant, dtype, path, name = request.param
+    maps = path == "maps"
+    ours, theirs = make_pair(dtype, use_faster_attention=VARIANTS[variant], cls_only_last_block=path == "cls_only",
+                             **NO_DROPOUT)
     x, y = batch(2, dtype)
     with mode(name):
         logits, attentions = ours(x, output_attentions=maps)
@@ -141,7 +142,7 @@ def test_final_layernorm_normalizes_what_the_classifier_reads():
     model = ViTForClassification(ViTConfig(final_layernorm=True, **NO_DROPOUT)).eval()
     x, _ = batch(4)
     with mg.no_grad():
-        z = model.encoder.cls_forward(model.embedding(mg.Tensor(x))).numpy()[:, 0, :]  # (4, 48)
+        z = model.encoder(model.embedding(mg.Tensor(x)))[0].numpy()[:, 0, :]  # (4, 48)
         logits, _ = model(x)
     z_hat = (z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-5)
     assert np.abs(z.mean(-1)).max() > 1e-3  # the encoder's output is not normalized by itself
@@ -359,7 +360,7 @@ def test_default_config_is_the_tutorials_tiny_config_with_dropout():
                 "intermediate_size": 4 * 48, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
                 "initializer_range": 0.02, "image_size": 32, "num_classes": 10, "num_channels": 3,
                 "qkv_bias": True, "use_faster_attention": True}
-    ours = dict(tutorial, patch_drop_rate=0.0, final_layernorm=False)  # the fields the tutorial does not have: off
+    ours = dict(tutorial, patch_drop_rate=0.0, final_layernorm=False, cls_only_last_block=False)  # not the tutorial's: off
     assert ViTConfig().to_dict() == dict(ours, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
     assert ViTConfig.from_dict(tutorial).to_dict() == ours
     assert ViTForClassification(tutorial).config == ViTConfig.from_dict(tutorial)

@@ -112,10 +112,9 @@ class AttentionHead(nn.Module):
         self.value = nn.Linear(hidden_size, attention_head_size, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, query: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """query: the tokens that ask, (B, Tq, C) (default: x itself); keys and values come from x."""
-        query, key, value = self.query(x if query is None else query), self.key(x), self.value(x)  # 3 x (B, T, hs)
-        scores = query @ key.transpose(-1, -2)  # (B, Tq, hs) @ (B, hs, T) -> (B, Tq, T)
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        query, key, value = self.query(x), self.key(x), self.value(x)  # (B, T, C) -> 3 x (B, T, hs)
+        scores = query @ key.transpose(-1, -2)  # (B, T, hs) @ (B, hs, T) -> (B, T, T)
         scores = scores / math.sqrt(self.attention_head_size)
         probs = self.dropout(F.softmax(scores, dim=-1))  # each row sums to 1 (before dropout)
         return probs @ value, probs  # (B, T, T) @ (B, T, hs) -> (B, T, hs)
@@ -137,10 +136,8 @@ class MultiHeadAttention(nn.Module):
         self.output_projection = nn.Linear(self.all_head_size, config.hidden_size)
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x: Tensor, output_attentions: bool = False,
-                query: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """query: the tokens that ask, (B, Tq, C) (default: x itself); keys and values come from x."""
-        outputs = [head(x, query) for head in self.heads]  # nh x ((B, T, hs), (B, T, T))
+    def forward(self, x: Tensor, output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+        outputs = [head(x) for head in self.heads]  # nh x ((B, T, hs), (B, T, T))
         out = mg.cat([o for o, _ in outputs], dim=-1)  # nh x (B, T, hs) -> (B, T, nh*hs), head order
         out = self.output_dropout(self.output_projection(out))  # (B, T, nh*hs) -> (B, T, C)
         if not output_attentions:
@@ -166,27 +163,22 @@ class FasterMultiHeadAttention(nn.Module):
         self.output_projection = nn.Linear(self.all_head_size, config.hidden_size)
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x: Tensor, output_attentions: bool = False,
-                query: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """query: the tokens that ask, (B, Tq, C) (default: x itself); keys and values come from x."""
+    def forward(self, x: Tensor, output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
         B, T, _ = x.shape
         nh, hs = self.num_attention_heads, self.attention_head_size
-        Tq = T if query is None else query.shape[1]
         qkv = self.qkv_projection(x)  # (B, T, C) -> (B, T, 3*nh*hs)
-        query_, key, value = qkv.chunk(3, dim=-1)  # (B, T, 3*nh*hs) -> 3 x (B, T, nh*hs)
-        if query is not None:  # the asking tokens' own queries: (B, Tq, C) -> (B, Tq, nh*hs)
-            query_ = self.qkv_projection(query).chunk(3, dim=-1)[0]
-        query = query_.view(B, Tq, nh, hs).transpose(1, 2)  # (B, Tq, nh*hs) -> (B, nh, Tq, hs)
+        query, key, value = qkv.chunk(3, dim=-1)  # (B, T, 3*nh*hs) -> 3 x (B, T, nh*hs)
+        query = query.view(B, T, nh, hs).transpose(1, 2)  # (B, T, nh*hs) -> (B, nh, T, hs)
         key = key.view(B, T, nh, hs).transpose(1, 2)  # (B, T, nh*hs) -> (B, nh, T, hs)
         value = value.view(B, T, nh, hs).transpose(1, 2)  # (B, T, nh*hs) -> (B, nh, T, hs)
         if output_attentions:  # the maps need the probabilities: the tutorial's own steps
             out, probs = F.attention_composed(query, key, value, self.attn_dropout.p, self.attn_dropout.training)
-            probs = probs.detach()  # (B, nh, Tq, T)
+            probs = probs.detach()  # (B, nh, T, T)
         else:  # the same function as one op: softmax(q k^T / sqrt(hs)) v, dropout on the probabilities
             p = self.attn_dropout.p if self.attn_dropout.training else 0.0  # the Dropout module decides
-            out, probs = F.scaled_dot_product_attention(query, key, value, dropout_p=p), None  # (B, nh, Tq, hs)
+            out, probs = F.scaled_dot_product_attention(query, key, value, dropout_p=p), None  # (B, nh, T, hs)
         # transpose back before view: viewing (B, nh, T, hs) as (B, T, nh*hs) directly mixes tokens across heads
-        out = out.transpose(1, 2).contiguous().view(B, Tq, nh * hs)  # (B, nh, Tq, hs) -> (B, Tq, nh*hs)
+        out = out.transpose(1, 2).contiguous().view(B, T, nh * hs)  # (B, nh, T, hs) -> (B, T, nh*hs)
         out = self.output_dropout(self.output_projection(out))  # (B, T, nh*hs) -> (B, T, C)
         return out, probs
 
@@ -224,13 +216,6 @@ class Block(nn.Module):
         x = x + self.mlp(self.layernorm_2(x))  # skip connection
         return x, probs
 
-    def cls_forward(self, x: Tensor) -> Tensor:
-        """The block's output for the [CLS] token alone: (B, T, C) -> (B, 1, C). Every token is still
-        a key and a value; only [CLS] asks, takes the skip connections and the MLP."""
-        h = self.layernorm_1(x)  # (B, T, C)
-        x = x[:, :1] + self.attention(h, query=h[:, :1])[0]  # (B, 1, C): skip connection
-        return x + self.mlp(self.layernorm_2(x))  # skip connection
-
 
 class Encoder(nn.Module):
     """num_hidden_layers Blocks in sequence;  (B, T, C) -> (B, T, C), and each block's (B, nh, T, T)."""
@@ -245,13 +230,6 @@ class Encoder(nn.Module):
             x, probs = block(x, output_attentions=output_attentions)
             all_attentions.append(probs)
         return x, all_attentions if output_attentions else None
-
-    def cls_forward(self, x: Tensor) -> Tensor:
-        """The encoder's output for the [CLS] token alone: (B, T, C) -> (B, 1, C). Every block but the
-        last runs in full; the last computes [CLS] alone (Block.cls_forward), all a classifier reads."""
-        for block in self.blocks[:-1]:
-            x, _ = block(x)
-        return self.blocks[-1].cls_forward(x)
 
 
 class ViTForClassification(nn.Module):
@@ -273,11 +251,11 @@ class ViTForClassification(nn.Module):
     def forward(self, x: Tensor | np.ndarray, output_attentions: bool = False) -> tuple[Tensor, Attentions]:
         x = self._check_input(x)
         embedding_output = self.embedding(x)  # (B, ch, H, W) -> (B, T, C)
-        if output_attentions:
-            encoder_output, all_attentions = self.encoder(embedding_output, output_attentions=True)  # (B, T, C)
-        else:  # the classifier reads only [CLS]: the same logits and gradients for ~1/5 less work
-            encoder_output, all_attentions = self.encoder.cls_forward(embedding_output), None  # (B, 1, C)
-        cls_output = encoder_output[:, 0, :]  # [CLS] row: (B, T or 1, C) -> (B, C)
+        if self.config.cls_only_last_block and not output_attentions:  # a speed option, off by default: below
+            encoder_output, all_attentions = encode_for_cls(self.encoder, embedding_output), None  # (B, 1, C)
+        else:
+            encoder_output, all_attentions = self.encoder(embedding_output, output_attentions)  # (B, T, C)
+        cls_output = encoder_output[:, 0, :]  # [CLS] row: (B, T, C) -> (B, C)
         if self.layernorm is not None:
             cls_output = self.layernorm(cls_output)
         logits = self.classifier(cls_output)  # (B, C) -> (B, classes)
@@ -329,6 +307,44 @@ ViTForClassfication = ViTForClassification  # the tutorial's spelling, kept so i
 
 
 # -- converting between the two attention variants' state dicts ------------------------------------
+
+
+# -- a speed option, not in the tutorial: the last block for [CLS] alone ------------------------------
+
+
+def encode_for_cls(encoder: Encoder, x: Tensor) -> Tensor:
+    """The encoder's output for the [CLS] token alone, all the classifier reads: (B, T, C) -> (B, 1, C).
+
+    Every block but the last runs in full; in the last, every token is still a key and a value, but only
+    [CLS] asks, takes the skip connections and the MLP. The same logits and gradients as Encoder.forward for
+    about a fifth less work (ViTConfig.cls_only_last_block turns it on)."""
+    for block in encoder.blocks[:-1]:
+        x, _ = block(x)
+    last = encoder.blocks[-1]
+    h = last.layernorm_1(x)  # (B, T, C)
+    x = x[:, :1] + _attention_for_cls(last.attention, h)  # (B, 1, C): skip connection
+    return x + last.mlp(last.layernorm_2(x))  # skip connection
+
+
+def _attention_for_cls(attention: MultiHeadAttention | FasterMultiHeadAttention, h: Tensor) -> Tensor:
+    """The attention module's output for the first token only: (B, T, C) -> (B, 1, C)."""
+    B, T, _ = h.shape
+    if isinstance(attention, MultiHeadAttention):  # per head: [CLS]'s query against every key
+        outs = []
+        for head in attention.heads:
+            scores = head.query(h[:, :1]) @ head.key(h).transpose(-1, -2)  # (B, 1, hs) @ (B, hs, T) -> (B, 1, T)
+            probs = head.dropout(F.softmax(scores / math.sqrt(head.attention_head_size), dim=-1))
+            outs.append(probs @ head.value(h))  # (B, 1, T) @ (B, T, hs) -> (B, 1, hs)
+        return attention.output_dropout(attention.output_projection(mg.cat(outs, dim=-1)))  # (B, 1, C)
+    nh, hs = attention.num_attention_heads, attention.attention_head_size
+    _, key, value = attention.qkv_projection(h).chunk(3, dim=-1)  # 2 x (B, T, nh*hs)
+    query = attention.qkv_projection(h[:, :1]).chunk(3, dim=-1)[0]  # [CLS]'s own: (B, 1, nh*hs)
+    query = query.view(B, 1, nh, hs).transpose(1, 2)  # (B, 1, nh*hs) -> (B, nh, 1, hs)
+    key, value = (t.view(B, T, nh, hs).transpose(1, 2) for t in (key, value))  # -> 2 x (B, nh, T, hs)
+    p = attention.attn_dropout.p if attention.attn_dropout.training else 0.0
+    out = F.scaled_dot_product_attention(query, key, value, dropout_p=p)  # (B, nh, 1, hs)
+    out = out.transpose(1, 2).contiguous().view(B, 1, nh * hs)  # (B, nh, 1, hs) -> (B, 1, nh*hs)
+    return attention.output_dropout(attention.output_projection(out))  # (B, 1, C)
 
 
 def fused_to_per_head_state_dict(state_dict: dict[str, Any],

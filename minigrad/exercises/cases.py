@@ -105,6 +105,34 @@ CASES: dict[str, Cases] = {
     "Relu": _unary("Relu", "a.relu()"),
     "Sigmoid": _unary("Sigmoid", "a.sigmoid()"),
     "Abs": _unary("Abs", "a.abs()"),
+    "Sin": _unary("Sin", "a.sin()"),
+    "Cos": _unary("Cos", "a.cos()"),
+    "Log1p": _unary("Log1p", "a.log1p()", low=0.0),
+    "Expm1": _unary("Expm1", "a.expm1()"),
+    "Step": Cases({fn: ("[(3, 4)]", f'lambda a: Step.apply(a, fn="{fn}")', f"lambda a: a.{fn}()")
+                   for fn in ("floor", "sign", "ceil", "round", "trunc")}),
+    "Where": Cases({
+        "same_shape": ("[(3, 4), (3, 4)]", "lambda a, b: Where.apply(a, b, condition=MASK)",
+                       "lambda a, b: torch.where(torch.from_numpy(MASK), a, b)"),
+        "broadcast_b": ("[(3, 4), (4,)]", "lambda a, b: Where.apply(a, b, condition=MASK)",
+                        "lambda a, b: torch.where(torch.from_numpy(MASK), a, b)"),
+        "column_condition": ("[(3, 4), (3, 4)]", "lambda a, b: Where.apply(a, b, condition=MASK[:, :1])",
+                             "lambda a, b: torch.where(torch.from_numpy(MASK[:, :1]), a, b)"),
+    }, setup="MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])\n"),
+    "Maximum": Cases({
+        **{name: (s, "lambda a, b: Maximum.apply(a, b)", "lambda a, b: torch.maximum(a, b)")
+           for name, s in (("same_shape", "[(3, 4), (3, 4)]"), ("broadcast_b", "[(3, 4), (4,)]"),
+                           ("ties", "[TIES_A, TIES_B]"))},
+        "minimum": ("[(3, 4), (3, 4)]", "lambda a, b: Maximum.apply(a, b, smallest=True)",
+                    "lambda a, b: torch.minimum(a, b)"),
+        "minimum_ties": ("[TIES_A, TIES_B]", "lambda a, b: Maximum.apply(a, b, smallest=True)",
+                         "lambda a, b: torch.minimum(a, b)"),
+    }, setup="TIES_A = np.array([[1.0, 2.0, -0.5], [0.25, 3.0, 1.0]])\n"
+             "TIES_B = np.array([[1.0, 1.0, -0.5], [0.5, 3.0, 2.0]])  # three ties: each side gets half\n"),
+    "LogSigmoid": Cases({
+        "matrix": ("[(3, 4)]", "lambda a: LogSigmoid.apply(a)", "lambda a: TF.logsigmoid(a)"),
+        "large_logits": ("[LARGE]", "lambda a: LogSigmoid.apply(a)", "lambda a: TF.logsigmoid(a)"),
+    }, setup="LARGE = np.array([[-800.0, -30.0, 0.0], [30.0, 800.0, -1.5]])  # exp(800) would overflow\n"),
     "Cast": Cases({"to_other_float": ("[(3, 4)]", "lambda a: Cast.apply(a, dtype=OTHER[a.dtype])",
                                       "lambda a: a.to(TORCH_OTHER[a.dtype])")},
                   setup="OTHER = {np.dtype(np.float64): np.dtype(np.float32),\n"
@@ -131,6 +159,15 @@ CASES: dict[str, Cases] = {
         "min_two_ties": ("[MIN_TIES]", "lambda a: Max.apply(a, smallest=True)", "lambda a: a.min()"),
     }, setup="TIES = np.array([[1.0, 3.0, 0.5], [3.0, -2.0, 3.0]])  # each 3.0 gets a third of the gradient\n"
              "MIN_TIES = np.array([[1.0, -2.0, 0.5], [-2.0, 3.0, 4.0]])  # each -2.0 gets half of it\n"),
+    "CumSum": Cases({f"dim_{d}": (s, f"lambda a: CumSum.apply(a, dim={d})", f"lambda a: torch.cumsum(a, dim={d})")
+                     for d, s in ((1, "[(3, 4)]"), (0, "[(3, 4)]"), (-1, "[(2, 3, 4)]"))}),
+    "Prod": Cases({
+        "all": ("[(2, 3)]", "lambda a: Prod.apply(a)", "lambda a: a.prod()"),
+        "dim_1": ("[(2, 3, 4)]", "lambda a: Prod.apply(a, dim=1)", "lambda a: a.prod(dim=1)"),
+        "dim_0_keepdim": ("[(3, 4)]", "lambda a: Prod.apply(a, dim=0, keepdim=True)",
+                          "lambda a: a.prod(dim=0, keepdim=True)"),
+        "zeros_dim_1": ("[ZEROS]", "lambda a: Prod.apply(a, dim=1)", "lambda a: a.prod(dim=1)"),
+    }, setup="ZEROS = np.array([[0.5, 0.0, 2.0], [0.0, 3.0, 0.0], [1.5, -2.0, 0.5]])  # one zero, two, none\n"),
     "Reshape": Cases({
         "to_4x6": ("[(2, 3, 4)]", "lambda a: Reshape.apply(a, shape=(4, 6))", "lambda a: a.reshape(4, 6)"),
         "infer_minus_1": ("[(2, 3, 4)]", "lambda a: Reshape.apply(a, shape=(3, -1))", "lambda a: a.reshape(3, -1)"),
@@ -217,6 +254,20 @@ CASES: dict[str, Cases] = {
              "WEIGHT = np.array([0.5, 1.0, 2.0, 1.5, 0.25])  # one weight per class\n"
              "SPATIAL = np.array([[0, 4, 2], [1, 1, 3]])  # a class at each of the 2 x 3 positions\n"
              "PROBS = np.full((4, 5), 0.05) + 0.75 * np.eye(5)[[1, 0, 3, 2]]  # class probabilities, rows sum to 1\n"),
+    "BinaryCrossEntropy": Cases({
+        "mean": ("[PROBS, TARGETS]", "lambda p, t: BinaryCrossEntropy.apply(p, t)",
+                 "lambda p, t: TF.binary_cross_entropy(p, t)"),
+        "sum_weighted": ("[PROBS, TARGETS]", 'lambda p, t: BinaryCrossEntropy.apply(p, t, weight=WEIGHT, reduction="sum")',
+                         'lambda p, t: TF.binary_cross_entropy(p, t, weight=torch.from_numpy(WEIGHT), reduction="sum")'),
+        "none": ("[PROBS, TARGETS]", 'lambda p, t: BinaryCrossEntropy.apply(p, t, reduction="none")',
+                 'lambda p, t: TF.binary_cross_entropy(p, t, reduction="none")'),
+        "at_0_and_1": ("[EDGES, TARGETS]", "lambda p, t: BinaryCrossEntropy.apply(p, t)",
+                       "lambda p, t: TF.binary_cross_entropy(p, t)"),
+    }, setup="PROBS = np.array([[0.2, 0.7, 0.45], [0.9, 0.05, 0.6]])  # probabilities, away from 0 and 1\n"
+             "TARGETS = np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 0.8]])  # soft targets too\n"
+             "WEIGHT = np.array([0.5, 2.0, 1.0])  # broadcast over the rows\n"
+             "EDGES = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 1e-15]])  # log clamped at -100, gradient kept finite\n",
+    ),
     "GeluTanh": _unary("GeluTanh", 'TF.gelu(a, approximate="tanh")'),
     "GeluErf": _unary("GeluErf", 'TF.gelu(a, approximate="none")'),
     "LayerNorm": Cases({

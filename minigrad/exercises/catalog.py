@@ -88,6 +88,39 @@ EXERCISES: list[Exercise] = [
     _ex("Abs", ELEMENTWISE, "out = |a|", "d out/da; forward saved sign(a).",
         "grad_a = grad * sign(a) (0 at a == 0); forward saved sign(a).",
         "derivatives.yaml `abs`: grad * self.sgn()"),
+    _ex("Sin", ELEMENTWISE, "out = sin(a)", "d out/da; forward saved a.",
+        "grad_a = grad * cos(a).", "derivatives.yaml `sin`: grad * self.cos().conj()"),
+    _ex("Cos", ELEMENTWISE, "out = cos(a)", "d out/da (mind the sign); forward saved a.",
+        "grad_a = -grad * sin(a).", "derivatives.yaml `cos`: grad * -self.sin().conj()"),
+    _ex("Log1p", ELEMENTWISE, "out = log(1 + a), exact for small a", "d out/da; forward saved a.",
+        "grad_a = grad / (1 + a); write the 1 as a.dtype.type(1) so float32 stays float32.",
+        "derivatives.yaml `log1p`: log1p_backward(grad, self) = grad / (self + 1)"),
+    _ex("Expm1", ELEMENTWISE, "out = e^a - 1, exact for small a",
+        "d out/da; forward saved its output: how do you get e^a back from it?",
+        "grad_a = grad * e^a = grad * (out + 1), from the saved output.",
+        "derivatives.yaml `expm1`: grad * (result.conj() + 1)"),
+    _ex("Step", ELEMENTWISE, "out = sign(a), floor(a), ceil(a), round(a) or trunc(a) (the argument fn)",
+        "d out/da of a piecewise-constant function; forward saved nothing. What does PyTorch return at the "
+        "jumps, where there is no derivative?",
+        "The output is flat between the jumps, so grad_a = zeros shaped like grad; at a jump PyTorch takes 0 too.",
+        "derivatives.yaml `sign`, `floor`, `ceil`, `round`, `trunc`: zeros_like(grad)"),
+    _ex("Where", ELEMENTWISE, "out = a where condition, else b (condition: a bool array, broadcast with a and b)",
+        "d out/da and d out/db: each element of out came from one of them. Forward saved the condition.",
+        "grad_a = grad where condition, else 0; grad_b = 0 where condition, else grad (np.where); the engine "
+        "sums broadcast gradients back to each input's shape.",
+        "derivatives.yaml `where.self`: self: where(condition, grad, 0), other: where(condition, 0, grad)"),
+    _ex("Maximum", ELEMENTWISE, "out = max(a, b) elementwise (smallest=True: min(a, b))",
+        "d out/da and d out/db; forward saved (a, b) and ctx.smallest. Where a == b both are the max: "
+        "how does PyTorch share the gradient there?",
+        "The gradient goes to the input that was picked: grad_a = grad where a > b (a < b for the min), 0 where "
+        "it lost; at a tie a == b each gets grad / 2. A NaN loses to nothing: both get grad.",
+        "derivatives.yaml `maximum`: self: at::where(self == other, grad / 2, grad).masked_fill_(self < other, 0), "
+        "other: the same, masked where self > other"),
+    _ex("LogSigmoid", ELEMENTWISE, "y = log sigmoid(x) = min(x, 0) - log(1 + e^-|x|)",
+        "dy/dx; forward saved x and e = e^-|x| (in (0, 1], never overflowing). Write it without exp(-x).",
+        "dy/dx = 1 - sigmoid(x) = sigmoid(-x): e / (1 + e) where x >= 0, 1 / (1 + e) where x < 0.",
+        "derivatives.yaml `log_sigmoid_forward`: log_sigmoid_backward(grad, self, buffer) = grad * sigmoid(-x), "
+        "computed from the buffer e^-|x|"),
     _ex("Cast", ELEMENTWISE, "out = a converted to another dtype",
         "the gradient of a dtype conversion; forward saved the input's dtype as ctx.in_dtype. A "
         "gradient always has its input's dtype.",
@@ -138,6 +171,20 @@ EXERCISES: list[Exercise] = [
         "the gradient as 0, not 0 / 0: np.where(y == 0, 0, ...).",
         "derivatives.yaml `linalg_vector_norm`: norm_backward(grad, self, ord, result, dim, keepdim) = "
         "grad * self / result for ord 2, masked to 0 where result == 0"),
+    _ex("CumSum", REDUCE, "out_i = a_1 + ... + a_i along ctx.axis",
+        "d out/da_j: which outputs does a_j add into? forward saved ctx.axis.",
+        "a_j adds into every out_i with i >= j, so grad_a_j = grad_j + ... + grad_n: a cumulative sum of grad "
+        "taken from the end (np.flip, np.cumsum, np.flip back along ctx.axis).",
+        "derivatives.yaml `cumsum`: cumsum_backward(grad, dim) = grad.flip(dim).cumsum(dim).flip(dim)"),
+    _ex("Prod", REDUCE, "out = a_1 a_2 ... a_n over all elements (ctx.axis None) or along ctx.axis "
+        "(kept as size 1 if ctx.keepdim)",
+        "d out/da_j, the product of all the others; forward saved a. out / a_j is that product, except "
+        "where a_j == 0: find a form that never divides.",
+        "The product of the others is (a_1 ... a_(j-1)) (a_(j+1) ... a_n): an exclusive cumulative product "
+        "from the left times one from the right (np.cumprod of the row with a 1 put in front, and the same on "
+        "the flipped row). Put grad's reduced axis back (unless keepdim) and multiply.",
+        "derivatives.yaml `prod.dim_int`: prod_backward(grad, self, result, dim, keepdim) = grad * result / self "
+        "without zeros, else the product of the others through exclusive cumprods"),
     _ex("Reshape", MOVE, "out = a viewed with another shape",
         "the gradient of a view with another shape; forward saved ctx.in_shape.",
         "The elements do not move in memory order: grad_a = grad reshaped back to ctx.in_shape.",
@@ -231,6 +278,16 @@ EXERCISES: list[Exercise] = [
         "composite: log_softmax then nll_loss (class indices; nll_loss_backward puts -w[t] grad, / sum w[t] for "
         "mean, at the targets) or -(log_softmax * target * w).sum() (probabilities, differentiable in target); "
         "label smoothing adds the e/C term (cross_entropy_loss_label_smoothing in LossNLL.cpp)"),
+    _ex("BinaryCrossEntropy", FUSED,
+        "loss = -w (t log p + (1 - t) log(1 - p)) per element, each log at least -100; then mean (/ number of "
+        "elements), sum or none",
+        "dL/dp and, when the targets require grad (ctx.needs_input_grad[1]), dL/dt; forward saved p, t and the "
+        "weight (or None), and ctx.reduction. Where p is 0 or 1 PyTorch keeps the gradient finite: how?",
+        "dL/dp = g w (p - t) / max(p (1 - p), 1e-12) and dL/dt = g w (log(1 - p) - log p), with g = grad / "
+        "p.size for 'mean', else grad (a per-element grad for 'none'). Keep the constants in p's dtype.",
+        "derivatives.yaml `binary_cross_entropy`: binary_cross_entropy_backward(grad, self, target, weight, "
+        "reduction) = grad * w * (self - target) / max((1 - self) * self, EPSILON); target: "
+        "binary_cross_entropy_target_backward = -grad * w * logit(self)"),
     _ex("GeluTanh", FUSED, "y = 0.5 x (1 + tanh u) = x s, s = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) "
         "(the tutorial's NewGELU)",
         "dy/dx of y = 0.5 x (1 + tanh(u)); forward saved x and t = tanh(u). Use the chain rule "

@@ -15,7 +15,7 @@ import numpy as np
 
 from minigrad.engine import Context, Function
 from minigrad.ops import normalize_dims
-from minigrad.ops.elementwise import check_float
+from minigrad.ops.elementwise import check_float, tensor_inputs
 from minigrad.tensor import Tensor
 
 # -- softmax --------------------------------------------------------------------------------------
@@ -73,6 +73,7 @@ def _softmax_input(op: str, x: Tensor, dim: int | None, dtype: Any, stacklevel: 
     return x, int(dim)
 
 
+@tensor_inputs("input")
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """y = exp(x) / sum(exp(x), dim);  any shape -> same shape (dtype: cast x first)."""
     x, dim = _softmax_input("softmax", input, dim, dtype, _stacklevel)
@@ -103,6 +104,7 @@ class LogSoftmax(Function):
         return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
 
 
+@tensor_inputs("input")
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """y = x - log(sum(exp(x), dim));  any shape -> same shape (dtype: cast x first)."""
     x, dim = _softmax_input("log_softmax", input, dim, dtype, _stacklevel)
@@ -166,6 +168,7 @@ class GeluErf(Function):
         return grad * (cdf + x * pdf)
 
 
+@tensor_inputs("input")
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """y = x Phi(x); "none" is the exact erf form (PyTorch's default), "tanh" the tutorial's approximation."""
     check_float("gelu", input=input._data)
@@ -176,6 +179,34 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     raise ValueError(f'gelu: approximate must be "tanh" or "none", got {approximate!r}')
 
 
+@tensor_inputs("input")
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """y = max(x, 0) (inplace=True is accepted and computed out of place: a new tensor, same values)."""
     return input.relu()
+
+
+# -- log-sigmoid ------------------------------------------------------------------------------------
+
+
+class LogSigmoid(Function):
+    """y = log(1 / (1 + e^-x)) = min(x, 0) - log(1 + e^-|x|): never exp of a large number, never log(0)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        e = np.exp(-np.abs(x))  # in (0, 1]
+        ctx.save_for_backward(x, e)
+        return np.minimum(x, x.dtype.type(0)) - np.log1p(e)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        # dy/dx = 1 - sigmoid(x) = sigmoid(-x): e / (1 + e) for x >= 0, 1 / (1 + e) for x < 0 (e = e^-|x|)
+        x, e = ctx.saved_tensors
+        one = x.dtype.type(1)
+        return grad * np.where(x >= 0, e, one) / (one + e)
+
+
+@tensor_inputs("input")
+def logsigmoid(input: Tensor) -> Tensor:
+    """y = log sigmoid(x), computed stably;  (...) -> (...)."""
+    check_float("logsigmoid", input=input._data)
+    return LogSigmoid.apply(input)

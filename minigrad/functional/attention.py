@@ -8,7 +8,7 @@ import numpy as np
 from minigrad.engine import Context, Function
 from minigrad.functional.activation import softmax, softmax_array
 from minigrad.functional.dropout import apply_keep, dropout, dropout_keep
-from minigrad.ops.elementwise import check_dtypes, check_float
+from minigrad.ops.elementwise import check_dtypes, check_float, tensor_inputs
 from minigrad.tensor import Tensor
 
 
@@ -79,6 +79,7 @@ def _mask_bias(attn_mask: Tensor | np.ndarray | None, is_causal: bool, tq: int, 
     return mask  # a float mask is an input: if it requires grad, it gets dL/dS
 
 
+@tensor_inputs("query", "key", "value")
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | np.ndarray | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,

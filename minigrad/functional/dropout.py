@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from minigrad.ops.elementwise import tensor_inputs
 from minigrad.engine import Context, Function
 from minigrad.random import default_generator
 from minigrad.tensor import Tensor
@@ -75,6 +76,7 @@ class Dropout(Function):
         return apply_keep(grad, keep, ctx.p)  # the same elements are dropped, the same scale applied
 
 
+@tensor_inputs("input")
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """y = x * Bernoulli(1-p) / (1-p) in training, y = x in eval;  any shape -> same
     (inplace=True is accepted and computed out of place)."""

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from minigrad.ops.elementwise import tensor_inputs
 from minigrad.engine import Context, Function
 from minigrad.tensor import Tensor
 
@@ -233,6 +234,7 @@ def _output_size(shape: tuple[int, ...], size: object, scale_factor: object,
     return out, scales
 
 
+@tensor_inputs("input")
 def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                 scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from minigrad.engine import Context, Function
-from minigrad.ops.elementwise import check_dtypes
+from minigrad.ops.elementwise import check_dtypes, tensor_inputs
 from minigrad.tensor import Tensor
 
 # -- linear ---------------------------------------------------------------------------------------
@@ -42,6 +42,7 @@ class Linear(Function):
         return (grad_x, grad_w, grad_b)[:len(ctx.inputs)]  # no bias: two inputs, two gradients
 
 
+@tensor_inputs("input", "weight", "bias")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b;  x: (..., in), weight: (out, in), bias: (out,) -> (..., out)."""
     x = input
@@ -175,6 +176,7 @@ def _grouped_linear(patches: Tensor, weight: Tensor, bias: Tensor | None, groups
     return y if bias is None else y + bias
 
 
+@tensor_inputs("input", "weight", "bias")
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | tuple[int, int] = 1,
            padding: int | tuple[int, int] | str = 0, dilation: int | tuple[int, int] = 1, groups: int = 1) -> Tensor:
     """y = im2col(x) @ W^T + b (per group);  x: (B, C, H, W) or (C, H, W), weight: (O, C / groups, kh, kw)

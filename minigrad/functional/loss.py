@@ -19,7 +19,7 @@ import numpy as np
 
 from minigrad.engine import Context, Function
 from minigrad.functional.activation import log_softmax, log_softmax_array
-from minigrad.ops.elementwise import check_float
+from minigrad.ops.elementwise import check_float, tensor_inputs
 from minigrad.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -132,6 +132,8 @@ def target_distribution(logits: np.ndarray, target: np.ndarray, weight: np.ndarr
 class CrossEntropy(Function):
     """loss = -sum_c q_c log softmax(logits)_c per position (q: target_distribution), then reduced."""
 
+    grad_fn_name = "NllLossBackward0"  # PyTorch's top node of cross_entropy (log_softmax, then nll_loss)
+
     @staticmethod
     def forward(ctx: Context, logits: np.ndarray, target: np.ndarray, weight: np.ndarray | None, axis: int,
                 ignore_index: int, label_smoothing: float, reduction: str) -> np.ndarray:
@@ -167,6 +169,7 @@ class CrossEntropy(Function):
         return grad_logits, grad_target
 
 
+@tensor_inputs("input")
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,
                   ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -209,6 +212,7 @@ def _reduce(losses: Tensor, divisor: Any, reduction: str) -> Tensor:
         return losses.sum() / divisor if reduction == "mean" else losses.sum()
 
 
+@tensor_inputs("input")
 def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,
              reduction: str = "mean", weight: Any = None) -> Tensor:
     """w (input - target)^2 per element, then summed, averaged (divided by sum w) or kept;  (...), (...) -> ()."""

@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from minigrad.engine import Context, Function
-from minigrad.ops.elementwise import check_dtypes, check_float
+from minigrad.ops.elementwise import check_dtypes, check_float, tensor_inputs
 from minigrad.tensor import Tensor
 
 
@@ -56,6 +56,7 @@ class LayerNorm(Function):
         return grad_x, grad * xhat, grad  # dw = g xhat, db = g: the engine sums them over the batch dims
 
 
+@tensor_inputs("input", "weight", "bias")
 def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias;  (..., *normalized_shape) -> same."""

@@ -90,3 +90,10 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class LogSigmoid(Module):
+    """y = log sigmoid(x), computed stably;  any shape -> same."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)

@@ -35,3 +35,33 @@ class MSELoss(Module):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(Module):
+    """loss = mean(-w (t log p + (1 - t) log(1 - p))) (or sum, or per element), logs clamped at -100;
+    p (probabilities), t: (...) -> ()."""
+
+    def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean"):
+        super().__init__()
+        self.reduction = check_reduction("BCELoss", legacy_reduction(size_average, reduce, reduction))
+        self.register_buffer("weight", weight)  # a buffer, as in PyTorch
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """loss = mean(-w (pos_weight t log sigmoid(x) + (1 - t) log sigmoid(-x))) (or sum, or per element);
+    x (logits), t: (...) -> ()."""
+
+    def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", pos_weight: Any = None):
+        super().__init__()
+        self.reduction = check_reduction("BCEWithLogitsLoss", legacy_reduction(size_average, reduce, reduction))
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

@@ -5,7 +5,9 @@ input's shape once (`engine.unbroadcast`), so no op here re-derives broadcasting
 """
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,6 +31,28 @@ def check_float(op: str, **arrays: np.ndarray | None) -> None:
         if a is not None and a.dtype.kind != "f":
             raise TypeError(f"{op}: needs a floating-point tensor, got {name} of dtype {a.dtype}; "
                             "convert with .float()")
+
+
+def tensor_inputs(*names: str) -> Callable[[Callable], Callable]:
+    """Decorator of an nn.functional op: each named argument must be a Tensor (or None), as PyTorch requires;
+    a NumPy array or a list is refused naming the op and the argument, in PyTorch's words."""
+    def decorate(fn: Callable) -> Callable:
+        params = list(inspect.signature(fn).parameters)
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            from minigrad.tensor import Tensor
+
+            for name in names:
+                i = params.index(name)
+                value = args[i] if i < len(args) else kwargs.get(name)
+                if value is not None and not isinstance(value, Tensor):
+                    kind = "numpy.ndarray" if isinstance(value, np.ndarray) else type(value).__name__
+                    raise TypeError(f"{fn.__name__}(): argument '{name}' (position {i + 1}) must be Tensor, not {kind}"
+                                    " (wrap an array with minigrad.from_numpy)")
+            return fn(*args, **kwargs)
+        return checked
+    return decorate
 
 
 def promote(a: np.ndarray, b: np.ndarray, true_divide: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from minigrad.engine import Context, Function
+from minigrad.dtypes import accurate_sum
 from minigrad.ops.elementwise import check_float
 
 
@@ -44,7 +45,7 @@ class Sum(Function):
         ctx.axes = normalize_dims(dim, a.ndim, "sum")
         ctx.grad_fn_name = "SumBackward0" if dim is None else "SumBackward1"  # PyTorch's two overloads
         ctx.keepdim, ctx.in_shape = keepdim, a.shape
-        return np.asarray(a.sum(axis=ctx.axes, keepdims=keepdim))
+        return accurate_sum(a, ctx.axes, keepdim)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ class Mean(Function):
         ctx.grad_fn_name = "MeanBackward0" if dim is None else "MeanBackward1"
         ctx.keepdim, ctx.in_shape = keepdim, a.shape
         ctx.count = int(np.prod([a.shape[i] for i in ctx.axes]))
-        return np.asarray(a.mean(axis=ctx.axes, keepdims=keepdim, dtype=a.dtype))
+        return accurate_sum(a, ctx.axes, keepdim, divide_by=ctx.count)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
@@ -113,7 +114,7 @@ class Norm(Function):
     def forward(ctx: Context, a: np.ndarray, dim=None, keepdim: bool = False) -> np.ndarray:
         check_float("norm", input=a)
         ctx.axes, ctx.keepdim = normalize_dims(dim, a.ndim, "norm"), keepdim
-        y = np.sqrt((a * a).sum(axis=ctx.axes, keepdims=True))
+        y = np.sqrt(accurate_sum(a * a, ctx.axes, keepdims=True))
         ctx.save_for_backward(a, y)
         return y if keepdim else np.squeeze(y, axis=ctx.axes)
 
@@ -135,10 +136,10 @@ class Std(Function):
         check_float("std", input=a)
         ctx.axes, ctx.keepdim = normalize_dims(dim, a.ndim, "std"), keepdim
         n = math.prod(a.shape[i] for i in ctx.axes)
-        centered = a - a.mean(axis=ctx.axes, keepdims=True, dtype=a.dtype)
+        centered = a - accurate_sum(a, ctx.axes, keepdims=True, divide_by=max(n, 1))
         dof = a.dtype.type(max(0, n - correction))  # the degrees of freedom, N - correction
         with np.errstate(divide="ignore", invalid="ignore"):  # dof = 0 gives inf or nan, as in PyTorch
-            y = np.sqrt((centered * centered).sum(axis=ctx.axes, keepdims=True) / dof)
+            y = np.sqrt(accurate_sum(centered * centered, ctx.axes, keepdims=True) / dof)
         ctx.save_for_backward(centered, y, dof)
         return y if keepdim else np.squeeze(y, axis=ctx.axes)
 
@@ -149,6 +150,55 @@ class Std(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(y == 0, np.zeros_like(y), g / (dof * y))  # 0 where y = 0, not 0 / 0
         return scale * centered
+
+
+class CumSum(Function):
+    """out_i = a_1 + ... + a_i along ctx.axis;  dL/da_j = grad_j + ... + grad_n, the sum of grad from j on."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, dim: int) -> np.ndarray:
+        ctx.axis = normalize_dim(dim, a.ndim, "cumsum")
+        if a.ndim == 0:
+            return np.cumsum(a.reshape(1)).reshape(())
+        return np.cumsum(a, axis=ctx.axis)  # ints and bools as int64, as PyTorch
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if grad.ndim == 0:
+            return grad.copy()
+        return np.flip(np.cumsum(np.flip(grad, ctx.axis), axis=ctx.axis), ctx.axis)  # a reversed cumsum
+
+
+class Prod(Function):
+    """out = a_1 a_2 ... a_n over all elements (dim=None) or along dim;  dout/da_j = the product of the
+    others, taken as (product before j) * (product after j), so that a zero input needs no division by 0."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, dim: int | None = None, keepdim: bool = False) -> np.ndarray:
+        ctx.axis = None if dim is None else normalize_dim(dim, a.ndim, "prod")
+        ctx.keepdim, ctx.in_shape = keepdim, a.shape
+        ctx.save_for_backward(a)
+        if ctx.axis is None or a.ndim == 0:
+            return np.asarray(a.prod()).reshape((1,) * a.ndim if keepdim else ())
+        return np.asarray(a.prod(axis=ctx.axis, keepdims=keepdim))  # ints and bools as int64, as PyTorch
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved_tensors
+        if ctx.axis is None or a.ndim == 0:
+            x, g = a.reshape(-1), grad.reshape(())  # (n,): one row
+        else:
+            x = np.moveaxis(a, ctx.axis, -1)  # (..., n): the reduced axis last
+            g = np.moveaxis(grad if ctx.keepdim else np.expand_dims(grad, ctx.axis), ctx.axis, -1)
+        if x.shape[-1] == 0:
+            return np.zeros(ctx.in_shape, dtype=grad.dtype)
+        one = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+        before = np.cumprod(np.concatenate([one, x[..., :-1]], axis=-1), axis=-1)  # a_1 ... a_(j-1)
+        after = np.flip(np.cumprod(np.concatenate([one, np.flip(x, -1)[..., :-1]], axis=-1), axis=-1), -1)  # a_(j+1) ... a_n
+        others = before * after * g  # (..., n)
+        if ctx.axis is None or a.ndim == 0:
+            return others.reshape(ctx.in_shape)
+        return np.moveaxis(others, -1, ctx.axis)
 
 
 # -- conveniences written with the ops above (no gradient code of their own) ---------------------
