@@ -195,9 +195,6 @@ class Context(Node):
         self.needs_input_grad = tuple(grad_enabled and t._requires_grad for t in inputs)
         self.saved_tensors: tuple = ()
         self.released = False  # set once backward has freed this node
-        # Set by a backward whose gradients are new arrays that nothing else holds (no view of grad,
-        # of a saved array or of each other): the engine may then add another gradient into one in place.
-        self.new_gradients = False
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
@@ -208,7 +205,7 @@ class Context(Node):
                                               "retained", "pre_hooks", "grad_fn_name", "sequence_nr")
                 if k in self.__dict__}
         self.__dict__.clear()
-        self.__dict__.update(keep, inputs=(), saved_tensors=(), released=True, new_gradients=False)
+        self.__dict__.update(keep, inputs=(), saved_tensors=(), released=True)
 
     def name(self) -> str:
         return self.__dict__.get("grad_fn_name") or self.fn.grad_fn_name or f"{self.fn.__name__}Backward0"
@@ -353,10 +350,9 @@ def run_backward(roots: Sequence[Node], grads: Sequence[np.ndarray], retain_grap
     Otherwise only the nodes in `capture` matter: their gradients are returned, by id (autograd.grad)."""
     wanted = None if capture is None else _leading_to(topological_order(roots), {id(n) for n in capture})
     waiting: dict[int, np.ndarray] = {}  # the gradient summed so far at each node
-    owned: set[int] = set()  # waiting[i] is a buffer only we hold, safe to add into in place
     ready: list[tuple[int, int, Node]] = []  # (-sequence_nr, id, node): a heap, the newest node on top
     for root, g in zip(roots, grads):
-        _send(ready, waiting, owned, root, g, fresh=False)
+        _send(ready, waiting, root, g)
     captured: dict[int, np.ndarray] = {}
     shown: list = []  # while tracers watch, the tensors they are shown stay alive
     while ready:
@@ -372,7 +368,7 @@ def run_backward(roots: Sequence[Node], grads: Sequence[np.ndarray], retain_grap
             if capture is None:
                 node.accumulate(g)
             continue
-        _visit(node, g, ready, waiting, owned)
+        _visit(node, g, ready, waiting)
         if tracers:
             shown += node.inputs
         if not retain_graph:
@@ -380,15 +376,16 @@ def run_backward(roots: Sequence[Node], grads: Sequence[np.ndarray], retain_grap
     return captured
 
 
-def _send(ready: list, waiting: dict[int, np.ndarray], owned: set[int], node: Node, g: np.ndarray,
-          fresh: bool) -> None:
-    """Add g to the gradient waiting at node, queueing node the first time one arrives."""
-    if id(node) not in waiting:
+def _send(ready: list, waiting: dict[int, np.ndarray], node: Node, g: np.ndarray) -> None:
+    """Add g to the gradient waiting at node (+=, never =), queueing node the first time one arrives."""
+    if id(node) in waiting:
+        waiting[id(node)] = waiting[id(node)] + g  # a new array: g or the first one may be an op's own
+    else:
+        waiting[id(node)] = g
         heapq.heappush(ready, (-node.sequence_nr, id(node), node))
-    _add(waiting, owned, id(node), g, fresh)
 
 
-def _visit(ctx: Context, g: np.ndarray, ready: list, waiting: dict[int, np.ndarray], owned: set[int]) -> None:
+def _visit(ctx: Context, g: np.ndarray, ready: list, waiting: dict[int, np.ndarray]) -> None:
     """Call one op's backward and add what it returns into the gradients waiting at its inputs."""
     if ctx.released:
         raise RuntimeError(f"backward: the graph through {ctx.name()} was already freed by an earlier "
@@ -396,8 +393,6 @@ def _visit(ctx: Context, g: np.ndarray, ready: list, waiting: dict[int, np.ndarr
     ctx.check_versions()
     if ctx.impl is not ctx.fn and is_reference_mode():  # a kernel's node, seen in reference mode
         ctx = _recomputed_by_reference(ctx)
-    elif _added_into_waiting_gradient(ctx, g, waiting, owned):  # a kernel's shortcut: see below
-        return
     input_grads = ctx.impl.backward(ctx, g)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
@@ -409,7 +404,7 @@ def _visit(ctx: Context, g: np.ndarray, ready: list, waiting: dict[int, np.ndarr
     for i, ((parent, _), needs, pg) in enumerate(zip(ctx.next_functions, ctx.needs_input_grad, input_grads)):
         if needs and not (pg is None and getattr(ctx.impl, "none_means_zero", False)):
             pg = _checked_gradient(ctx, i, pg)
-            _send(ready, waiting, owned, parent, pg, fresh=ctx.new_gradients)
+            _send(ready, waiting, parent, pg)
 
 
 def _recomputed_by_reference(ctx: Context) -> Context:
@@ -457,23 +452,6 @@ def _checked_gradient(ctx: Context, i: int, pg: np.ndarray | None) -> np.ndarray
                            f"of shape {parent._data.shape}") from None
 
 
-def _add(waiting: dict[int, np.ndarray], owned: set[int], key: int, g: np.ndarray, fresh: bool) -> None:
-    """waiting[key] += g, writing into an existing buffer only if nothing else holds it (speed only)."""
-    if key not in waiting:
-        waiting[key] = g  # may be shared with another input: do not write into it,
-        if fresh:  # unless the op made it for this input alone
-            owned.add(key)
-    elif key in owned:
-        waiting[key] += g
-    elif fresh:
-        g += waiting[key]  # into the op's new array: the same sum (a + b is b + a, bit for bit)
-        waiting[key] = g
-        owned.add(key)
-    else:
-        waiting[key] = waiting[key] + g  # a fresh buffer, ours from now on
-        owned.add(key)
-
-
 def _leading_to(order: list[Node], targets: set[int]) -> set[int]:
     """The nodes from which some target can be reached (order lists inputs before outputs)."""
     leading = set()
@@ -509,20 +487,3 @@ def _hook_result(new: Any, g: np.ndarray, node: Node) -> np.ndarray:
         raise RuntimeError(f"a hook on the tensor of {node.name()} returned a gradient of shape {new.shape} and "
                            f"dtype {new.dtype}; expected shape {g.shape} and dtype {g.dtype}")
     return new._data
-
-
-def _added_into_waiting_gradient(ctx: Context, g: np.ndarray, waiting: dict[int, np.ndarray],
-                                 owned: set[int]) -> bool:
-    """Speed only (reference Functions never take it): a kernel of a one-input op may define
-    backward_into(ctx, grad, buffer), which adds the op's gradient into the buffer already waiting
-    at its input, one only the engine holds. GetItem's does: a slice of qkv adds into its third of
-    the buffer, instead of a zero array the size of qkv with the slice written in, then added to
-    the buffer. The same sums; skipped while a tracer watches (it is shown every input_grads)."""
-    into = getattr(ctx.impl, "backward_into", None)
-    if into is None or tracers or len(ctx.inputs) != 1 or not ctx.needs_input_grad[0]:
-        return False
-    key = id(ctx.next_functions[0][0])
-    if key not in owned:
-        return False
-    into(ctx, g, waiting[key])
-    return True

@@ -171,6 +171,23 @@ class InPlaceMethods:
             return apply_inplace(self, "fill_", lambda x: ops.Copy.apply(x, value), value)
         return apply_inplace(self, "fill_", lambda x: ops.Fill.apply(x, value=value))
 
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with draws from N(mean, std^2) (a constant to autograd: the gradient of self is 0)."""
+        return self._fill_drawn("normal_", lambda rng: rng.normal(mean, std, self.shape), generator)
+
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with draws from U(from_, to) (a constant to autograd: the gradient of self is 0)."""
+        return self._fill_drawn("uniform_", lambda rng: rng.uniform(from_, to, self.shape), generator)
+
+    def _fill_drawn(self, op: str, draw: Callable, generator: Any) -> Tensor:
+        from minigrad.random import numpy_generator
+        from minigrad.tensor import Tensor
+
+        if self.dtype.kind != "f":
+            raise RuntimeError(f"{op}: needs a floating-point tensor, got dtype {self.dtype}")
+        values = Tensor(np.asarray(draw(numpy_generator(generator, op)), dtype=self.dtype))
+        return apply_inplace(self, op, lambda x: ops.Copy.apply(x, values))
+
     def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
         from minigrad.tensor import Tensor
 

@@ -111,43 +111,6 @@ def test_leaf_grads_do_not_alias_each_other_or_the_upstream_grad():
     assert b.grad.numpy()[0, 0] == 1.0 and c.grad.numpy()[0] == 1.0 and upstream[0, 0] == 1.0
 
 
-class _Scaled(Function):
-    """y = c x, whose backward returns a new array each time and may say so (ctx.new_gradients)."""
-    returned: list = []
-
-    @staticmethod
-    def forward(ctx, a, c, new):
-        ctx.c, ctx.new = c, new
-        return a * c
-
-    @staticmethod
-    def backward(ctx, grad):
-        ctx.new_gradients = ctx.new
-        g = grad * ctx.c
-        _Scaled.returned.append((g, g.copy()))
-        return g
-
-
-@pytest.mark.parametrize("new", [False, True], ids=["not_said", "said"])
-@pytest.mark.parametrize("first", ["new_array_first", "shared_array_first"])
-def test_the_engine_adds_into_a_gradient_in_place_only_where_the_op_said_it_is_new(new, first):
-    """h gets two gradients: the upstream array itself (through the add, which gives grad to both
-    inputs) and _Scaled's new array. Either order, the sum is the same; the engine writes into
-    _Scaled's array only when its backward said it was new, never into the shared one."""
-    _Scaled.returned = []
-    x = leaf(2, 3)
-    h = x * 1.0
-    up = np.random.default_rng(4).standard_normal((2, 3))
-    out = (_Scaled.apply(h, c=3.0, new=new) + h) if first == "new_array_first" else (h + _Scaled.apply(h, c=3.0, new=new))
-    sent = up.copy()
-    out.backward(sent)
-    np.testing.assert_allclose(x.grad, 4.0 * up, rtol=1e-14)
-    np.testing.assert_array_equal(sent, up)  # the array both of the add's inputs got is untouched
-    (g, as_returned), = _Scaled.returned
-    added_into = not np.array_equal(g, as_returned)
-    assert added_into == new
-
-
 def test_backward_with_a_leaf_root_copies_the_grad():
     x = leaf(3)
     g = np.ones(3)

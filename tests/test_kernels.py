@@ -160,7 +160,6 @@ CASES = {
     GetItem: {
         "qkv_thirds_many_chunks": (lambda x: x[:, :, 40:80] * 2 + x[:, :, :40], [(3 * CHUNK // 600, 5, 120)], None),
         "rows_of_a_large_array": (lambda x: x[:, 0], [(3 * CHUNK // 600, 3, 200)], None),
-        # two or more picks of one tensor: the later gradients are added into the first (backward_into)
         "qkv_chunk_many_chunks": (lambda x: (lambda q, k, v: q * 3 + k * 2 + v)(*x.chunk(3, dim=-1)),
                                   [(3 * CHUNK // 600, 5, 120)], None),
         "overlapping_slices": (lambda x: x[1:3] * 2 + x[2:4] - x[0:2, ::-1], [(4, 5)], None),
@@ -467,65 +466,3 @@ def test_each_shared_kernel_helper_is_defined_once():
 
 
 # -- a backward that says its gradients are new arrays ----------------------------------------------
-def _held_elsewhere(g: np.ndarray, ctx, grad: np.ndarray, others: list) -> list[str]:
-    """What g shares memory with, of what the engine or the graph still holds."""
-    held = [("the upstream grad", grad)] + [(f"saved array {i}", a) for i, a in enumerate(ctx.saved_tensors)
-                                           if isinstance(a, np.ndarray)]
-    held += [(f"input {i}'s data", t.numpy()) for i, t in enumerate(ctx.inputs)] + others
-    return [name for name, a in held if a is not None and np.shares_memory(g, a)]
-
-
-def _check_new_gradients(declared: list):
-    """An engine tracer: at each node whose backward said ctx.new_gradients, every gradient it
-    returned shares memory with nothing else the graph holds; the node's op goes into `declared`."""
-    def check(ctx, out, grad, input_grads):
-        if not ctx.new_gradients:
-            return
-        declared.append(ctx.fn)
-        for i, g in enumerate(input_grads):
-            others = [(f"gradient {j}", h) for j, h in enumerate(input_grads) if j != i and h is not None]
-            assert g is None or _held_elsewhere(g, ctx, grad, others) == [], f"{ctx.fn.__name__}: gradient {i}"
-    return check
-
-
-NEW_GRADIENT_CASES = [(op, case) for op, case in CASE_IDS if op in (Linear, LayerNorm, GetItem)]
-
-
-@pytest.mark.parametrize("op, case", NEW_GRADIENT_CASES, ids=[f"{op.__name__}-{case}" for op, case in NEW_GRADIENT_CASES])
-def test_a_backward_that_says_new_gradients_returns_arrays_nothing_else_holds(op, case, monkeypatch):
-    """ctx.new_gradients lets the engine add into a gradient in place: it must be true of every
-    array such a backward returns (no view of grad, of a saved array, of an input or of another
-    gradient), checked on each kernel case at the moment the engine receives them."""
-    fn, shapes, low, *_ = CASES[op][case]
-    arrays = random_inputs(shapes, np.float64, low=low)
-    leaves = [mg.Tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-    monkeypatch.setattr(mg.engine, "tracers", [_check_new_gradients([])])
-    out = fn(*leaves)
-    (out * mg.Tensor(np.random.default_rng(1).standard_normal(out.shape))).sum().backward()
-
-
-def test_later_slices_add_their_gradients_into_the_one_waiting(monkeypatch):
-    """q, k, v = qkv.chunk(3): the first third's backward makes qkv's gradient, the other two add into
-    it in place (GetItem's backward_into); the same gradient as the reference, which adds three arrays."""
-    from minigrad.kernels.elementwise import GetItem as Kernel
-
-    calls = []
-    into = Kernel.backward_into
-    monkeypatch.setattr(Kernel, "backward_into", staticmethod(lambda *a: calls.append(1) or into(*a)))
-    fn, shapes, low, *_ = CASES[GetItem]["qkv_chunk_many_chunks"]
-    check_kernel(fn, shapes, np.float64, low=low)
-    assert len(calls) == 2  # k's and v's, in the kernel run; the reference run never takes the shortcut
-
-
-def test_the_vits_linear_layernorm_and_slicing_gradients_are_new_arrays(monkeypatch):
-    """In a training step of the ViT (fused qkv) those three kernels say so, and it is true at every node."""
-    from vit_np.model import ViTForClassification
-
-    model = ViTForClassification(dict(image_size=8, patch_size=4, hidden_size=12, num_hidden_layers=2,
-                                      num_attention_heads=2, intermediate_size=24, use_faster_attention=True))
-    declared = []
-    monkeypatch.setattr(mg.engine, "tracers", [_check_new_gradients(declared)])
-    x = mg.Tensor(np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32))
-    logits, _ = model(x)
-    F.cross_entropy(logits, mg.Tensor(np.array([0, 3, 9]))).backward()
-    assert {Linear, LayerNorm, GetItem} <= set(declared)

@@ -157,3 +157,19 @@ def test_histograms_and_counts_match_torch():
                           torch.bincount(torch.tensor(labels), minlength=7).numpy())
     values, counts = mg.unique(mg.tensor(labels), return_counts=True)
     assert values.numpy().tolist() == [0, 1, 4] and counts.numpy().tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("method, args, mean, std", [("normal_", (2.0, 0.5), 2.0, 0.5),
+                                                     ("uniform_", (-1.0, 3.0), 1.0, 4 / 12 ** 0.5)])
+def test_tensor_normal_and_uniform_fill_in_place_from_a_generator(method, args, mean, std):
+    t = mg.empty(200_000)
+    alias = t
+    assert getattr(t, method)(*args, generator=mg.Generator().manual_seed(5)) is t and alias is t
+    assert abs(float(t.mean()) - mean) < 0.02 and abs(float(t.std()) - std) < 0.02
+    again = getattr(mg.empty(200_000), method)(*args, generator=mg.Generator().manual_seed(5))
+    np.testing.assert_array_equal(again.numpy(), t.numpy())  # the same seed, the same draws
+    w = mg.empty(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=rf"{method}: a leaf Variable that requires grad"):
+        getattr(w, method)(*args)  # as PyTorch: only under no_grad (what nn.init does)
+    with mg.no_grad():
+        getattr(w, method)(*args)

@@ -5,10 +5,7 @@ and `backward(ctx, grad)` with the same Context, inputs, outputs and errors. It 
 against that Function with `@replaces(...)`, and `Function.apply` runs it unless
 `minigrad.reference()` is on. Everything done only for speed lives here: in-place `out=`
 arithmetic, cache-sized chunks, contiguous layouts for BLAS, skipping what no backward will read
-under no_grad, saying when a backward's gradients are new arrays (`ctx.new_gradients`, so the engine
-may add a tensor's other gradients into one in place), adding a gradient straight into the one
-already waiting at the input (`backward_into(ctx, grad, buffer)`: GetItem, so qkv's second and third
-slices touch only their thirds), splitting an op's loop across the cores
+under no_grad, splitting an op's loop across the cores
 (`parallel`: `minigrad.set_num_threads`), and the process tuning (`blas`: OpenBLAS on one thread
 while the pool lives, `memory`: malloc keeps freed memory, from the first kernel op on).
 tests/test_kernels.py checks every kernel against its reference.

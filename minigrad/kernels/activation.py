@@ -1,4 +1,9 @@
-"""GELU (tanh form) in cache-sized chunks across the cores, and softmax over the last dim."""
+"""GELU (tanh form) in cache-sized chunks across the cores, and softmax over the last dim.
+
+Kernels, not formulas: stepping into one of these in a debugger lands in speed code. The formulas each
+replaces are the reference Function it names in @replaces; `with minigrad.reference():`, or
+MINIGRAD_REFERENCE=1 for a whole process, runs those instead.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +19,7 @@ from minigrad.ops import normalize_dim
 
 
 @replaces(ReferenceGelu)
-class GeluTanh:
+class GeluTanhKernel:
     """0.5 x (1 + tanh(u)) computed as x * s, s = sigmoid(2u): the same function, and s is what
     backward needs (d/dx x s = s + 2 x s (1 - s) du/dx)."""
 
@@ -71,7 +76,7 @@ class GeluTanh:
 
 
 @replaces(ReferenceSoftmax)
-class Softmax:
+class SoftmaxKernel:
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: int = -1) -> np.ndarray:
         if x.ndim == 0 or normalize_dim(dim, x.ndim, "softmax") != x.ndim - 1:

@@ -20,6 +20,10 @@ Tq x dv products instead of Tq x Tk; in float32 its rounding does not cancel the
 sum does, e.g. a query that sees one key then gets a gradient of ~1e-5 instead of 0, so the
 textbook sum it is, as one einsum: no (Tq, Tk) temporary for dP * P.) Other cases (batch dims
 that broadcast, a mask per batch entry) run the reference formulas.
+
+Kernels, not formulas: stepping into one of these in a debugger lands in speed code. The formulas each
+replaces are the reference Function it names in @replaces; `with minigrad.reference():`, or
+MINIGRAD_REFERENCE=1 for a whole process, runs those instead.
 """
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ def _chunk_rows(q: np.ndarray) -> int:
 
 
 @replaces(Reference)
-class ScaledDotProductAttention:
+class ScaledDotProductAttentionKernel:
     @staticmethod
     def forward(ctx: Context, q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None,
                 *, scale: float, dropout_p: float) -> np.ndarray:

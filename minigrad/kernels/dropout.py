@@ -1,5 +1,10 @@
 """Dropout: the mask drawn across the cores with the very bits minigrad's dropout_keep draws, and
-applied in cache-sized chunks."""
+applied in cache-sized chunks.
+
+Kernels, not formulas: stepping into one of these in a debugger lands in speed code. The formulas each
+replaces are the reference Function it names in @replaces; `with minigrad.reference():`, or
+MINIGRAD_REFERENCE=1 for a whole process, runs those instead.
+"""
 from __future__ import annotations
 
 import math
@@ -74,7 +79,7 @@ def apply_keep(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
 
 
 @replaces(Reference)
-class Dropout:
+class DropoutKernel:
     @staticmethod
     def to_reference(ctx: Context) -> None:
         """For backward in reference mode: this kernel saves what the reference saves (the mask, ctx.p)."""

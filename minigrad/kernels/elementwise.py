@@ -1,6 +1,11 @@
 """Elementwise and movement ops: large same-shape adds across the cores, small integer powers as
 products, and GetItem's gradient written instead of added up where no element is picked twice (basic
-slicing: block by block, in parallel; integer arrays that pick distinct rows, such as PatchDropout's)."""
+slicing: block by block, in parallel; integer arrays that pick distinct rows, such as PatchDropout's).
+
+Kernels, not formulas: stepping into one of these in a debugger lands in speed code. The formulas each
+replaces are the reference Function it names in @replaces; `with minigrad.reference():`, or
+MINIGRAD_REFERENCE=1 for a whole process, runs those instead.
+"""
 from __future__ import annotations
 
 import math
@@ -17,7 +22,7 @@ from minigrad.ops.movement import GetItem as ReferenceGetItem
 
 
 @replaces(ReferenceAdd)
-class Add:
+class AddKernel:
     """a + b for two large float arrays of one shape and dtype (a residual connection), in chunks."""
 
     @staticmethod
@@ -49,7 +54,7 @@ def _power(a: np.ndarray, c: float) -> np.ndarray:
 
 
 @replaces(ReferencePowScalar)
-class PowScalar:
+class PowScalarKernel:
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, exponent: float) -> np.ndarray:
         if a.dtype.kind != "f":
@@ -94,12 +99,11 @@ def _distinct_rows(index: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, int]
 
 
 @replaces(ReferenceGetItem)
-class GetItem:
+class GetItemKernel:
     forward = staticmethod(ReferenceGetItem.forward)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        ctx.new_gradients = True  # either way a new array: the engine may add the other slices' gradients into it
         if not _basic(ctx.index):
             rows = _distinct_rows(ctx.index, ctx.in_shape)
             if rows is None:  # an element may be picked twice, or not an index of leading rows: add them up
@@ -124,21 +128,3 @@ class GetItem:
 
         for_each_chunk(len(out), rows_per_chunk(out[0].size), chunk)
         return out
-
-    @staticmethod
-    def backward_into(ctx: Context, grad: np.ndarray, buffer: np.ndarray) -> None:
-        """buffer += backward(ctx, grad), touching only the picked elements (the engine calls this when a
-        gradient is already waiting at the input: the second and third of qkv's thirds)."""
-        if not _basic(ctx.index):
-            np.add.at(buffer, ctx.index, grad)  # an element picked twice gets both
-            return
-        index = ctx.index if isinstance(ctx.index, tuple) else (ctx.index,)
-        if buffer.ndim == 0 or not index or index[0] != slice(None) or grad.ndim == 0 or len(grad) != len(buffer):
-            buffer[ctx.index] += grad  # each element picked once: a view, added into in place
-            return
-        rest = (slice(None), *index[1:])
-
-        def chunk(c: slice) -> None:
-            buffer[c][rest] += grad[c]
-
-        for_each_chunk(len(buffer), rows_per_chunk(buffer[0].size), chunk)

@@ -1,6 +1,11 @@
 """Matrix products: Linear through np.matmul on (N, in) rows (its bias as one more row of the weight),
 MatMul with a shared matrix folded into one product, and Im2Col's patchify case (kernel = stride, no
-padding, no dilation) as a reshape whose one copy runs image by image across the cores."""
+padding, no dilation) as a reshape whose one copy runs image by image across the cores.
+
+Kernels, not formulas: stepping into one of these in a debugger lands in speed code. The formulas each
+replaces are the reference Function it names in @replaces; `with minigrad.reference():`, or
+MINIGRAD_REFERENCE=1 for a whole process, runs those instead.
+"""
 from __future__ import annotations
 
 import math
@@ -20,7 +25,7 @@ ROWS = 1024  # rows of x per chunk
 
 
 @replaces(ReferenceLinear)
-class Linear:
+class LinearKernel:
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
         out_features, in_features = weight.shape
@@ -59,12 +64,11 @@ class Linear:
         bias_like = np.empty(weight.shape[:1], dtype=weight.dtype)
         grad_b = sum_in_order([p[1] for p in parts], bias_like) if with_bias else None
         grad_x = grad_x.reshape(ctx.x_shape) if grad_x is not None else None
-        ctx.new_gradients = True  # three new arrays: the engine may add into them
         return (grad_x, grad_w, grad_b)[:len(needs)]
 
 
 @replaces(ReferenceMatMul)
-class MatMul:
+class MatMulKernel:
     forward = staticmethod(ReferenceMatMul.forward)
 
     @staticmethod
@@ -81,7 +85,7 @@ class MatMul:
 
 
 @replaces(ReferenceIm2Col)
-class Im2Col:
+class Im2ColKernel:
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple,
                 dilation: tuple = (1, 1)) -> np.ndarray:

@@ -4,8 +4,8 @@
         loss = model(x)...; loss.backward()
     print(prof.table())
 
-Every Function's forward and backward (and every kernel's, marked `[kernel]`, with its
-backward_into if it has one) is timed while the block runs, from the moment it is called until it
+Every Function's forward and backward (and every kernel's, marked `[kernel]`)
+is timed while the block runs, from the moment it is called until it
 returns: the time outside them (Python, the optimizer, data) is the rest of the step.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ class OpProfile:
         for cls in list(_functions()):
             reference = getattr(cls, "replaces", None)
             name = f"{reference.__name__} [kernel]" if reference is not None else cls.__name__
-            for method in ("forward", "backward", "backward_into"):  # backward_into: a kernel's, see the engine
+            for method in ("forward", "backward"):
                 if method in cls.__dict__:
                     self._wrap(cls, method, f"{name}.{method}")
         return self
