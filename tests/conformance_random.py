@@ -81,6 +81,10 @@ def dropout(subject: Subject, tr: Translation, call: tuple, seed: int) -> Outcom
             grad = tr.pairs[0][1].grad
             assert_close(grad[known], np.where(kept, dout * scale, 0)[known], "gradient: dout times the same factor" + where,
                          rtol=1e-6, atol=0)
+        if subject.row == "Tensor.uniform_" and values.size:
+            low, high = (list(positional[1:]) + [0.0, 1.0][len(positional) - 1:])[:2]
+            assert low <= values.min() and values.max() <= high, (
+                f"uniform_({low}, {high}) gave values from {values.min()} to {values.max()}{where}")
         return Outcome("matched", "by its statistics")
 
     return each_mode(check)
@@ -151,6 +155,10 @@ def factory(subject: Subject, tr: Translation, call: tuple, seed: int) -> Outcom
             low, high = (0, positional[0]) if len(positional) == 2 else positional[:2]
             assert (values == np.round(values)).all() and low <= values.min() and values.max() < high, (
                 f"randint({low}, {high}) gave values from {values.min()} to {values.max()}{where}")
+        if subject.row == "Tensor.uniform_" and values.size:
+            low, high = (list(positional[1:]) + [0.0, 1.0][len(positional) - 1:])[:2]
+            assert low <= values.min() and values.max() <= high, (
+                f"uniform_({low}, {high}) gave values from {values.min()} to {values.max()}{where}")
         return Outcome("matched", "by its statistics")
 
     return each_mode(check)
@@ -170,6 +178,8 @@ RANDOM = {
     "torch.multinomial": factory,
     "torch.normal": factory,
     "torch.bernoulli": factory,
+    "Tensor.normal_": factory,  # in place: the same kind of tensor, other draws
+    "Tensor.uniform_": factory,
 }
 
 __all__ = ["RANDOM", "attention_with_keep", "binomial_ok"]

@@ -53,8 +53,8 @@ DELIBERATE_DIFFERENCES = {
                         "float16 data is computed in float32",
     "CPU only": "device= must be the CPU; .numpy() is a NumPy array",
     "layout is NumPy's": "memory_format= is accepted and ignored: minigrad has no strides of its own to choose",
-    "no in-place ops in the graph": "zero_() on a tensor that requires grad is refused, under grad mode (PyTorch "
-                                    "refuses it on a leaf and records it on a non-leaf)",
+    "in-place ops on some views": "an in-place op on a view of a tensor in the graph made by reshape, permute, "
+                                  "transpose or expand is refused (a view by indexing writes back, as PyTorch's)",
     "one optimizer implementation": "foreach= and fused= only pick PyTorch's implementation: accepted, ignored; "
                                     "differentiable=True and capturable=True are refused",
     "optimizer step count is an int": "state['step'] is a Python int (PyTorch: a 0-d float32 tensor)",
