@@ -624,3 +624,22 @@ def test_two_trainers_in_two_threads_write_their_own_runs(tmp_path):
         same_run(tmp_path / f"thread{seed}", tmp_path / f"alone{seed}", ("model", "optimizer", "scheduler", "position"))
         assert json.loads(mg.load(tmp_path / f"thread{seed}" / "checkpoint.npz")["train_config"])["seed"] == seed
         assert len((tmp_path / f"thread{seed}" / "metrics.csv").read_text().splitlines()) == 3
+
+
+def test_a_second_run_in_an_out_dir_in_use_is_refused(tmp_path):
+    """Two runs started in one empty out-dir at the same moment both pass the fresh-run check: the out-dir's
+    lock refuses the second, and the first's run is untouched."""
+    from vit_np.runs import RunLock
+    from vit_np.train import TrainConfig, Trainer, TrainingError
+
+    mg.manual_seed(0)
+    model = ViTForClassification(ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                           intermediate_size=16))
+    data = (np.random.default_rng(0).integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), np.arange(8) % 10)
+    config = TrainConfig(epochs=1, batch_size=4, eval_batch_size=8, checkpoint_every=0)
+    with RunLock(tmp_path):  # the first run, holding the out-dir
+        with pytest.raises(TrainingError, match=rf"--out-dir {tmp_path} is in use by another run; wait"):
+            Trainer(model, data, data, config, tmp_path).fit()
+        assert not (tmp_path / "checkpoint.npz").exists()
+    Trainer(model, data, data, config, tmp_path).fit()  # once it has ended, the out-dir is free
+    assert (tmp_path / "checkpoint.npz").exists()

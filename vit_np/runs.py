@@ -30,6 +30,43 @@ RUN_FILES = (CHECKPOINT, BEST, METRICS)  # what a run cannot recompute: a fresh 
 REPLACED = "replaced-"  # --overwrite moves a run's files into out_dir/replaced-<n>/
 
 
+class RunLock:
+    """`with RunLock(out_dir):` holds an exclusive flock on the out-dir itself while a run trains there, so that
+    a second run started in the same out-dir at the same moment is refused instead of writing over the first.
+    No file is made; the OS releases the lock when the process ends, however it ends. Without flock, no lock."""
+
+    def __init__(self, out_dir: str | os.PathLike) -> None:
+        self.out_dir = Path(out_dir)
+        self.fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            return self
+        try:
+            fd = os.open(self.out_dir, os.O_RDONLY)
+        except OSError:  # the out-dir is gone, or cannot be opened: the first save says so
+            return self
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunInUse(f"--out-dir {self.out_dir} is in use by another run; wait for it to end, or choose "
+                           "another --out-dir") from None
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing it releases the lock
+            self.fd = None
+
+
+class RunInUse(RuntimeError):
+    """Another process is training in this out-dir."""
+
+
 def run_files(out_dir: str | os.PathLike) -> list[str]:
     """The names of RUN_FILES present in out_dir."""
     return [name for name in RUN_FILES if (Path(out_dir) / name).exists()]

@@ -56,7 +56,7 @@ from vit_np.augment import Mix, shifted_crops
 from vit_np.config import ViTConfig
 from vit_np.data import DataLoader, training_transform
 from vit_np.model import PatchDropout
-from vit_np.runs import BEST, CHECKPOINT, METRICS, fingerprint, os_error_cause
+from vit_np.runs import BEST, CHECKPOINT, METRICS, RunInUse, RunLock, fingerprint, os_error_cause
 from vit_np.settings import FREE, SCHEDULED, resume_mismatches, setting
 
 METRIC_FIELDS = ["epoch", "train_loss", "test_loss", "accuracy", "lr", "epoch_seconds",
@@ -290,7 +290,15 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
-        """Train until `config.epochs`; on Ctrl-C save the state after the last whole step and re-raise."""
+        """Train until `config.epochs`; on Ctrl-C save the state after the last whole step and re-raise.
+        The out-dir is locked meanwhile: a second run in it is refused (TrainingError)."""
+        try:
+            with RunLock(self.out_dir):
+                return self._fit(on_epoch_end)
+        except RunInUse as err:
+            raise TrainingError(str(err)) from None
+
+    def _fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None) -> list[dict[str, float]]:
         self._last_step_state = self.checkpoint_state()
         if self.history:  # resumed: metrics.csv as the checkpoint knows it (a kill may have come between the two)
             self._write_metrics_or_warn()
