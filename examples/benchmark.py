@@ -121,7 +121,7 @@ def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str,
     import torch.nn.functional as F
 
     from vit_np.config import ViTConfig
-    from vit_np.torch_reference import ViTForClassfication
+    from vit_np.torch_reference import ViTForClassfication  # the tutorial's code (vit_np/tutorial_code.py) on PyTorch
     from vit_np.train import TrainConfig
 
     torch.set_num_threads(threads)

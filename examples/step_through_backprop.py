@@ -1,8 +1,14 @@
 """Step through backprop: one attention head and one MLP on 3 tokens, every gradient printed.
 
     python examples/step_through_backprop.py           # read the printout top to bottom
-    python -m pdb examples/step_through_backprop.py    # then: b breakpoint_here, c, up, p probs
-    STEP=1 python examples/step_through_backprop.py    # stops by itself at each STOP (type `up`)
+    python examples/step_through_backprop.py --step    # pdb stops at each STOP (or STEP=1): up, p t["probs"], c
+    python -m pdb examples/step_through_backprop.py    # your own breakpoints: the session below
+
+What it prints: the forward pass (x, q, k, scores, probs, attn, h, y and the loss L), then
+backward op by op as minigrad.trace() sees it (which op, which gradient reaches which tensor),
+then dL/d of every tensor and weight, next to PyTorch's when PyTorch is installed (the script
+fails if they differ). It marks three places, # STOP 1-3, each a call of breakpoint_here(), where
+--step or a pdb breakpoint stops.
 
 The model is tiny, so every number fits on screen: T = 3 tokens of C = 4 features, one
 attention head of size 4, an MLP 4 -> 8 -> 4, float64, seed 0:
@@ -16,8 +22,25 @@ attention head of size 4, an MLP 4 -> 8 -> 4, float64, seed 0:
 It uses the composed ops (softmax_composed, gelu_composed, x @ W.T + b), so backward visits each
 primitive op (MatMul, Exp, Sum, Div, Tanh, ...) and minigrad.trace() prints every one of them.
 Everything runs inside `minigrad.reference()`: each op is the Function in minigrad/ops that you
-read, never a faster kernel, so the code you step into is the code you read.
-With PyTorch installed, every gradient is printed next to PyTorch's (the script fails if they differ).
+read, never a faster kernel, so the code you step into is the code you read. In your own script,
+`MINIGRAD_REFERENCE=1 python -m pdb my_script.py` does the same for the whole process.
+
+A pdb session (tests/test_step_through.py runs these very commands):
+
+    (Pdb) b breakpoint_here           stop at each STOP
+    (Pdb) c                           STOP 1: the forward pass is done
+    (Pdb) up                          into walk_through(), whose dict t holds every tensor
+    (Pdb) p t["probs"]                a (3, 3) tensor; grad_fn=<DivBackward0> names the op that made it
+    (Pdb) b mg.ops.Exp.backward       a breakpoint in one formula: the backward of exp
+    (Pdb) c                           STOP 2: backward comes next
+    (Pdb) c                           backward stops in Exp.backward (the ops before it are traced above)
+    (Pdb) n                           run one line: out = exp(a), which forward saved
+    (Pdb) p grad.shape, out.shape     dL/d out arrives; it returns grad * out = dL/d a
+    (Pdb) w                           the stack: engine._visit called it, from t["L"].backward()
+    (Pdb) c                           STOP 3: the gradients
+    (Pdb) up
+    (Pdb) p t["probs"].grad           dL/dprobs, kept by retain_grad()
+    (Pdb) c                           to the end; pdb then restarts the script (q quits)
 
 Things to find in the printout (answers in the math above):
   1. dL/dh equals dL/dattn. Why? And why does dL/dx differ from both?
@@ -27,6 +50,7 @@ Things to find in the printout (answers in the math above):
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
@@ -47,10 +71,10 @@ INTERMEDIATES = ["q", "k", "v", "scores", "probs", "attn", "h", "pre", "act", "y
 np.set_printoptions(precision=4, suppress=True, linewidth=110)
 
 
-def breakpoint_here(stop: int, what: str) -> None:
+def breakpoint_here(stop: int, what: str, step: bool = False) -> None:
     """In pdb: `b breakpoint_here`, then `c`; at each stop type `up` to see the variables."""
     print(f"\n# STOP {stop}: {what}\n")
-    if os.environ.get("STEP"):
+    if step:
         breakpoint()  # you are inside breakpoint_here: type `up` to reach the caller's variables
 
 
@@ -118,23 +142,26 @@ def compare(name: str, got: np.ndarray, ref: dict | None) -> bool:
     return ok
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--step", action="store_true", help="stop in pdb at each STOP (as STEP=1 does)")
+    step = parser.parse_args(argv).step or bool(os.environ.get("STEP"))
     with mg.reference():  # every op runs its reference formulas (minigrad/ops), not a kernel
-        return walk_through()
+        return walk_through(step)
 
 
-def walk_through() -> int:
+def walk_through(step: bool = False) -> int:
     arrays = make_inputs(seed=0)
     t = ours(arrays)
-    breakpoint_here(1, "the forward pass is done; every tensor below remembers the op that made it")
+    breakpoint_here(1, "the forward pass is done; every tensor below remembers the op that made it", step)
     show_forward(t)
 
-    breakpoint_here(2, "backward, one op at a time: from L back to x and the weights")
+    breakpoint_here(2, "backward, one op at a time: from L back to x and the weights", step)
     names = {name: t[name] for name in [*PARAMS, "x", "target", *INTERMEDIATES, "L"]}
     with mg.trace(names=names):
         t["L"].backward()
 
-    breakpoint_here(3, "the gradients, intermediate tensors first, then weights and the input")
+    breakpoint_here(3, "the gradients, intermediate tensors first, then weights and the input", step)
     ref = theirs(arrays)
     if ref is None:
         print("PyTorch is not installed: showing minigrad's gradients only\n")

@@ -1,16 +1,19 @@
 """Train the tutorial's Vision Transformer on CIFAR-10 with minigrad, on the CPU.
 
-    python examples/train_cifar.py                      # the tutorial's recipe: 15 epochs, AdamW 1e-3
-    python examples/train_cifar.py --recipe fast-cpu    # a wider, deeper ViT for a 2-hour CPU budget
-    python examples/train_cifar.py --limit-train 2000 --limit-test 500 --epochs 2   # a quick look
-    python examples/train_cifar.py --resume             # continue an interrupted run exactly
+    python examples/train_cifar.py                      # the tutorial's run: 15 epochs, AdamW 1e-3
+    python examples/train_cifar.py --limit-train 2000 --limit-test 500 --epochs 2 --out-dir runs/quick
+                                                        # a quick look: a few minutes
+    python examples/train_cifar.py --resume             # continue the interrupted run in --out-dir exactly
     python examples/train_cifar.py --overwrite          # start over in an --out-dir that holds a run
-    python examples/train_cifar.py --eval-only --checkpoint runs/cifar10/best.npz [--test-crops 9]
+    python examples/train_cifar.py --eval-only --checkpoint examples/pretrained/tutorial.npz [--test-crops 9]
+                                                        # test a checkpoint and draw its figures
+    python examples/train_cifar.py --recipe fast-cpu    # a recipe: a wider, deeper ViT for 2 hours of CPU
 
-Leaves in --out-dir: checkpoint.npz, best.npz, metrics.csv, and PNG figures (samples, curves,
-accuracy against wall-clock time, attention maps, confusion matrix). A fresh run refuses an --out-dir
-that already holds a run's checkpoint.npz, best.npz or metrics.csv: --resume continues that run,
---overwrite moves its files into --out-dir/replaced-N/ (nothing is deleted) and starts over.
+Leaves in --out-dir (it says where at the end): checkpoint.npz, best.npz, metrics.csv, and PNG
+figures (samples, curves, accuracy against wall-clock time, attention maps, confusion matrix).
+A fresh run refuses an --out-dir that already holds a run's checkpoint.npz, best.npz or
+metrics.csv: --resume continues that run, --overwrite moves its files into --out-dir/replaced-N/
+(nothing is deleted) and starts over.
 """
 from __future__ import annotations
 
@@ -72,31 +75,97 @@ RECIPES["fast-cpu-tta"] = {**RECIPES["fast-cpu-randaugment"], "epochs": 72, "tes
                            "out_dir": "runs/cifar10-fast-cpu-tta"}
 
 
+# --help: what a learner needs first. --help-all: every setting, grouped, with its default.
+RECIPE_NOTES = {  # one line per recipe for --help; the recipes themselves are above
+    "tutorial": "the tutorial's tiny ViT (4 blocks of width 48), 15 epochs of AdamW: the default",
+    "fast-cpu": "6 blocks of width 96, 22 epochs, warmup + cosine, crop + flip: for a 2-hour CPU budget",
+    "fast-cpu-66": "fast-cpu for 66 epochs with MixUp / CutMix: 2 hours on a machine 3 times as fast",
+    "fast-cpu-patch-drop": "fast-cpu-66 on half of each image's patches (PatchDropout), 100 epochs",
+    "fast-cpu-randaugment": "fast-cpu-patch-drop with RandAugment and no MixUp, 90 epochs",
+    "fast-cpu-tta": "fast-cpu-randaugment cut to 72 epochs, then also tested on 9 crops of each image",
+}
+COMMON = [  # (flags, what they do) for --help; "{name}" is replaced by that setting's default
+    ("--epochs N", "passes over the training set ({epochs})"),
+    ("--limit-train N, --limit-test N", "use only the first N training / test images"),
+    ("--out-dir DIR", "where the run's files go ({out_dir})"),
+    ("--data-dir DIR", "holds cifar-10-batches-py/ ({data_dir}); --no-download: never fetch it"),
+    ("--resume", "continue the run in --out-dir from its checkpoint.npz"),
+    ("--overwrite", "start over: the old run's files move into --out-dir/replaced-N/"),
+    ("--eval-only", "test a checkpoint and draw its figures (--checkpoint PATH, --test-crops 9)"),
+    ("--threads N", "threads the kernels use ({threads}); any count gives the same numbers"),
+    ("--no-progress", "no progress bar (e.g. in a log)"),
+]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     recipe = _recipe_parser().parse_known_args(argv)[0].recipe
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], parents=[_recipe_parser()],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                epilog="recipes (defaults that flags override): " + "; ".join(
-                                    f"{name}: {', '.join(f'{k}={v}' for k, v in r.items()) or 'the defaults'}"
-                                    for name, r in RECIPES.items()))
+    return build_parser(recipe).parse_args(argv)
+
+
+def build_parser(recipe: str) -> argparse.ArgumentParser:
+    """Every setting's flag, with the recipe's values as defaults."""
+    p = argparse.ArgumentParser(description=__doc__, parents=[_recipe_parser(recipe)], add_help=False,
+                                usage="%(prog)s [--recipe NAME] [--SETTING VALUE ...] [--resume | --overwrite | "
+                                      "--eval-only]",
+                                formatter_class=_Formatter,
+                                epilog=f"The defaults above are the {recipe} recipe's (--recipe NAME --help-all: "
+                                       "another's).\nWhat each recipe reached: examples/RESULTS.md; settings, data "
+                                       "and checkpoints: examples/TRAINING.md.")
+    p.add_argument("-h", "--help", action=_ShortHelp, help="the common commands and settings")
+    p.add_argument("--help-all", action="help", help="this list: every setting, grouped, with its default")
     add_flags(p.add_argument_group("training (vit_np.train.TrainConfig)"), TrainConfig, RECIPES[recipe])
     add_flags(p.add_argument_group("model (vit_np.config.ViTConfig; defaults: the tutorial's tiny ViT)"),
               ViTConfig, RECIPES[recipe])
     add_flags(p.add_argument_group("data, output and resuming (vit_np.runs.RunConfig)"), RunConfig, RECIPES[recipe])
-    return p.parse_args(argv)
-
-
-def _recipe_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--recipe", choices=list(RECIPES), default="tutorial",
-                   help="a named set of defaults for the settings below (see the end of --help)")
     return p
 
 
-def draw_results(model, test_images, test_labels, class_names, out_dir: Path, batch_size: int,
+def _recipe_parser(default: str = "tutorial") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--recipe", choices=list(RECIPES), default=default, metavar="NAME",
+                   help=f"a named set of defaults for the settings below: {', '.join(RECIPES)}")
+    return p
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """The docstring as written; each setting's default once (not when its help already says it, nor None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _ShortHelp(argparse.Action):
+    """-h/--help: usage, the docstring's commands, the recipes and the common settings; then exit."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(short_help(parser), end="")  # to stdout, as argparse prints --help
+        parser.exit()
+
+
+def short_help(parser: argparse.ArgumentParser) -> str:
+    defaults = {action.dest: action.default for action in parser._actions}
+    width = max(len(flags) for flags, _ in COMMON) + 2
+    lines = [parser.format_usage().rstrip(), "", __doc__.rstrip(), "",
+             "recipes (--recipe NAME sets the defaults; a flag you give still wins):"]
+    lines += [f"  {name:<22}{RECIPE_NOTES[name]}" for name in RECIPES]
+    lines += ["  What each reached, in how long, and the command: examples/RESULTS.md; what every setting does:",
+              "  examples/TRAINING.md.", "", f"common settings (in parentheses: the {defaults['recipe']} recipe's default):"]
+    lines += [f"  {flags:<{width}}{text.format(**defaults)}" for flags, text in COMMON]
+    n_settings = sum(1 for action in parser._actions if action.default is not argparse.SUPPRESS)  # not the helps
+    lines += ["", f"All {n_settings} settings, grouped, with their defaults: --help-all."]
+    return "\n".join(lines) + "\n"
+
+
+def draw_results(model, test_images, test_labels, class_names, out_dir: Path, batch_size: int, drawn: set[str],
                  crops: int = 1) -> float:
     """Evaluate (with crops=9 also on 9 crops of each image), then draw the attention maps of 10 test
-    images and the confusion matrix."""
+    images and the confusion matrix (their names join `drawn`)."""
     test_loss, accuracy, preds = evaluate(model, test_images, test_labels, batch_size)
     if crops > 1:
         print(f"{evaluate(model, test_images, test_labels, batch_size, crops=crops)[1]:.2f}% test accuracy as "
@@ -107,8 +176,8 @@ def draw_results(model, test_images, test_labels, class_names, out_dir: Path, ba
         _, attentions = model(x, output_attentions=True)  # one (10, heads, T, T) per block
     maps = plots.cls_attention_map(attentions[-1].numpy())  # last block, [CLS] row, mean over heads
     draw(plots.plot_attention, test_images[:10], maps, test_labels[:10], preds[:10], class_names,
-         out_dir / "attention.png")
-    draw(plots.plot_confusion_matrix, test_labels, preds, class_names, out_dir / "confusion_matrix.png")
+         out_dir / "attention.png", drawn=drawn)
+    draw(plots.plot_confusion_matrix, test_labels, preds, class_names, out_dir / "confusion_matrix.png", drawn=drawn)
     print(f"Test Loss: {test_loss:.4f}, Accuracy: {accuracy:.2f}% on {len(test_labels)} test images")
     return accuracy
 
@@ -186,10 +255,11 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
     """Train to the last epoch, printing the tutorial's line per epoch, then draw the results."""
     images, labels = trainer.train_images, trainer.train_labels
     test = (trainer.test_images, trainer.test_labels)
-    epochs = trainer.config.epochs
-    print(f"ViT with {trainer.model.num_parameters():,} parameters; {len(labels)} training and "
-          f"{len(test[1])} test images; {mg.get_num_threads()} threads; {json.dumps(trainer.run_info['model_config'])}")
-    draw(plots.plot_sample_images, images[:40], labels[:40], class_names, out_dir / "samples.png")
+    epochs, threads = trainer.config.epochs, mg.get_num_threads()
+    print(f"ViT with {trainer.model.num_parameters():,} parameters; {len(labels)} training and {len(test[1])} test "
+          f"images; {threads} thread{'s' * (threads != 1)}; {json.dumps(trainer.run_info['model_config'])}")
+    drawn: set[str] = set()  # the figures this run wrote
+    draw(plots.plot_sample_images, images[:40], labels[:40], class_names, out_dir / "samples.png", drawn=drawn)
 
     def on_epoch_end(row: dict) -> None:
         tested = (f"Test Loss: {row['test_loss']:.4f}, Accuracy: {row['accuracy']:.2f}%"
@@ -198,8 +268,9 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
             tested += f" ({row[TTA_FIELD]:.2f}% on {trainer.config.test_crops} crops)"
         print(f"Epoch {row['epoch']}/{epochs} - Train Loss: {row['train_loss']:.4f}, {tested} "
               f"({row['epoch_seconds']:.0f} s, {row['train_images_per_second']:.0f} img/s)", flush=True)
-        draw(plots.plot_curves, trainer.history, out_dir / "curves.png")
-        draw(plots.plot_accuracy_vs_time, {f"{args.recipe} recipe": trainer.history}, out_dir / "accuracy_vs_time.png")
+        draw(plots.plot_curves, trainer.history, out_dir / "curves.png", drawn=drawn)
+        draw(plots.plot_accuracy_vs_time, {f"{args.recipe} recipe": trainer.history}, out_dir / "accuracy_vs_time.png",
+             threads=threads, drawn=drawn)
 
     try:
         trainer.fit(on_epoch_end)
@@ -218,16 +289,28 @@ def run(trainer: Trainer, args: argparse.Namespace, class_names: list[str], out_
           f"({best['accuracy']:.2f}%), picked on the test set, so quote the final figure.")
     trainer.model.load_state_dict(best["model"])
     print(f"best.npz (epoch {best['epoch']}), used for the figures: ", end="")
-    draw_results(trainer.model, *test, class_names, out_dir, trainer.config.eval_batch_size)
+    draw_results(trainer.model, *test, class_names, out_dir, trainer.config.eval_batch_size, drawn)
+    print_outputs(out_dir, [name for name in RUN_FILES if (out_dir / name).is_file()] +
+                  [name for name in FIGURES if name in drawn])
     return 0
 
 
-def draw(plot, *args) -> None:
-    """A figure, or one warning line if it cannot be written (it can be drawn again: --eval-only)."""
+def draw(plot, *args, drawn: set[str], **kwargs) -> None:
+    """plot(*args, **kwargs) writes the figure at args[-1] and its name joins `drawn`; if it cannot be written,
+    one warning line, and its name leaves `drawn` (the file, if any, is older: --eval-only draws it again)."""
+    name = Path(args[-1]).name
     try:
-        plot(*args)
+        plot(*args, **kwargs)
     except OSError as err:
         print(f"warning: could not draw {args[-1]} ({err.strerror or err})", file=sys.stderr)
+        drawn.discard(name)
+        return
+    drawn.add(name)
+
+
+def print_outputs(out_dir: Path, names: list[str]) -> None:
+    """The last line of a run: where its files went."""
+    print(f"Wrote into {out_dir.resolve()}: {', '.join(names) or 'nothing (see the warnings above)'}")
 
 
 def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path, batch_size: int, crops: int = 1,
@@ -241,7 +324,9 @@ def evaluate_checkpoint(path: Path, test, class_names, out_dir: Path, batch_size
             ". Fix: pass --checkpoint PATH of a best.npz or checkpoint.npz written by this script")
         print(f"error: --eval-only cannot use the checkpoint {err.path}: {err.problem}{fix}.", file=sys.stderr)
         return 2
-    draw_results(model, *test, class_names, out_dir, batch_size, crops)
+    drawn: set[str] = set()
+    draw_results(model, *test, class_names, out_dir, batch_size, drawn, crops)
+    print_outputs(out_dir, [name for name in FIGURES if name in drawn])
     return 0
 
 

@@ -1,4 +1,7 @@
-"""PyTorch's top-level functions (`torch.matmul`, `torch.max`, `torch.softmax`, ...).
+"""PyTorch's top-level math functions (`torch.matmul`, `torch.max`, `torch.softmax`, ...).
+
+Layout: `torch.*` math is here (creation.py, ranges.py, sampling.py, compare.py, sorting.py hold the rest);
+`torch.nn.functional.*` is minigrad/functional/, which this module calls and which never imports it.
 
 Each takes tensors (or NumPy arrays and numbers, as PyTorch code passes `outputs.data` or a
 constant) and dispatches to the Tensor method or functional op of the same name: the math and
@@ -11,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from minigrad import ops
-from minigrad import functional as F
+from minigrad import functional as F  # torch.softmax and torch.log_softmax call F's
 from minigrad.creation import as_tensor, write_out
 from minigrad.tensor import MaxResult, MinResult, Tensor
 from minigrad.tensor_methods import dim_aliases

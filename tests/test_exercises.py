@@ -1,7 +1,8 @@
 """python -m minigrad.exercises: a workspace fails every backward exercise until it is solved.
 
 The slow tests run the workspace's tests in a subprocess (one pytest run each, cwd = the workspace
-or the repo root). Run alone: `pytest tests/test_exercises.py`.
+or the repo root), with PyTorch hidden from one of them; three train the capstone's ViT.
+Run alone: `pytest tests/test_exercises.py`.
 """
 import ast
 import os
@@ -20,12 +21,13 @@ from minigrad.exercises.catalog import EXERCISES, NUMBER, find_functions, unlist
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(minigrad.__file__).resolve().parent
 N_EXERCISES = 54
-ROW = re.compile(r"^\s*(\d+)\s+(\w+)\s+(done|failing|not started)\s+(\d+)/(\d+)\s*(.*)$")
+ROW = re.compile(r"^\s*(\d+)\s+(\w+)\s+(done|failing|not started|fd passes|needs torch)\s+(\d+)/(\d+)\s*(.*)$")
+TRAINED = "Your backward passes trained this ViT: "
 
 
-def cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+def cli(*args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "minigrad.exercises", *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True)
+                          cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def table(stdout: str) -> dict[int, tuple[str, str, str]]:
@@ -93,12 +95,19 @@ def test_catalog_runs_easy_to_hard():
 
 
 def _without_backward_bodies(source: str) -> str:
-    """The module's AST with every backward body emptied: what must not change."""
+    """The module's AST with every backward body and every op's class docstring emptied: what must not change."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == "backward":
             node.body = [ast.Pass()]
+        if isinstance(node, ast.ClassDef) and node.name in NUMBER and ast.get_docstring(node) is not None:
+            node.body = node.body[1:]
     return ast.dump(tree)
+
+
+def _class_docstring(source: str, op: str) -> str | None:
+    classes = (node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef))
+    return next(ast.get_docstring(node) for node in classes if node.name == op)
 
 
 def test_new_stubs_every_backward_and_changes_nothing_else(fresh):
@@ -122,6 +131,8 @@ def test_new_stubs_every_backward_and_changes_nothing_else(fresh):
             comment = " ".join(line.strip().removeprefix("# ") for line in body.splitlines() if line.strip().startswith("#"))
             assert comment == f"Exercise {n}: {EXERCISES[n - 1].task} (Stuck? python -m minigrad.exercises hint {n})"
             assert EXERCISES[n - 1].hint not in comment, f"{op}'s stub gives the formula away"
+            if _class_docstring(original, op) is not None:  # it may state the gradient: the forward instead
+                assert " ".join(_class_docstring(ours, op).split()) == " ".join(EXERCISES[n - 1].forward.split()), op
 
 
 def test_stubbed_bodies_are_the_reference_bodies(fresh):
@@ -156,8 +167,27 @@ def test_exercises_md_lists_every_exercise_in_order(fresh):
     for e in EXERCISES:
         section = text.split(f"### Exercise {NUMBER[e.op]}: {e.op}\n")[1].split("###")[0]
         assert f"pytest {fresh}/tests -m exercise_{NUMBER[e.op]}`" in section
-        assert e.task in section and e.pytorch in section and str(files[e.op]) in section
-        assert e.hint not in section and f"python -m minigrad.exercises hint {NUMBER[e.op]}" in section
+        assert e.task in section and str(files[e.op]) in section
+        assert f"python -m minigrad.exercises hint {NUMBER[e.op]}" in section
+
+
+def test_the_formula_comes_only_from_hint_and_solve(fresh):
+    """EXERCISES.md and the stubs say what to derive; neither the formula nor PyTorch's version of it."""
+    text = (fresh / "EXERCISES.md").read_text()
+    for e in EXERCISES:
+        assert e.hint not in text and e.pytorch not in text, f"EXERCISES.md gives {e.op}'s gradient away"
+        words = re.findall(r"grad\w*|d\w*/d\w+|derivative", e.forward)
+        assert not words, f"{e.op}'s forward (its stub's docstring) speaks of its gradient: {words}"
+    assert "output * (grad - (grad * output).sum(dim, keepdim))" not in text  # softmax's, in PyTorch's words
+    files = find_functions(PACKAGE)
+    given_away = {"MatMul": "grad_a = grad @ b^T", "Linear": "dL/dW = g^T x", "Pow": "d/da = b a^(b-1)",
+                  "PowScalar": "d/da = c a^(c-1)", "Std": "dy/da = (a - mean) / ((N - correction) y)",
+                  "CumSum": "dL/da_j = grad_j + ... + grad_n", "Norm": "dy/da = a / y"}
+    for op, formula in given_away.items():
+        assert formula in (PACKAGE.parent / files[op]).read_text(), f"minigrad's {op} no longer says {formula!r}"
+        assert formula not in (fresh / files[op]).read_text(), f"the stub of {op} still says {formula!r}"
+    for op, formula in {"InterpolateLinear": "Ry^T @ grad @ Rx", "CrossEntropy": "softmax - target"}.items():
+        assert formula not in (fresh / files[op]).read_text(), f"{files[op]} gives {op}'s gradient away"
 
 
 def test_cli_help_and_errors_speak_plainly(tmp_path):
@@ -175,6 +205,29 @@ def test_solve_refuses_an_unknown_exercise(fresh):
     result = cli("solve", fresh, N_EXERCISES + 1)
     assert result.returncode == 2
     assert f"there is no exercise {N_EXERCISES + 1} (they are numbered 1 to {N_EXERCISES})" in result.stderr
+    result = cli("solve", fresh, "softmx")
+    assert result.returncode == 2 and "there is no exercise named 'softmx'; did you mean Softmax" in result.stderr
+
+
+def test_solve_keeps_the_learners_backward_and_says_where(tmp_path):
+    dest = tmp_path / "ws"
+    workspace.new_workspace(dest)
+    ops_file = dest / "minigrad" / "ops" / "elementwise.py"
+    stub = 'raise NotImplementedError("Exercise 4: Mul backward — see EXERCISES.md")'
+    for kept, slip in (("exercise_04_mul.py", "return grad * b, grad * b"),
+                       ("exercise_04_mul_2.py", "return grad * a, grad * a")):  # a second attempt: a new file
+        ops_file.write_text(ops_file.read_text().replace(stub, f"a, b = ctx.saved_tensors\n        {slip}"))
+        result = cli("solve", dest, "mul")
+        assert result.returncode == 0, result.stderr
+        assert f"Your Mul (exercise 4) is kept in {dest / 'attempts' / kept}" in result.stdout
+        copy = (dest / "attempts" / kept).read_text()
+        assert slip in copy and "def backward(ctx" in copy and "minigrad/ops/elementwise.py" in copy
+        ast.parse(copy)  # a def a learner can paste back
+        assert slip not in ops_file.read_text() and "".join(workspace.real_body("Mul")) in ops_file.read_text()
+        ops_file.write_text(workspace.replace_bodies(ops_file.read_text(), {"Mul": None}, "elementwise.py"))
+    result = cli("solve", dest, "2", "mul", "MUL")  # untouched stubs, then minigrad's own: nothing to keep
+    assert result.returncode == 0 and "kept" not in result.stdout, result.stdout
+    assert sorted(p.name for p in (dest / "attempts").iterdir()) == ["exercise_04_mul.py", "exercise_04_mul_2.py"]
 
 
 def test_hint_prints_the_formula_one_step_after_the_stub():
@@ -183,8 +236,21 @@ def test_hint_prints_the_formula_one_step_after_the_stub():
         assert result.returncode == 0, result.stderr
         text = " ".join(result.stdout.split())
         assert EXERCISES[n - 1].hint in text and f"Exercise {n}: {EXERCISES[n - 1].op} backward" in text
+        assert EXERCISES[n - 1].pytorch in text
     refused = cli("hint", 0)
     assert refused.returncode == 2 and "there is no exercise 0" in refused.stderr
+
+
+def test_hint_by_op_name_in_any_case():
+    by_number = cli("hint", NUMBER["Softmax"]).stdout
+    assert f"Exercise {NUMBER['Softmax']}: Softmax backward" in by_number
+    for name in ("softmax", "Softmax", "SOFTMAX"):
+        assert cli("hint", name).stdout == by_number
+    assert cli("hint", "layer_norm").stdout == cli("hint", NUMBER["LayerNorm"]).stdout
+    assert cli("hint", "scaleddotproductattention").stdout == cli("hint", N_EXERCISES).stdout
+    refused = cli("hint", "softmx")
+    assert refused.returncode == 2 and "did you mean Softmax" in refused.stderr
+    assert cli("hint", "banana").returncode == 2
 
 
 # -- running the workspace's tests (subprocesses) ---------------------------------------------------
@@ -227,6 +293,11 @@ def test_real_solutions_pass_every_exercise(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert {n: row[1] for n, row in table(result.stdout).items()} == {n: "done" for n in range(1, N_EXERCISES + 1)}
     assert f"{N_EXERCISES} done, 0 failing, 0 not started, of {N_EXERCISES} exercises." in result.stdout
+    # every exercise passes: check goes on to the capstone, which the reference formulas pass
+    trained = re.search(TRAINED + r"loss (\S+) -> (\S+) in (\d+) steps, test accuracy (\d+)%", result.stdout)
+    assert trained, result.stdout + result.stderr
+    first, last, accuracy = float(trained.group(1)), float(trained.group(2)), int(trained.group(4))
+    assert first > 2.0 and last < 0.5 and accuracy >= 80, trained.group(0)  # from about log(10) = 2.30
 
 
 def test_solving_some_exercises_makes_exactly_those_pass(tmp_path):
@@ -249,7 +320,65 @@ def test_solving_some_exercises_makes_exactly_those_pass(tmp_path):
     assert re.match(r"test_backward\[same_shape\]: gradient of input 1 \(shape \(3, 4\)\) is wrong: worst element "
                     r"at index \(\d+, \d+\) is -?[\d.e-]+, expected -?[\d.e-]+ \(PyTorch\)", rows[4][2]), rows[4][2]
     assert f"{len(solved)} done, 1 failing, {N_EXERCISES - len(solved) - 1} not started" in result.stdout
-    assert "Next: exercise 2 (Sub)" in result.stdout
+    assert "Next: exercise 4 (Mul)" in result.stdout  # the failing one, before the first not started (2)
+    assert "ViT" not in result.stdout  # no capstone before every exercise passes
+
+
+def test_without_pytorch_check_says_so_and_finite_differences_still_run(tmp_path):
+    """Simulate a learner without PyTorch: a sitecustomize that makes `import torch` fail, in check's
+    process and in the pytest it starts."""
+    hide = tmp_path / "no_torch"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import sys\n\n\nclass NoTorch:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ModuleNotFoundError(f\"No module named {name!r}\", name=name)\n\n\n"
+        "sys.meta_path.insert(0, NoTorch())\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])}
+    hidden = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
+    assert "No module named 'torch'" in hidden.stderr
+    dest = tmp_path / "ws"
+    workspace.new_workspace(dest)
+    solved = [NUMBER[op] for op in ("Add", "Softmax", "Cast")]
+    assert cli("solve", dest, *solved).returncode == 0
+    ops_file = dest / "minigrad" / "ops" / "elementwise.py"  # Mul with a slip: finite differences catch it
+    stub = 'raise NotImplementedError("Exercise 4: Mul backward — see EXERCISES.md")'
+    slip = "a, b = ctx.saved_tensors\n        return grad * b, grad * b"
+    ops_file.write_text(ops_file.read_text().replace(stub, slip))
+    result = cli("check", dest, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = table(result.stdout)
+    assert len(rows) == N_EXERCISES, result.stdout + result.stderr
+    for n, (op, status, detail) in rows.items():
+        expected = {"Add": "fd passes", "Softmax": "fd passes", "Cast": "needs torch", "Mul": "failing"}
+        assert status == expected.get(op, "not started"), (n, op, status, detail)
+    assert rows[4][2].startswith("test_finite_differences: ") and "gradient" in rows[4][2], rows[4][2]
+    assert "PyTorch is not installed (No module named 'torch'): the " in result.stdout
+    assert f"and only the {N_EXERCISES - 1} finite-difference tests ran" in result.stdout  # all but Cast's
+    assert "0 done, 1 failing, 50 not started, 2 fd passes, 1 needs torch, of 54 exercises." in result.stdout
+    assert "Next: exercise 4 (Mul)" in result.stdout
+    with_torch = cli("check", dest)  # the same workspace with PyTorch: the fd-only exercises are done
+    assert {op: status for op, status, _ in table(with_torch.stdout).values() if op in ("Add", "Softmax", "Cast")} \
+        == {"Add": "done", "Softmax": "done", "Cast": "done"}, with_torch.stdout
+    assert "PyTorch is not installed" not in with_torch.stdout
+
+
+def test_capstone_needs_every_backward_and_notices_a_wrong_one(tmp_path):
+    dest = tmp_path / "ws"
+    workspace.new_workspace(dest)
+    assert (dest / "capstone.py").read_text() == (PACKAGE / "exercises" / "capstone.py").read_text()
+    result = cli("capstone", dest)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Not yet: training reached a backward that is not written (Exercise " in result.stdout
+    assert cli("solve", dest, "all").returncode == 0
+    loss_file = dest / find_functions(PACKAGE)["CrossEntropy"]  # a sign slip: gradient ascent on the loss
+    body = workspace.real_body("CrossEntropy")
+    indent = body[0][:len(body[0]) - len(body[0].lstrip())]
+    loss_file.write_text(workspace.replace_bodies(loss_file.read_text(), {"CrossEntropy": [
+        f"{indent}grad = -grad  # a slip\n", *body]}, "loss"))
+    result = cli("capstone", dest)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "This ViT did not learn: " in result.stdout and TRAINED not in result.stdout
 
 
 def test_a_solved_workspace_passes_from_an_installed_package(tmp_path):

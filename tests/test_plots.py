@@ -198,3 +198,39 @@ def test_plot_attention_views_titles_each_row_and_view(tmp_path):
     titles = [(ax.get_title(), ax.title.get_color()) for ax in fig.axes]
     assert titles[0] == ("airplane | airplane", "green") and titles[3] == ("cat | dog", "red")
     assert [t for t, _ in titles[1:3]] == ["last block", "rollout"]
+
+
+def dot_pixels(path, fig, ax, x, y, colour, radius=6):
+    """How many pixels of `colour` the PNG has within `radius` pixels of the data point (x, y) of `ax`."""
+    image = matplotlib.image.imread(path)[..., :3]
+    px, py = ax.transData.transform((x, y)) * plots.DPI / fig.dpi  # display -> the PNG's pixels
+    row, col = int(round(image.shape[0] - py)), int(round(px))  # the PNG's rows run top to bottom
+    patch = image[row - radius:row + radius + 1, col - radius:col + radius + 1]
+    return int((np.abs(patch - matplotlib.colors.to_rgb(colour)).max(axis=-1) < 0.1).sum())
+
+
+ONE_EPOCH = [dict(epoch=1, train_loss=2.0, test_loss=1.9, accuracy=30.0, elapsed_seconds=90.0)]
+
+
+def test_plot_curves_draws_a_one_epoch_run_as_dots(tmp_path):
+    fig = plots.plot_curves(ONE_EPOCH, tmp_path / "curves.png")
+    loss_ax, acc_ax = fig.axes
+    for ax, line in [(loss_ax, loss_ax.get_lines()[0]), (loss_ax, loss_ax.get_lines()[1]),
+                     (acc_ax, acc_ax.get_lines()[0])]:
+        (x,), (y,) = line.get_xdata(), line.get_ydata()
+        assert dot_pixels(tmp_path / "curves.png", fig, ax, x, y, line.get_color()) >= 12, line.get_label()
+    for ax in (loss_ax, acc_ax):  # the epoch axis reads 1, not 0.945 0.960 ...
+        assert [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]] == [1]
+
+
+def test_plot_accuracy_vs_time_draws_a_one_epoch_run_as_a_dot(tmp_path):
+    fig = plots.plot_accuracy_vs_time({"one epoch": ONE_EPOCH}, tmp_path / "acc.png")
+    (ax,) = fig.axes
+    (line,) = ax.get_lines()
+    assert dot_pixels(tmp_path / "acc.png", fig, ax, 1.5, 30.0, line.get_color()) >= 12
+
+
+@pytest.mark.parametrize("threads, text", [(3, ", 3 threads"), (1, ", 1 thread"), (None, "")])
+def test_plot_accuracy_vs_time_names_the_thread_count(tmp_path, threads, text):
+    fig = plots.plot_accuracy_vs_time({"r": ONE_EPOCH}, tmp_path / "acc.png", threads=threads)
+    assert fig.axes[0].get_xlabel() == f"wall-clock minutes (train + test{text})"

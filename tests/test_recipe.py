@@ -7,6 +7,7 @@ Trainer's whole step (all of them at once) against a PyTorch loop, and the recip
 """
 import dataclasses
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -427,10 +428,16 @@ def test_every_recipe_names_only_declared_settings():
         assert set(recipe) <= known, (name, set(recipe) - known)
 
 
+def help_text(capsys, *argv):
+    """What the script prints for argv (--help or --help-all), which must exit with code 0."""
+    with pytest.raises(SystemExit) as exit_info:
+        train_cifar.parse_args(list(argv))
+    assert exit_info.value.code in (0, None)
+    return capsys.readouterr().out
+
+
 def test_every_setting_has_a_flag_with_its_declared_default_and_help(capsys):
-    with pytest.raises(SystemExit):
-        train_cifar.parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    text = " ".join(help_text(capsys, "--help-all").split())
     args = train_cifar.parse_args([])
     for cls in (TrainConfig, ViTConfig):
         for f in dataclasses.fields(cls):
@@ -439,6 +446,42 @@ def test_every_setting_has_a_flag_with_its_declared_default_and_help(capsys):
                 assert " ".join(f.metadata["help"].split()[:3]) in text, f.name
                 assert getattr(args, f.name) == train_cifar.RECIPES["tutorial"].get(f.name, f.default), f.name
     assert train_cifar.RECIPES["tutorial"] == {"cls_only_last_block": True}  # the defaults, plus the speed option
+
+
+def test_help_is_short_and_shows_the_common_commands(capsys):
+    out = help_text(capsys, "--help")
+    assert out.startswith("usage: ") and len(out.splitlines()) <= 60
+    commands = [c.strip() for c in re.findall(r"^    python examples/train_cifar\.py(.*?)(?: +#.*)?$", out, flags=re.M)]
+    assert "" in commands  # the tutorial's run
+    for flags in ["--limit-train", "--resume", "--overwrite", "--eval-only", "--recipe fast-cpu"]:
+        assert any(c.startswith(flags) for c in commands), flags
+    for name in train_cifar.RECIPES:  # each recipe on a line of its own, said in a few words
+        assert re.search(rf"^  {re.escape(name)} +\S", out, flags=re.M), name
+    assert "examples/RESULTS.md" in out and "examples/TRAINING.md" in out and "--help-all" in out
+    flags = {option for action in train_cifar.build_parser("tutorial")._actions for option in action.option_strings}
+    assert set(re.findall(r"--[a-z][a-z-]*[a-z]", out)) <= flags  # no flag it names is made up
+    assert "--hidden-dropout-prob" not in out and "--mixup-alpha" not in out  # the rest: --help-all
+    assert f"All {len(vars(train_cifar.parse_args([])))} settings, grouped, with their defaults: --help-all." in out
+
+
+@pytest.mark.parametrize("recipe", ["tutorial", "fast-cpu"])
+def test_help_shows_the_recipes_defaults(capsys, recipe):
+    out = help_text(capsys, "--recipe", recipe, "--help")
+    args = train_cifar.parse_args(["--recipe", recipe])
+    assert f"passes over the training set ({args.epochs})" in out
+    assert f"where the run's files go ({args.out_dir})" in out
+    full = help_text(capsys, "--recipe", recipe, "--help-all")
+    assert re.search(rf"--epochs EPOCHS +passes over the training set \(default: {args.epochs}\)", full)
+    assert f"The defaults above are the {recipe} recipe's" in full
+
+
+def test_help_all_gives_each_default_once(capsys):
+    full = help_text(capsys, "--help-all")
+    entries = re.split(r"\n  (?=-)", full)  # one per option
+    assert len(entries) > 40
+    for entry in entries:
+        assert entry.count("(default:") <= 1, entry
+        assert "(default: None)" not in entry, entry
 
 
 @pytest.fixture(scope="module")

@@ -165,6 +165,37 @@ def test_script_runs_as_a_user_runs_it(data_dir, tmp_path):
     assert all((tmp_path / name).is_file() for name in ["checkpoint.npz", "best.npz", *FIGURES])
 
 
+def test_a_run_ends_by_saying_where_its_files_went(data_dir, tmp_path, monkeypatch, capsys):
+    """The last line names the out-dir and every file written; the time axis names the thread count."""
+    xlabels = []
+    real = train_cifar.plots.plot_accuracy_vs_time
+
+    def spy(*args, **kwargs):
+        fig = real(*args, **kwargs)
+        xlabels.append(fig.axes[0].get_xlabel())
+        return fig
+
+    monkeypatch.setattr(train_cifar.plots, "plot_accuracy_vs_time", spy)
+    assert train_cifar.main(cli(data_dir, tmp_path, "--epochs", "1", "--threads", "3")) == 0
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    files = ["checkpoint.npz", "best.npz", "metrics.csv", *FIGURES]
+    assert last == f"Wrote into {tmp_path.resolve()}: {', '.join(files)}"
+    assert all((tmp_path / name).is_file() for name in files)
+    assert xlabels == ["wall-clock minutes (train + test, 3 threads)"]
+
+
+def test_eval_only_lists_only_the_figures_it_could_write(data_dir, reference, tmp_path, monkeypatch, capsys):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(train_cifar.plots, "plot_confusion_matrix", full_disk)
+    args = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--limit-test", "40", "--no-download"]
+    assert train_cifar.main([*args, "--eval-only", "--checkpoint", str(reference / "best.npz")]) == 0
+    out, err = capsys.readouterr()
+    assert out.rstrip().splitlines()[-1] == f"Wrote into {tmp_path.resolve()}: attention.png"
+    assert f"warning: could not draw {tmp_path / 'confusion_matrix.png'} (No space left on device)" in err
+
+
 def test_same_seed_same_run_other_seed_other_weights(data_dir, reference, tmp_path, no_figures):
     assert train_cifar.main(cli(data_dir, tmp_path / "again", "--epochs", "2")) == 0
     assert learning_columns(tmp_path / "again") == learning_columns(reference)

@@ -1,5 +1,5 @@
-"""The tutorial's code, run as a reader runs it: tests/tutorial_vit.py, once on PyTorch and once on
-minigrad with only the imports changed, from the same weights and the same batches.
+"""The tutorial's code, run as a reader runs it: vit_np/tutorial_code.py, once on PyTorch and once on
+minigrad with only the imports changed (vit_np.tutorial.load), from the same weights and the same batches.
 
 Checked: the parameter count, the logits, the loss, every parameter's gradient and its value after
 one AdamW step (train_one_epoch), evaluate()'s accuracy and loss (`torch.max(outputs.data, 1)`,
@@ -8,8 +8,6 @@ Both attention classes of the tutorial, in float64 (tight) and float32 (the tuto
 Dropout is switched off (p = 0) on both sides: the two frameworks draw different masks.
 Run alone: `pytest tests/test_tutorial.py`.
 """
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -18,22 +16,9 @@ import torch
 
 import minigrad
 from minigrad.testing import TOLERANCES, assert_close
+from vit_np.tutorial import load
 
-SOURCE = Path(__file__).with_name("tutorial_vit.py")
-FRAMEWORKS = {  # the tutorial's three imports, per framework
-    "torch": dict(torch=torch, nn=torch.nn, optim=torch.optim),
-    "minigrad": dict(torch=minigrad, nn=minigrad.nn, optim=minigrad.optim),
-}
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-
-
-def load(framework: str) -> ModuleType:
-    """Execute the tutorial's source with `torch`, `nn`, `optim` bound to the framework."""
-    spec = importlib.util.spec_from_file_location(f"tutorial_vit_{framework}", SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    module.__dict__.update(FRAMEWORKS[framework], tqdm=lambda iterable, desc=None: iterable)
-    spec.loader.exec_module(module)
-    return module
 
 
 def batches(fw, dtype, sizes: tuple[int, ...], seed: int) -> list:

@@ -305,9 +305,10 @@ def test_a_temporary_of_a_live_process_is_left_alone(tmp_path):
     lambda F, a: F.linear(a, mg.ones(4, 3)), lambda F, a: F.softmax(a, dim=-1), lambda F, a: F.log_softmax(a, -1),
     lambda F, a: F.layer_norm(a, (3,)), lambda F, a: F.cross_entropy(a, mg.tensor([0, 1])), lambda F, a: F.gelu(a),
     lambda F, a: F.scaled_dot_product_attention(a, a, a), lambda F, a: F.dropout(a), lambda F, a: F.mse_loss(a, a),
-    lambda F, a: nn.LayerNorm(3)(a), lambda F, a: nn.Linear(3, 4)(a),
+    lambda F, a: nn.LayerNorm(3)(a), lambda F, a: nn.Linear(3, 4)(a), lambda F, a: F.tanh(a),
+    lambda F, a: F.sigmoid(a),
 ], ids=["linear", "softmax", "log_softmax", "layer_norm", "cross_entropy", "gelu", "attention", "dropout", "mse_loss",
-        "LayerNorm", "Linear"])
+        "LayerNorm", "Linear", "tanh", "sigmoid"])
 def test_nn_functional_given_an_array_refuses_it_in_pytorchs_words(call):
     import torch
 

@@ -11,7 +11,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn, viz
-from minigrad.tools.viz import COLORS, Node, layers_of, order_layers
+from minigrad.tools.viz import COLORS, KIND_TEXT, Node, layers_of, order_layers
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -82,6 +82,43 @@ def test_draw_graph_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == PNG_SIGNATURE
     image = matplotlib.image.imread(path)
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def attention_graph():
+    """q, k, v = three Linear layers of x (5, 4), then softmax(q k^T / 2) v: q, k and v are all `Linear (5, 4)`."""
+    mg.manual_seed(0)
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((5, 4), dtype=np.float32), requires_grad=True)
+    q, k, v = (nn.Linear(4, 4)(x) for _ in range(3))
+    out = mg.nn.functional.softmax(q @ k.T / 2.0, dim=-1) @ v
+    return out, {"x": x, "q": q, "k": k, "v": v}
+
+
+def test_names_label_intermediate_tensors_too():
+    out, names = attention_graph()
+    dot = viz.to_dot(out, names=names)
+    for name in "qkv":
+        assert f'label="{name} = Linear\\n(5, 4)"' in dot, name
+    assert 'label="Linear\\n(5, 4)"' not in dot and 'label="x\\n(5, 4)"' in dot
+    assert 'label="MatMul\\n(5, 4)"' in dot  # an op without a name keeps its op's name
+
+
+def test_draw_graph_labels_the_named_tensors_and_its_legend_covers_nothing(tmp_path):
+    out, names = attention_graph()
+    fig = viz.draw_graph(out, str(tmp_path / "graph.png"), names=names, title="q, k, v and attention")
+    fig.canvas.draw()  # lay everything out at the figure's own dpi, so the extents below agree
+    renderer = fig.canvas.get_renderer()
+    (ax,) = fig.axes
+    nodes = [t for t in ax.texts if t.get_bbox_patch() is not None]  # (the arrows are empty annotations)
+    assert {"q = Linear\n(5, 4)", "k = Linear\n(5, 4)", "v = Linear\n(5, 4)"} <= {t.get_text() for t in nodes}
+    (legend,) = fig.legends
+    key, title = legend.get_window_extent(renderer), fig._suptitle.get_window_extent(renderer)
+    assert key.y1 <= ax.get_window_extent(renderer).y0  # below the graph: it covers no box and no edge
+    for part in [key, title, *(t.get_bbox_patch().get_window_extent(renderer) for t in nodes)]:
+        assert fig.bbox.x0 <= part.x0 and part.x1 <= fig.bbox.x1 and fig.bbox.y0 <= part.y0 and part.y1 <= fig.bbox.y1
+    for t in nodes:
+        box = t.get_bbox_patch().get_window_extent(renderer)
+        assert not box.overlaps(key) and not box.overlaps(title), t.get_text()
+    assert [text.get_text() for text in legend.get_texts()] == list(KIND_TEXT.values())
 
 
 def test_layers_put_ops_below_their_inputs_and_leaves_just_above_their_first_user():

@@ -25,6 +25,7 @@ from vit_np import explain  # noqa: E402
 from vit_np.augment import MEAN, STD, resize_bilinear  # noqa: E402
 
 DPI = 100
+POINTS = dict(marker="o", markersize=4)  # every measurement a dot: a line through one point draws nothing
 
 
 def to_display(images: np.ndarray) -> np.ndarray:
@@ -62,7 +63,7 @@ def plot_sample_images(images: np.ndarray, labels: Sequence[int], class_names: S
 
 
 def plot_curves(history: Sequence[dict], path: str | os.PathLike) -> Figure:
-    """Train/test loss and test accuracy per epoch; history: [{epoch, train_loss, test_loss, accuracy (%)}]."""
+    """Train/test loss and test accuracy, a dot per epoch; history: [{epoch, train_loss, test_loss, accuracy (%)}]."""
     for i, row in enumerate(history):
         missing = {"epoch", "train_loss", "test_loss", "accuracy"} - set(row)
         if missing:
@@ -72,26 +73,30 @@ def plot_curves(history: Sequence[dict], path: str | os.PathLike) -> Figure:
     epochs = [row["epoch"] for row in history]
     tested = [row for row in history if not math.isnan(row["accuracy"])]  # epochs the test set was run
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_ax.plot(epochs, [row["train_loss"] for row in history], label="train loss")
-    loss_ax.plot([row["epoch"] for row in tested], [row["test_loss"] for row in tested], label="test loss")
+    loss_ax.plot(epochs, [row["train_loss"] for row in history], label="train loss", **POINTS)
+    loss_ax.plot([row["epoch"] for row in tested], [row["test_loss"] for row in tested], label="test loss", **POINTS)
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     loss_ax.legend()
-    acc_ax.plot([row["epoch"] for row in tested], [row["accuracy"] for row in tested], color="tab:green")
+    acc_ax.plot([row["epoch"] for row in tested], [row["accuracy"] for row in tested], color="tab:green", **POINTS)
     acc_ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy")
     for ax in (loss_ax, acc_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # epochs are whole numbers
+        if epochs and min(epochs) == max(epochs):
+            ax.set_xlim(epochs[0] - 0.5, epochs[0] + 0.5)  # one epoch: one tick, at it
     fig.tight_layout()
     return _save(fig, path)
 
 
 def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLike,
-                          target: float | None = None, budget_minutes: float | None = None) -> Figure:
+                          target: float | None = None, budget_minutes: float | None = None,
+                          threads: int | None = None) -> Figure:
     """Test accuracy against wall-clock minutes (train + eval), one line per run.
 
     runs: {label: history}, each history's rows with "accuracy" (%) and "elapsed_seconds"
     (as metrics.csv has them); target draws a dashed horizontal line at that accuracy,
-    budget_minutes a dotted vertical line at that time. Each run's legend entry ends with its
-    last accuracy, to two decimals (77.96% must not read as 78.0% next to a 78% target), and its
+    budget_minutes a dotted vertical line at that time; threads (the runs' thread count) is named on
+    the time axis. Every test is a dot, so a one-epoch run shows too. Each run's legend entry ends with
+    its last accuracy, to two decimals (77.96% must not read as 78.0% next to a 78% target), and its
     last time: runs that end at the same point stay readable, where labels on the plot would overlap.
     A row's "tta_accuracy" (the test on 9 crops of each image) is a star in the run's colour, named
     in its legend entry.
@@ -110,7 +115,7 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
             label = f"{label}: {accuracy[-1]:.2f}% at {minutes[-1]:.0f} min"
         if crops:
             label += f" ({float(crops[-1]['tta_accuracy']):.2f}% on 9 crops, star)"
-        line, = ax.plot(minutes, accuracy, marker=".", markersize=4, label=label)
+        line, = ax.plot(minutes, accuracy, label=label, **POINTS)
         if crops:
             ax.plot([float(row["elapsed_seconds"]) / 60 for row in crops], [float(row["tta_accuracy"]) for row in crops],
                     linestyle="none", marker="*", markersize=9, color=line.get_color())
@@ -118,8 +123,10 @@ def plot_accuracy_vs_time(runs: dict[str, Sequence[dict]], path: str | os.PathLi
         ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"{target:g}%")
     if budget_minutes is not None:
         ax.axvline(budget_minutes, color="gray", linestyle=":", linewidth=1, label=f"{budget_minutes:g} min")
-    ax.set(xlabel="wall-clock minutes (train + test, 2 CPU cores)", ylabel="test accuracy (%)",
+    on = "" if threads is None else f", {threads} thread{'s' if threads != 1 else ''}"
+    ax.set(xlabel=f"wall-clock minutes (train + test{on})", ylabel="test accuracy (%)",
            title="CIFAR-10 test accuracy against time")
+    ax.set_xlim(left=0)  # time from the start: one test is a dot at its minute, not alone on a 0.006-minute axis
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()

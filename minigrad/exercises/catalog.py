@@ -7,6 +7,7 @@ are not), so a new op cannot escape the exercises.
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,6 +369,23 @@ EXERCISES: list[Exercise] = [
 ]
 
 NUMBER: dict[str, int] = {e.op: i + 1 for i, e in enumerate(EXERCISES)}  # op name -> exercise number
+
+
+def exercise_number(word: str) -> int:
+    """An exercise named by its number ("4") or its op in any case ("softmax", "LayerNorm", "layer_norm")."""
+    if word.strip().lstrip("+-").isdigit():
+        n = int(word)
+        if not 1 <= n <= len(EXERCISES):
+            raise ValueError(f"there is no exercise {n} (they are numbered 1 to {len(EXERCISES)})")
+        return n
+    by_name = {op.lower(): n for op, n in NUMBER.items()}
+    key = word.strip().lower().replace("_", "").replace("-", "")
+    if key in by_name:
+        return by_name[key]
+    close = [EXERCISES[by_name[k] - 1].op for k in difflib.get_close_matches(key, by_name, n=3)]
+    maybe = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise ValueError(f"there is no exercise named {word!r}{maybe} (name one by its number, 1 to "
+                     f"{len(EXERCISES)}, or by its op, e.g. 4 or mul)")
 
 
 def exercise_test_file(n: int) -> str:

@@ -23,8 +23,12 @@ attention); every exercise has its own tests, which compare your gradients with 
    `pytest tests -m exercise_N`; one file: `pytest {d}/tests/test_exercise_04_mul.py`).
 4. See your progress: `python -m minigrad.exercises check {d}` (run it from outside this folder,
    whose `minigrad` is your copy without the tools).
-5. Stuck? `python -m minigrad.exercises hint N` prints the formula; `python -m minigrad.exercises
-   solve {d} N` puts minigrad's own backward back for exercise N.
+5. Stuck? `python -m minigrad.exercises hint N` (or `hint softmax`: the op's name) prints the formula and
+   PyTorch's; `python -m minigrad.exercises solve {d} N` puts minigrad's own backward back for exercise N
+   (yours is kept in `{d}/attempts/`).
+6. When every exercise passes, `check` trains the tutorial's ViT with your backward passes, for a
+   few seconds on generated images (`python -m minigrad.exercises capstone {d}` runs it alone;
+   it is `{d}/capstone.py`).
 
 Each exercise's tests call only its own op and run `out.backward(dout)` directly, so only that
 op's backward runs: the exercises can be done in any order. The order below goes from easy to hard.
@@ -51,6 +55,8 @@ training a model needs every one.
   `gradient of input 1 (shape (4,)) is wrong: worst element at index (2,) is 0.31, expected -1.25 (PyTorch)`.
 - `test_backward_float32`: the first case in float32: a gradient must not become float64.
 - `test_finite_differences`: the first case against (f(x + eps) - f(x - eps)) / 2 eps, without PyTorch.
+  Without PyTorch installed, it is the only test that runs: the others (marked `pytorch`) are skipped,
+  saying so, and `check` tells you which exercises pass their finite differences.
 - `NotImplementedError: Exercise N: ...`: that backward is not written yet.
 
 ## The exercises
@@ -65,9 +71,8 @@ _EXERCISE = """### Exercise {n}: {op}
 - **where**: `{path}`, `class {op}(Function)`, method `backward`
 - **forward**: {forward}
 - **derive**: {task}
-- **hint** (the formula): `python -m minigrad.exercises hint {n}`
+- **hint** (the formula, and what PyTorch does): `python -m minigrad.exercises hint {n}`
 - **test**: `pytest {d}/tests -m exercise_{n}` (the cases are in `{d}/tests/{test}`)
-- **what PyTorch does**: {pytorch}
 """
 
 
@@ -83,5 +88,5 @@ def exercises_md(shown: str, files: dict[str, Path]) -> str:
             group = e.group
             parts.append(f"## {group}\n")
         parts.append(_EXERCISE.format(n=n, op=e.op, path=files[e.op].as_posix(), forward=e.forward, task=e.task,
-                                      d=shown, test=exercise_test_file(n), pytorch=e.pytorch))
+                                      d=shown, test=exercise_test_file(n)))
     return "\n".join(parts)

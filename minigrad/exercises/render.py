@@ -1,7 +1,8 @@
-"""The text files of a workspace, written from the catalog: tests, pytest.ini, conftest, EXERCISES.md."""
+"""The text files of a workspace, written from the catalog: tests, pytest.ini, conftest, EXERCISES.md, capstone.py."""
 from __future__ import annotations
 
 import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from minigrad.exercises.catalog import EXERCISES, NUMBER, exercise_test_file
 
 _TESTS = '''
 
+@pytest.mark.pytorch
 @pytest.mark.parametrize("case", CASES)
 def test_forward(case):
     """Given: the forward is already written, so this passes before you start."""
@@ -18,12 +20,14 @@ def test_forward(case):
     check_forward(ours, theirs, inputs, LOW)
 
 
+@pytest.mark.pytorch
 @pytest.mark.parametrize("case", CASES)
 def test_backward(case):
     inputs, ours, theirs = CASES[case]
     check_backward(ours, theirs, inputs, LOW)
 
 
+@pytest.mark.pytorch
 def test_backward_float32():
     """float32 inputs get float32 gradients: nothing may upcast to float64."""
     inputs, ours, theirs = CASES[FIRST]
@@ -41,9 +45,14 @@ def test_finite_differences():
 
 def _imports(op: str, module: str, code: str, finite_differences: bool) -> str:
     """The imports the cases' code uses, and the harness's checks."""
-    lines = ["import numpy as np", "import pytest"]
-    lines += ["import torch"] if re.search(r"\btorch\.", code) else []
-    lines += ["import torch.nn.functional as TF"] if re.search(r"\bTF\.", code) else []
+    lines = ["from __future__ import annotations", "", "import numpy as np", "import pytest"]
+    torch_imports = ["import torch"] if re.search(r"\btorch\.", code) else []
+    torch_imports += ["import torch.nn.functional as TF"] if re.search(r"\bTF\.", code) else []
+    if torch_imports:
+        names = " = ".join(line.split()[-1] for line in torch_imports)  # torch, TF
+        lines += ["", "try:", *(f"    {line}" for line in torch_imports),
+                  "except ImportError:  # without PyTorch, conftest.py skips the tests marked pytorch, saying so",
+                  f"    {names} = None"]
     lines.append("")
     lines += ["import minigrad as mg"] if re.search(r"\bmg\.", code) else []
     lines += ["import minigrad.functional as F"] if re.search(r"(?<![\w.])F\.", code) else []
@@ -97,14 +106,21 @@ def pytest_ini() -> str:
     return ("# An exercises workspace (python -m minigrad.exercises new). One exercise: pytest tests -m exercise_N\n"
             "[pytest]\ntestpaths = tests\n"
             "# the workspace first on sys.path: `import minigrad` is the copy you edit\n"
-            f"pythonpath = . tests\naddopts = -ra --strict-markers\nmarkers =\n{markers}\n")
+            f"pythonpath = . tests\naddopts = -ra --strict-markers\nmarkers =\n"
+            "    pytorch: compares with PyTorch (skipped, saying so, where PyTorch is not installed)\n"
+            f"{markers}\n")
 
+
+NO_PYTORCH = "needs PyTorch, which is not installed"  # the start of a skipped test's reason; check.py reads it
 
 CONFTEST = '''"""These tests must run the workspace's minigrad (the copy you edit), never another one.
 
 pytest.ini (`pythonpath = . tests`) puts the workspace first on sys.path; this checks it worked.
+Without PyTorch, the tests marked `pytorch` are skipped, saying so: test_finite_differences still runs.
 """
 from pathlib import Path
+
+import pytest
 
 import minigrad
 
@@ -115,7 +131,20 @@ if Path(minigrad.__file__).resolve().parent != WORKSPACE / "minigrad":
         f"{Path(minigrad.__file__).parent}: run pytest on {WORKSPACE / 'tests'}, "
         f"so that {WORKSPACE / 'pytest.ini'} applies"
     )
-'''
+
+try:
+    import torch  # noqa: F401  (the oracle of the tests marked pytorch)
+    NO_TORCH = None
+except ImportError as err:
+    NO_TORCH = f"{NO_PYTORCH}: {err}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if NO_TORCH is not None:
+        for item in items:
+            if "pytorch" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=NO_TORCH))
+'''.replace("{NO_PYTORCH}", NO_PYTORCH)
 
 TEST_WORKSPACE = '''"""The workspace is wired right: the tests import the minigrad in this folder."""
 from pathlib import Path
@@ -172,3 +201,4 @@ def write_workspace_files(dest: Path, shown: str, source: Path, files: dict[str,
         (tests / exercise_test_file(n)).write_text(test_file(n, files[op]))
     (dest / "pytest.ini").write_text(pytest_ini())
     (dest / "EXERCISES.md").write_text(docs.exercises_md(shown, {op: files[op] for op in NUMBER}))
+    shutil.copyfile(Path(__file__).with_name("capstone.py"), dest / "capstone.py")

@@ -1,21 +1,24 @@
 """Make a learner's workspace: minigrad copied with every op's backward replaced by a raise.
 
 The replacement is done on the source text, located with `ast`: only the lines of each
-`backward` body change (its signature and docstring stay), so the rest of every file, comments
-included, reads exactly as in minigrad. `restore` puts a real backward back (`solve`).
+`backward` body change (its signature and docstring stay), and each op's class docstring, which
+may state the gradient, becomes the forward alone; the rest of every file, comments included,
+reads exactly as in minigrad. `restore` puts a real backward back (`solve`), keeping the learner's.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import shutil
 import textwrap
 import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 
 import minigrad
 from minigrad.exercises import render
-from minigrad.exercises.catalog import EXERCISES, NUMBER, find_functions, unlisted_functions
+from minigrad.exercises.catalog import EXERCISES, NUMBER, exercise_test_file, find_functions, unlisted_functions
 
 
 class WorkspaceError(Exception):
@@ -43,6 +46,16 @@ def _backward_spans(source: str) -> dict[str, tuple[int, int, str]]:
     return spans
 
 
+def _docstring_spans(source: str) -> dict[str, tuple[int, int, str]]:
+    """class name -> (first, last) 0-based line range of its docstring, indent; classes without one are left out."""
+    spans = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and ast.get_docstring(node) is not None:
+            doc = node.body[0]
+            spans[node.name] = (doc.lineno - 1, doc.end_lineno - 1, " " * doc.col_offset)
+    return spans
+
+
 def _header_end(lines: list[str], def_line: int) -> int:
     """The 0-based line holding the ':' that ends the `def ...(...) -> ...:` starting at def_line."""
     depth = 0
@@ -67,6 +80,25 @@ def exercise_body(op: str, indent: str) -> list[str]:
     return [f"{indent}# {line}\n" for line in hint] + [f"{indent}{raise_line}\n"]
 
 
+def forward_docstring(op: str, indent: str) -> list[str]:
+    """The class docstring of a stubbed op: what forward computes (the catalog's), not its gradient."""
+    text = EXERCISES[NUMBER[op] - 1].forward
+    if len(indent) + len(text) + 6 <= 120:
+        return [f'{indent}"""{text}"""\n']
+    lines = textwrap.wrap(text, width=100 - len(indent), break_on_hyphens=False)
+    return [f'{indent}"""{lines[0]}\n'] + [f"{indent}{line}\n" for line in lines[1:]] + [f'{indent}"""\n']
+
+
+def replace_docstrings(source: str, docstrings: dict[str, list[str] | None]) -> str:
+    """source with the class docstring of each class in `docstrings` replaced (None: forward_docstring)."""
+    lines = source.splitlines(keepends=True)
+    spans = _docstring_spans(source)
+    for op, (first, last, indent) in sorted(((op, spans[op]) for op in docstrings if op in spans),
+                                            key=lambda s: -s[1][0]):
+        lines[first:last + 1] = docstrings[op] if docstrings[op] is not None else forward_docstring(op, indent)
+    return "".join(lines)
+
+
 def replace_bodies(source: str, bodies: dict[str, list[str] | None], where: str) -> str:
     """source with the backward body of each class in `bodies` replaced (None: the exercise stub)."""
     lines = source.splitlines(keepends=True)
@@ -82,10 +114,25 @@ def replace_bodies(source: str, bodies: dict[str, list[str] | None], where: str)
 
 def real_body(op: str) -> list[str]:
     """The lines of op's real backward body in the installed minigrad."""
-    path = source_package().parent / find_functions(source_package())[op]
-    source = path.read_text()
+    source = _reference_source(op)
     first, last, _ = _backward_spans(source)[op]
     return source.splitlines(keepends=True)[first:last + 1]
+
+
+def real_docstring(op: str) -> list[str] | None:
+    """The lines of op's class docstring in the installed minigrad (None if it has none)."""
+    source = _reference_source(op)
+    span = _docstring_spans(source).get(op)
+    return None if span is None else source.splitlines(keepends=True)[span[0]:span[1] + 1]
+
+
+def _reference_source(op: str) -> str:
+    return (source_package().parent / _reference_files()[op]).read_text()
+
+
+@functools.cache
+def _reference_files() -> dict[str, Path]:
+    return find_functions(source_package())
 
 
 def _ops_by_file(package: Path) -> dict[Path, list[str]]:
@@ -115,7 +162,8 @@ def new_workspace(dest: Path, shown_as: str | None = None) -> None:
     shutil.copytree(package, dest / "minigrad", ignore=_ignore_tools_and_kernels(package))
     for rel, ops in by_file.items():
         path = dest / rel
-        path.write_text(replace_bodies(path.read_text(), dict.fromkeys(ops), str(rel)))
+        stubbed = replace_bodies(path.read_text(), dict.fromkeys(ops), str(rel))
+        path.write_text(replace_docstrings(stubbed, dict.fromkeys(ops)))
     render.write_workspace_files(dest, shown_as or str(dest), package, find_functions(package))
 
 
@@ -136,23 +184,62 @@ def check_is_workspace(dest: Path) -> None:
                              "make one with: python -m minigrad.exercises new DIR")
 
 
-def restore(dest: Path, numbers: list[int]) -> list[str]:
-    """Put minigrad's real backward back for the given exercises; returns the ops restored."""
+@dataclass(frozen=True)
+class Restored:
+    number: int
+    op: str
+    kept: Path | None  # where the learner's backward went, relative to the workspace (None: nothing of theirs)
+
+
+def restore(dest: Path, numbers: list[int]) -> list[Restored]:
+    """Put minigrad's real backward (and class docstring) back for the given exercises. A backward the
+    learner wrote is first copied to dest/attempts/, never lost."""
     dest = Path(dest)
     check_is_workspace(dest)
-    found = find_functions(source_package())
-    ops = []
+    found = _reference_files()
     for n in numbers:
         if not 1 <= n <= len(EXERCISES):
             raise WorkspaceError(f"solve: there is no exercise {n} (they are numbered 1 to {len(EXERCISES)})")
-        ops.append(EXERCISES[n - 1].op)
-    by_file: dict[Path, dict[str, list[str]]] = {}
-    for op in ops:
-        by_file.setdefault(found[op], {})[op] = real_body(op)
-    for rel, bodies in by_file.items():
-        path = dest / rel
+    restored = []
+    for n in numbers:
+        op = EXERCISES[n - 1].op
+        path = dest / found[op]
         try:
-            path.write_text(replace_bodies(path.read_text(), bodies, str(rel)))
+            source = path.read_text()
+            kept = _keep_learners_backward(dest, n, source, found[op])
+            source = replace_bodies(source, {op: real_body(op)}, str(found[op]))
         except SyntaxError as err:
             raise WorkspaceError(f"solve: cannot read {path} (line {err.lineno}: {err.msg}); fix it first") from None
-    return ops
+        docstring = real_docstring(op)
+        if docstring is not None:
+            source = replace_docstrings(source, {op: docstring})
+        path.write_text(source)
+        restored.append(Restored(n, op, kept))
+    return restored
+
+
+def _keep_learners_backward(dest: Path, n: int, source: str, rel: Path) -> Path | None:
+    """Copy the learner's backward of exercise n to attempts/ (a new file each time), unless it is still the
+    stub or already minigrad's; returns the copy's path relative to dest."""
+    op = EXERCISES[n - 1].op
+    first, last, indent = _backward_spans(source)[op]
+    lines = source.splitlines(keepends=True)
+    body = lines[first:last + 1]
+    if [line.strip() for line in body] in ([line.strip() for line in exercise_body(op, indent)],
+                                           [line.strip() for line in real_body(op)]):
+        return None
+    method = next(item for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef) and node.name == op
+                  for item in node.body if isinstance(item, ast.FunctionDef) and item.name == "backward")
+    start = min([method.lineno] + [d.lineno for d in method.decorator_list]) - 1
+    name = exercise_test_file(n).removeprefix("test_").removesuffix(".py")  # exercise_04_mul
+    attempts = dest / "attempts"
+    attempts.mkdir(exist_ok=True)
+    kept, count = attempts / f"{name}.py", 1
+    while kept.exists():
+        count += 1
+        kept = attempts / f"{name}_{count}.py"
+    header = (f"# Your backward of {op} (exercise {n}), from {rel.as_posix()}, class {op}, as it was when\n"
+              "# `python -m minigrad.exercises solve` put minigrad's own back. To try yours again, paste it\n"
+              "# over that one.\n")
+    kept.write_text(header + textwrap.dedent("".join(lines[start:last + 1])))
+    return kept.relative_to(dest)

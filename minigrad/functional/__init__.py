@@ -1,11 +1,14 @@
-"""minigrad.functional: the ops a model is built from (PyTorch's torch.nn.functional names).
+"""minigrad.functional: PyTorch's torch.nn.functional ops, the ones a model is built from.
+
+`import minigrad.nn.functional as F` gives these same ops. PyTorch's top-level functions (torch.matmul,
+torch.max, ...) are minigrad/functions.py's, which calls into this package, never the reverse.
 
 Each fused op (a Function with a hand-derived backward, used for training) sits in its file
 beside a `*_composed` version built from primitive ops, which is easier to read; the tests
 check that both agree with each other and with PyTorch.
 """
 from minigrad.functional.activation import (
-    gelu, gelu_composed, log_softmax, log_softmax_composed, logsigmoid, relu, softmax, softmax_composed,
+    gelu, gelu_composed, log_softmax, log_softmax_composed, logsigmoid, relu, sigmoid, softmax, softmax_composed, tanh,
 )
 from minigrad.functional.attention import attention_composed, scaled_dot_product_attention
 from minigrad.functional.dropout import dropout, dropout_composed
@@ -16,7 +19,6 @@ from minigrad.functional.loss_binary import binary_cross_entropy, binary_cross_e
 from minigrad.functional.encoding import one_hot
 from minigrad.functional.pooling import avg_pool2d, max_pool2d
 from minigrad.functional.normalization import layer_norm, layer_norm_composed
-from minigrad.functions import sigmoid, tanh  # torch.nn.functional.tanh / sigmoid, as torch.tanh / sigmoid
 
 __all__ = [
     "gelu", "gelu_composed", "log_softmax", "log_softmax_composed", "relu", "softmax",

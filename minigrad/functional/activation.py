@@ -185,6 +185,18 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return input.relu()
 
 
+@tensor_inputs("input")
+def tanh(input: Tensor) -> Tensor:
+    """y = tanh(x);  (...) -> (...): Tensor.tanh, whose op is ops.elementwise.Tanh."""
+    return input.tanh()
+
+
+@tensor_inputs("input")
+def sigmoid(input: Tensor) -> Tensor:
+    """y = 1 / (1 + exp(-x));  (...) -> (...): Tensor.sigmoid, whose op is ops.elementwise.Sigmoid."""
+    return input.sigmoid()
+
+
 # -- log-sigmoid ------------------------------------------------------------------------------------
 
 

@@ -4,10 +4,9 @@ Every mode works one spatial axis at a time, and the axes are independent:
 
 - linear modes ("linear", "bilinear", "trilinear"): along an axis of size n -> m the op is an (m, n)
   matrix R whose row o holds the weights (1 - frac, frac) at the two source pixels of output o. For one
-  image that is out = Ry @ x @ Rx^T, and since it is linear in x, grad_x = Ry^T @ grad @ Rx.
+  image that is out = Ry @ x @ Rx^T, linear in x.
 - nearest modes ("nearest", "nearest-exact"): along an axis each output reads one source pixel (a
-  gather, np.take); backward adds each output's gradient back into the pixel it was read from (a
-  scatter-add, np.add.at: several outputs can read the same pixel).
+  gather, np.take); several outputs can read the same pixel.
 
 Where an output pixel reads from follows PyTorch's aten/src/ATen/native/UpSample.h (compute_scales_value,
 area_pixel_compute_scale, area_pixel_compute_source_index, compute_source_index_and_lambda) and the CPU

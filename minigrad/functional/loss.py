@@ -1,5 +1,5 @@
-"""Cross-entropy: composed (log_softmax + pick + weighted mean) beside a fused version whose
-backward is the famous softmax - target; and the mean squared error, composed.
+"""Cross-entropy: composed (log_softmax + pick + weighted mean) beside a fused version, one Function
+with a hand-derived backward; and the mean squared error, composed.
 
 Both cross-entropies take PyTorch's arguments: logits (C,), (N, C) or (N, C, d1, ...); targets as
 class indices (the logits' shape without C) or class probabilities (the logits' shape); `weight`

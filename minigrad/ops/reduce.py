@@ -251,6 +251,6 @@ def var(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = F
 
 def std(x: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
         correction: float | None = None) -> Any:
-    """sqrt(var(x)), one op (its gradient is 0 where the std is 0, as PyTorch's)."""
+    """sqrt(var(x)) as one op, the Std Function (var is composed of mean and sum instead)."""
     dim, correction = _correction(dim, unbiased, correction, "std")
     return Std.apply(x, dim=dim, correction=correction, keepdim=keepdim)

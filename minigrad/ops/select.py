@@ -1,7 +1,6 @@
 """Ops that pick, element by element, one of two tensors: where(condition, a, b), maximum, minimum.
 
-The gradient goes to the input that was picked. Inputs broadcast; the engine sums each gradient
-back to its input's shape.
+Inputs broadcast; the engine sums each gradient back to its input's shape.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """More elementwise math, each forward beside its backward: sin, cos, log1p, expm1, and the
-piecewise-constant functions (sign, floor, ceil, round, trunc) whose gradient is 0.
+piecewise-constant functions (sign, floor, ceil, round, trunc).
 
 log10, log2, square, rsqrt and exp2 need no op of their own: they are Log, Mul, PowScalar and Pow
 with a constant (see minigrad/tensor_methods.py).

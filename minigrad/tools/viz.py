@@ -4,8 +4,9 @@
     minigrad.viz.draw_graph(logits, "graph.png", names=model)   # before logits.backward()
 
 Draw the graph *before* backward(): backward frees it (unless you pass retain_graph=True).
-Each box is an op and the tensor it made (op name and shape); parameters, other leaves that
-require grad and constants are drawn in their own colours. Edges point from an input to the op
+Each box is an op and the tensor it made (op name and shape; `q = Linear` when `names` names that
+tensor, as in names={"q": q, "k": k}); parameters, other leaves that require grad and constants are
+drawn in their own colours, explained by a legend below the graph. Edges point from an input to the op
 that used it, so the picture reads top (leaves) to bottom (the output), as the forward pass ran.
 
 Layout (a small Sugiyama layout): each op sits one layer below its deepest input; each leaf one
@@ -17,11 +18,14 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 from minigrad.tools.trace import named_tensors
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLORS = {"op": "#cfe2f3", "param": "#f9cb9c", "leaf": "#b6d7a8", "const": "#eeeeee"}
 KIND_TEXT = {"op": "op (the tensor it made)", "param": "parameter", "leaf": "leaf with requires_grad",
@@ -76,7 +80,8 @@ def _inputs_of(t: Tensor) -> tuple[Tensor, ...]:
 
 def _node(t: Tensor, name_of: dict[int, str]) -> Node:
     if t._grad_fn is not None:
-        return Node(t, "op", t._grad_fn.fn.__name__)
+        op = t._grad_fn.fn.__name__
+        return Node(t, "op", f"{name_of[id(t)]} = {op}" if id(t) in name_of else op)  # "q = Linear"
     kind = "param" if isinstance(t, Parameter) else "leaf" if t.requires_grad else "const"
     if id(t) not in name_of and kind == "const" and t.numel() == 1:
         return Node(t, kind, f"const {t._data.item():.4g}")  # e.g. the 1/sqrt(hs) in attention
@@ -258,11 +263,13 @@ def _pack(row: list[int], want: list[float], width) -> list[float]:
 
 
 def draw_graph(tensor: Tensor, path: str, names: Module | Mapping[str, Tensor] | None = None,
-               title: str | None = None, dpi: int = 110) -> None:
-    """Write the graph that produced `tensor` as a PNG at `path` (call before backward())."""
+               title: str | None = None, dpi: int = 110) -> Figure:
+    """Write the graph that produced `tensor` as a PNG at `path` (call before backward()); returns the figure.
+
+    names: a Module (its parameters' names) or a dict name -> Tensor, which may name leaves and
+    intermediate tensors alike."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # no pyplot: no global state
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
 
     nodes = collect(tensor, names)
     layer = layers_of(nodes)
@@ -270,9 +277,14 @@ def draw_graph(tensor: Tensor, path: str, names: Module | Mapping[str, Tensor] |
     x = positions(rows, paths, len(nodes))
     y = {v: -float(r) for r, row in enumerate(rows) for v in row}
     span = max(x.values()) - min(x.values()) + 1.0
-    fig = Figure(figsize=(max(6.0, 1.75 * span), max(4.0, 0.8 * len(rows) + 1.0)))
+    width, height = max(6.0, 1.75 * span), max(4.0, 0.8 * len(rows) + 1.0)  # inches for the graph itself
+    fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.01, 0.01, 0.98, 0.94 if title else 0.98))
+    legend_height = _legend_below(fig)  # a strip of its own under the graph: it covers no box
+    title_height = 0.45 if title else 0.05
+    total = height + legend_height + title_height
+    fig.set_size_inches(width, total)
+    ax = fig.add_axes((0.01, legend_height / total, 0.98, height / total))
     ax.set_xlim(min(x.values()) - 0.6, max(x.values()) + 0.6)
     ax.set_ylim(-len(rows) + 0.5, 0.5)
     ax.axis("off")
@@ -283,11 +295,28 @@ def draw_graph(tensor: Tensor, path: str, names: Module | Mapping[str, Tensor] |
                            bbox=dict(boxstyle=style, fc=COLORS[node.kind], ec="#555555", lw=0.8))
     for p in paths:
         _draw_edge(ax, [(x[v], y[v]) for v in p], boxes[p[0]], boxes[p[-1]])  # after the boxes: clipped to them
-    ax.legend(handles=[Patch(fc=COLORS[k], ec="#555555", label=KIND_TEXT[k]) for k in COLORS],
-              loc="upper left", fontsize=8, frameon=False)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=11, y=1 - 0.08 / total)  # in the strip above the graph
     fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def _legend_below(fig: Figure) -> float:
+    """The colour key at the bottom of the figure, in one row if it fits, else two; returns its height (inches)."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(fc=COLORS[k], ec="#555555", label=KIND_TEXT[k]) for k in COLORS]
+    renderer = fig.canvas.get_renderer()
+
+    def legend(ncol: int):
+        return fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8,
+                          frameon=False)
+
+    key = legend(len(handles))
+    if key.get_window_extent(renderer).width > 0.98 * fig.bbox.width:  # too wide for one row
+        key.remove()
+        key = legend(2)
+    return key.get_window_extent(renderer).height / fig.dpi + 0.1
 
 
 def _draw_edge(ax, points: list[tuple[float, float]], start, end) -> None:

@@ -1,15 +1,18 @@
 """The tutorial's code (its ViT, training loop, evaluation and attention maps), written once.
 
-tests/test_tutorial.py loads this file twice: once with PyTorch and once with minigrad bound to
-the tutorial's names. Those imports are the only lines that differ between the two runs:
+Not imported but run by vit_np.tutorial.load(framework), with the tutorial's imports bound to PyTorch or
+minigrad; those imports are the only lines that differ between the two:
 
     PyTorch:   import torch;             from torch import nn;    import torch.optim as optim
     minigrad:  import minigrad as torch; from minigrad import nn; import minigrad.optim as optim
 
+tests/test_tutorial.py runs it on both frameworks; vit_np/torch_reference.py is its PyTorch run, the
+twin that tests/test_vit.py and examples/benchmark.py hold minigrad's ViT against.
+
 The model classes are tintn/vision-transformer-from-scratch's vit.py (which the post shows,
 FasterMultiHeadAttention and ViTForClassfication included), the rest is the post's code cells.
-Left out: torchvision's data loading (the tests give `trainloader` / `testloader` / `classes`),
-tqdm (the tests bind it to a pass-through), the 15-epoch loop and the matplotlib calls. Nothing
+Left out: torchvision's data loading (the caller gives `trainloader` / `testloader` / `classes`),
+tqdm (the loader binds it to a pass-through), the 15-epoch loop and the matplotlib calls. Nothing
 else is changed: `_init_weights` writes through `.data` as the original does.
 """
 import math
@@ -20,6 +23,9 @@ torch: object  # bound by the loader: PyTorch or minigrad
 nn: object
 optim: object
 tqdm: object
+if "nn" not in globals():
+    raise ImportError("vit_np/tutorial_code.py runs with the tutorial's imports bound to a framework: "
+                      "use vit_np.tutorial.load('torch') or load('minigrad'), not import")
 
 
 class NewGELUActivation(nn.Module):
