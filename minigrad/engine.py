@@ -9,9 +9,10 @@ Read this file top to bottom; it is the whole of reverse-mode autodiff in minigr
    a `Context` (PyTorch calls it the output's `grad_fn`, e.g. MulBackward0) that holds the op, what
    forward saved, and one edge per input (`next_functions`) to the node that made that input. A
    leaf that requires grad has an `AccumulateGrad` node, whose job is to add into its `.grad`.
-3. `run_backward` sorts the nodes topologically (iteratively: deep graphs are fine), then visits
-   them from the output back to the leaves, calling each op's backward and adding (+=, never =)
-   the results into the gradient waiting at each input's node.
+3. `run_backward` visits the nodes from the output back to the leaves, always the newest waiting
+   node first (nodes are numbered as they are made, so each comes after every node it feeds), calling
+   each op's backward and adding (+=, never =) the results into the gradient waiting at each input's
+   node. No recursion: deep graphs are fine.
 
 Edges point at nodes, not at tensors: when an in-place op (`x.mul_(2)`) gives x a new node, the
 nodes that used the old x still point at the old one, as in PyTorch. Every tensor also carries a
@@ -21,106 +22,25 @@ versions of the tensors whose arrays it saved, and backward refuses to use one t
 The Functions in minigrad/ops and minigrad/functional are the reference: the textbook formulas.
 An op may also have a kernel (minigrad/kernels): the same forward/backward contract, written for
 speed. `Function.apply` is the one place that picks between them; inside `with minigrad.reference():`
-every op runs its reference formulas, which is what a learner reads and steps into.
+every op runs its reference formulas, which is what a learner reads and steps into (the switches
+for recording and for reference mode are in minigrad/grad_mode.py).
 """
 from __future__ import annotations
 
-import contextlib
-import functools
 import heapq
 import itertools
-import os
-import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from minigrad.dtypes import accurate_sum
+from minigrad.grad_mode import (  # noqa: F401  (the switches the engine reads, re-exported as minigrad.engine's)
+    enable_grad, is_grad_enabled, is_reference_mode, no_grad, reference, set_grad_enabled,
+)
 
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
-
-# ----------------------------------------------------------------------------------------------
-# Recording on/off
-# ----------------------------------------------------------------------------------------------
-
-_mode = threading.local()  # per thread, as in PyTorch: one thread's no_grad() leaves others alone
-
-
-def is_grad_enabled() -> bool:
-    return getattr(_mode, "grad_enabled", True)
-
-
-class set_grad_enabled:
-    """Recording on or off, as a call (`set_grad_enabled(False)`) or a `with` block."""
-
-    def __init__(self, mode: bool) -> None:
-        self.previous = is_grad_enabled()
-        _mode.grad_enabled = bool(mode)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        _mode.grad_enabled = self.previous
-
-
-class _GradMode:
-    """no_grad() / enable_grad(): a `with` block, or a decorator of a function."""
-
-    enabled = True
-
-    def __init__(self) -> None:
-        self._previous: list[bool] = []  # a stack: one block object may be entered again inside itself
-
-    def __enter__(self) -> None:
-        self._previous.append(is_grad_enabled())
-        _mode.grad_enabled = self.enabled
-
-    def __exit__(self, *exc: Any) -> None:
-        _mode.grad_enabled = self._previous.pop()
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class no_grad(_GradMode):
-    """Inside this block nothing is recorded: outputs have no graph and never require grad."""
-
-    enabled = False
-
-
-class enable_grad(_GradMode):
-    """Record again inside a no_grad() block."""
-
-    enabled = True
-
-
-# MINIGRAD_REFERENCE=1 in the environment: reference mode from the first op, in every thread (so that
-# `python -m pdb script.py` steps into the formulas from the start).
-_REFERENCE_BY_DEFAULT = os.environ.get("MINIGRAD_REFERENCE", "0").strip().lower() not in ("", "0", "false", "no")
-
-
-def is_reference_mode() -> bool:
-    return getattr(_mode, "reference", _REFERENCE_BY_DEFAULT)
-
-
-@contextlib.contextmanager
-def reference() -> Iterator[None]:
-    """Inside this block (in this thread) every op runs its reference Function, never a kernel: forward, and
-    backward too (a node a kernel recorded earlier is recomputed by its reference Function first)."""
-    previous = is_reference_mode()
-    _mode.reference = True
-    try:
-        yield
-    finally:
-        _mode.reference = previous
-
 
 # ----------------------------------------------------------------------------------------------
 # Version counters: how backward knows that a saved array was changed in place
