@@ -7,7 +7,6 @@ shape. Random tensors are made in minigrad/sampling.py.
 """
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np

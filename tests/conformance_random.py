@@ -81,10 +81,6 @@ def dropout(subject: Subject, tr: Translation, call: tuple, seed: int) -> Outcom
             grad = tr.pairs[0][1].grad
             assert_close(grad[known], np.where(kept, dout * scale, 0)[known], "gradient: dout times the same factor" + where,
                          rtol=1e-6, atol=0)
-        if subject.row == "Tensor.uniform_" and values.size:
-            low, high = (list(positional[1:]) + [0.0, 1.0][len(positional) - 1:])[:2]
-            assert low <= values.min() and values.max() <= high, (
-                f"uniform_({low}, {high}) gave values from {values.min()} to {values.max()}{where}")
         return Outcome("matched", "by its statistics")
 
     return each_mode(check)

@@ -26,7 +26,7 @@ COSMETIC: list[tuple[str, re.Pattern, Any]] = [
     ("torch.Size is a tuple", re.compile(r"torch\.Size\(\[([^\]]*)\]\)"),
      lambda m: "(" + m.group(1) + ("," if m.group(1) and "," not in m.group(1) else "") + ")"),
     # a tensor's repr names its dtype even when PyTorch leaves it out (its defaults: float32, int64, bool)
-    ("repr leaves out default dtypes", re.compile(rf",\s*dtype=(torch\.)?(float32|int64|bool)\b"), ""),
+    ("repr leaves out default dtypes", re.compile(r",\s*dtype=(torch\.)?(float32|int64|bool)\b"), ""),
     # a dtype's repr is NumPy's: dtype('int64') where PyTorch shows torch.int64
     ("dtype repr is NumPy's", re.compile(rf"\bdtype\('({DTYPE_NAMES})'\)"), r"\1"),
     # dtypes print as NumPy's names, without `torch.`

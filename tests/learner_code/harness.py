@@ -27,7 +27,7 @@ import tokenize
 import traceback
 import types
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
