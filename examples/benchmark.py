@@ -6,9 +6,12 @@
     python examples/benchmark.py --matmuls                        # the share outside matrix products
     python examples/benchmark.py --profile --threads 2            # time inside each op
     python examples/benchmark.py --json > bench.json
+    python examples/benchmark.py --modes hvp --threads 1          # a Hessian-vector product (double backward)
 
 train = one step of the tutorial's loop (zero_grad, forward, cross-entropy, backward, AdamW;
-dropout on), written the same way for both frameworks; eval = a no-grad forward in eval mode.
+dropout on), written the same way for both frameworks; eval = a no-grad forward in eval mode;
+hvp (not run by default) = a Hessian-vector product of the loss in eval mode, the same code on both:
+grads = autograd.grad(loss, params, create_graph=True), then autograd.grad(sum <grad, v>, params).
 Both models use the default ViTConfig (fused attention, dropout 0.1) on a random batch.
 "reference" is minigrad inside `minigrad.reference()`: every op through its plain formulas,
 no kernels. Every measurement runs in a fresh child process, so each gets its own thread settings
@@ -44,7 +47,8 @@ from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("minigrad", "reference", "torch")  # reference: minigrad without its kernels
-MODES = ("train", "eval")
+MODES = ("train", "eval", "hvp")
+DEFAULT_MODES = ["train", "eval"]
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read once, at BLAS start-up
 
 
@@ -108,12 +112,33 @@ def build_minigrad(mode: str, seed: int, threads: int) -> tuple[Callable, dict[s
         return step, info
 
     model.eval()
+    if mode == "hvp":
+        return hessian_vector_product(mg, model, lambda x, y: cross_entropy_loss()(model(mg.Tensor(x))[0],
+                                                                                  mg.Tensor(y)), seed), info
 
     def forward(x: Any, y: Any) -> None:
         with mg.no_grad():
             model(mg.Tensor(x))
 
     return forward, info
+
+
+def hessian_vector_product(framework: Any, model: Any, loss_of: Callable, seed: int) -> Callable:
+    """hvp(x, y) = d<dL/dtheta, v>/dtheta for a fixed random v: two backward passes, the first recorded
+    (create_graph=True). The same code for both frameworks (framework is minigrad or torch)."""
+    import numpy as np
+
+    params = list(model.parameters())
+    rng = np.random.default_rng(seed)
+    v = [framework.tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32)) for p in params]
+
+    def hvp(x: Any, y: Any) -> None:
+        grads = framework.autograd.grad(loss_of(x, y), params, create_graph=True)
+        dot = sum((g * w).sum() for g, w in zip(grads, v))
+        products = framework.autograd.grad(dot, params)
+        products[0].sum().item()
+
+    return hvp
 
 
 def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str, Any]]:
@@ -143,6 +168,9 @@ def build_torch(mode: str, seed: int, threads: int) -> tuple[Callable, dict[str,
         return step, info
 
     model.eval()
+    if mode == "hvp":
+        return hessian_vector_product(torch, model, lambda x, y: F.cross_entropy(model(torch.from_numpy(x))[0],
+                                                                                 torch.from_numpy(y)), seed), info
 
     def forward(x: Any, y: Any) -> None:
         with torch.no_grad():
@@ -468,7 +496,7 @@ def fmt(value: float | None, suffix: str = "") -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    p.add_argument("--modes", nargs="+", choices=MODES, default=DEFAULT_MODES)
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="BLAS/OpenMP threads per run")
     p.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=["minigrad", "torch"],
                    help="reference: minigrad in reference mode (every op through its plain formula)")

@@ -26,7 +26,7 @@ from minigrad.dtypes import (
     double, float16, float32, float64, half, int8, int16, int32, int64, long, short, uint8,
 )
 from minigrad.random import Generator, initial_seed, manual_seed, seed
-from minigrad.tools.gradcheck import GradcheckError, gradcheck
+from minigrad.tools.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minigrad.serialization import load, save
 from minigrad import accelerator, autograd, nn, optim  # after Tensor and the ops: nn's layers import minigrad.functional
 from minigrad.functions import (
@@ -53,7 +53,7 @@ globals().update(BUILTIN_NAMES)  # minigrad.float, .int, .bool (float32, int32, 
 
 __all__ = [
     "Tensor", "autograd", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "reference", "is_reference_mode", "cat", "stack",
-    "manual_seed", "gradcheck", "GradcheckError", "save", "load", "nn", "optim", "trace", "viz", "kernels",
+    "manual_seed", "gradcheck", "gradgradcheck", "GradcheckError", "save", "load", "nn", "optim", "trace", "viz", "kernels",
     "get_num_threads", "set_num_threads",
     # creation
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like",

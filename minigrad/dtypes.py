@@ -62,6 +62,9 @@ def accurate_sum(a: np.ndarray, axes: tuple[int, ...], keepdims: bool, divide_by
     """sum(a) over axes (/ divide_by), in a's dtype. float32 is added up in float64, then rounded once: NumPy
     adds pairwise only along the contiguous axis, so over other axes its float32 error grows with the count
     (2e-5 for a mean over 182,625 rows; PyTorch's cascade sum 3e-7, this 6e-8)."""
+    if not isinstance(a, np.ndarray):  # a GraphArray (create_graph=True): minigrad's Sum, recorded in the graph
+        total = a.sum(axis=axes, keepdims=keepdims)
+        return total / a.dtype.type(divide_by) if divide_by != 1 else total
     if a.dtype == np.float32:
         total = a.sum(axis=axes, keepdims=keepdims, dtype=np.float64)
         return np.asarray(total / divide_by if divide_by != 1 else total, dtype=np.float32)

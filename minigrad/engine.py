@@ -13,6 +13,10 @@ Read this file top to bottom; it is the whole of reverse-mode autodiff in minigr
    node first (nodes are numbered as they are made, so each comes after every node it feeds), calling
    each op's backward and adding (+=, never =) the results into the gradient waiting at each input's
    node. No recursion: deep graphs are fine.
+4. `backward(create_graph=True)`: the gradients are themselves Tensors with a graph. Each op's backward
+   is the same NumPy formula, called with GraphArrays (minigrad/graph_array.py) in place of arrays:
+   they look like arrays, but each of their operations is a minigrad op, recorded. So a backward pass
+   is a computation like any other, and can be differentiated again (`_backward_with_graph`).
 
 Edges point at nodes, not at tensors: when an in-place op (`x.mul_(2)`) gives x a new node, the
 nodes that used the old x still point at the old one, as in PyTorch. Every tensor also carries a
@@ -217,7 +221,7 @@ def register_kernel(function: type[Function], kernel: Any) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum `grad` down to `shape`: the reverse of NumPy broadcasting `shape` up to grad.shape."""
     if grad.shape == shape:
         return grad
@@ -260,14 +264,22 @@ def topological_order(roots: Sequence[Node]) -> list[Node]:
 tracers: list[Callable[[Context, Any, np.ndarray, tuple], None]] = []
 
 
-def run_backward(roots: Sequence[Node], grads: Sequence[np.ndarray], retain_graph: bool = False,
-                 capture: Sequence[Node] | None = None) -> dict[int, np.ndarray]:
+def run_backward(roots: Sequence[Node], grads: Sequence[Any], retain_graph: bool = False,
+                 capture: Sequence[Node] | None = None, create_graph: bool = False) -> dict[int, Any]:
     """Send each root's gradient back through the graph, node by node, the newest node first.
 
     A node is visited once every node that feeds it a gradient is done: those were all made after it,
     so taking the waiting node with the highest sequence_nr each time is a topological order.
     capture=None: every leaf reached accumulates its gradient into `.grad` (Tensor.backward).
-    Otherwise only the nodes in `capture` matter: their gradients are returned, by id (autograd.grad)."""
+    Otherwise only the nodes in `capture` matter: their gradients are returned, by id (autograd.grad).
+    create_graph=True: the gradients are Tensors (grads too), and each backward formula's ops are
+    recorded, so that the gradients can be differentiated again (see `_backward_with_graph`)."""
+    with set_grad_enabled(create_graph):  # as PyTorch: a backward records ops only when it builds a graph
+        return _run_backward(roots, grads, retain_graph, capture, create_graph)
+
+
+def _run_backward(roots: Sequence[Node], grads: Sequence[Any], retain_graph: bool,
+                  capture: Sequence[Node] | None, create_graph: bool) -> dict[int, Any]:
     wanted = None if capture is None else _leading_to(topological_order(roots), {id(n) for n in capture})
     waiting: dict[int, np.ndarray] = {}  # the gradient summed so far at each node
     ready: list[tuple[int, int, Node]] = []  # (-sequence_nr, id, node): a heap, the newest node on top
@@ -288,7 +300,7 @@ def run_backward(roots: Sequence[Node], grads: Sequence[np.ndarray], retain_grap
             if capture is None:
                 node.accumulate(g)
             continue
-        _visit(node, g, ready, waiting)
+        _visit(node, g, ready, waiting, create_graph)
         if tracers:
             shown += node.inputs
         if not retain_graph:
@@ -305,26 +317,102 @@ def _send(ready: list, waiting: dict[int, np.ndarray], node: Node, g: np.ndarray
         heapq.heappush(ready, (-node.sequence_nr, id(node), node))
 
 
-def _visit(ctx: Context, g: np.ndarray, ready: list, waiting: dict[int, np.ndarray]) -> None:
+def _visit(ctx: Context, g: Any, ready: list, waiting: dict[int, Any], create_graph: bool = False) -> None:
     """Call one op's backward and add what it returns into the gradients waiting at its inputs."""
     if ctx.released:
         raise RuntimeError(f"backward: the graph through {ctx.name()} was already freed by an earlier "
                            "backward(); call backward(retain_graph=True) the first time to go through it twice")
     ctx.check_versions()
-    if ctx.impl is not ctx.fn and is_reference_mode():  # a kernel's node, seen in reference mode
-        ctx = _recomputed_by_reference(ctx)
-    input_grads = ctx.impl.backward(ctx, g)
+    if create_graph:
+        input_grads = _backward_with_graph(ctx, g)
+    else:
+        if ctx.impl is not ctx.fn and is_reference_mode():  # a kernel's node, seen in reference mode
+            ctx = _recomputed_by_reference(ctx)
+        input_grads = ctx.impl.backward(ctx, g)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if len(input_grads) != len(ctx.inputs):
         raise RuntimeError(f"{ctx.fn.__name__}.backward returned {len(input_grads)} gradients "
                            f"for {len(ctx.inputs)} inputs")
     for tracer in tracers:
-        tracer(ctx, ctx.output() if "output" in ctx.__dict__ else None, g, input_grads)
+        tracer(ctx, ctx.output() if "output" in ctx.__dict__ else None, *_arrays(g, input_grads))
     for i, ((parent, _), needs, pg) in enumerate(zip(ctx.next_functions, ctx.needs_input_grad, input_grads)):
         if needs and not (pg is None and getattr(ctx.impl, "none_means_zero", False)):
             pg = _checked_gradient(ctx, i, pg)
             _send(ready, waiting, parent, pg)
+
+
+def _backward_with_graph(ctx: Context, g: Tensor) -> tuple:
+    """create_graph=True: the op's reference backward, the same formula, run on GraphArrays (minigrad/graph_array.py)
+    so that each gradient it returns is a Tensor with a graph. What forward saved is the node's input or output
+    where it is one of them (as PyTorch's formulas use `self` and `result`); otherwise forward runs again, on
+    GraphArrays of the inputs, so that what it saves (layer_norm's x-hat, gelu's tanh) is a function of them too."""
+    from minigrad.graph_array import GraphArray
+    from minigrad.tensor import Tensor
+
+    if hasattr(ctx.impl, "backward_with_graph"):  # a custom autograd.Function: its backward is on Tensors already
+        return ctx.impl.backward_with_graph(ctx, g)
+    try:
+        twin = _graph_twin(ctx, GraphArray)
+        grads = ctx.fn.backward(twin, GraphArray(g) if g._requires_grad else g._data)
+    except TypeError as err:  # GraphArray's refusal: say whose formula it is
+        if not str(err).startswith("create_graph:"):
+            raise
+        raise TypeError(f"create_graph: {ctx.name()} ({ctx.fn.__name__}) cannot be differentiated twice: "
+                        f"{str(err).removeprefix('create_graph: ')}") from None
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return tuple(x if x is None else x.tensor if isinstance(x, GraphArray) else
+                 Tensor._from_op(np.asarray(x), requires_grad=False) for x in grads)
+
+
+def _graph_twin(ctx: Context, GraphArray: type) -> Context:
+    """A copy of the node whose saved arrays are GraphArrays of the node's inputs and output (or, where forward
+    saved something else, whose forward ran again on GraphArrays); a kernel's node gets the reference's."""
+    if ctx.impl is not ctx.fn:
+        twin = _recomputed_by_reference(ctx)  # a kernel's node: what the reference saves
+    else:
+        twin = Context.__new__(Context)
+        twin.__dict__.update(ctx.__dict__)
+    output = ctx.output() if "output" in ctx.__dict__ else None
+    owners: dict[int, list] = {}  # array -> the tensors holding it (x.detach() * x: two tensors, one array)
+    for t in (*ctx.inputs, *([output] if output is not None else [])):
+        if not any(t is u for u in owners.get(id(t._data), [])):
+            owners.setdefault(id(t._data), []).append(t)
+    saved = []
+    for s in twin.saved_tensors:
+        if not isinstance(s, np.ndarray | np.generic) or s.dtype.kind != "f":
+            saved.append(s)  # a mask, indices, None: constants of the graph
+        elif len(owners.get(id(s), [])) == 1 and owners[id(s)][0]._data is s:
+            t = owners[id(s)][0]
+            saved.append(GraphArray(t) if t._requires_grad else s)
+        else:  # an intermediate, or an array two tensors hold: which one forward saved, only forward knows
+            return _forward_again(ctx, GraphArray)
+    twin.saved_tensors = tuple(saved)
+    return twin
+
+
+def _forward_again(ctx: Context, GraphArray: type) -> Context:
+    """The reference forward, run again on GraphArrays of the node's inputs: what it saves has a graph. A forward
+    that drew a random mask and recorded it as ctx.keep is given that mask again (keep=), not a new draw."""
+    if ctx.fn.draws_random and "keep" not in ctx.__dict__ and any(ctx.kwargs.get(k, 0) for k in ("p", "dropout_p")):
+        raise NotImplementedError(f"create_graph: {ctx.name()} drew a random mask in forward, which cannot be drawn "
+                                  "again to differentiate its backward; use dropout as its own op (nn.Dropout)")
+    twin = Context(ctx.fn, ctx.inputs, ctx.fn)
+    twin.needs_input_grad, twin.kwargs = ctx.needs_input_grad, ctx.kwargs
+    arrays = []
+    for t in ctx.inputs:
+        a = t._data if t._data.dtype.kind == "f" or not ctx.fn.computes_in_float else t._data.astype(np.float32)
+        arrays.append(GraphArray(t) if t._requires_grad else a)
+    kwargs = dict(ctx.kwargs, keep=ctx.keep) if "keep" in ctx.__dict__ else ctx.kwargs
+    ctx.fn.forward(twin, *arrays, **kwargs)
+    return twin
+
+
+def _arrays(g: Any, grads: tuple) -> tuple:
+    """What tracers are shown: arrays, also when backward builds a graph and the gradients are Tensors."""
+    if isinstance(g, np.ndarray):
+        return g, grads
+    return g._data, tuple(x if x is None else x._data for x in grads)
 
 
 def _recomputed_by_reference(ctx: Context) -> Context:
@@ -356,8 +444,9 @@ def _recomputed_by_reference(ctx: Context) -> Context:
     return ref
 
 
-def _checked_gradient(ctx: Context, i: int, pg: np.ndarray | None) -> np.ndarray:
-    """The gradient for input i, summed down to its shape; never silently nothing, never reshaped."""
+def _checked_gradient(ctx: Context, i: int, pg: Any) -> Any:
+    """The gradient for input i, summed down to its shape; never silently nothing, never reshaped.
+    Under create_graph it is a Tensor, summed down by recorded ops (unbroadcast on its GraphArray)."""
     parent = ctx.inputs[i]
     if pg is None:
         raise RuntimeError(f"{ctx.fn.__name__}.backward gave no gradient for input {i} "
@@ -366,7 +455,11 @@ def _checked_gradient(ctx: Context, i: int, pg: np.ndarray | None) -> np.ndarray
         raise TypeError(f"{ctx.fn.__name__}.backward returned a {pg.dtype} gradient for a "
                         f"{parent._data.dtype} input; a gradient must have its input's dtype")
     try:
-        return unbroadcast(pg, parent._data.shape)
+        if isinstance(pg, np.ndarray):
+            return unbroadcast(pg, parent._data.shape)
+        from minigrad.graph_array import GraphArray
+
+        return unbroadcast(GraphArray(pg), parent._data.shape).tensor if pg.shape != parent._data.shape else pg
     except ValueError:
         raise RuntimeError(f"{ctx.fn.__name__}.backward returned a gradient of shape {pg.shape} for input {i}, "
                            f"of shape {parent._data.shape}") from None
@@ -388,7 +481,7 @@ def _run_tensor_hooks(node: Node, g: np.ndarray) -> np.ndarray:
         from minigrad.tensor import Tensor
 
         for hook in list(hooks):
-            new = hook(Tensor._from_op(g, requires_grad=False))
+            new = hook(Tensor._from_op(g, requires_grad=False) if isinstance(g, np.ndarray) else g)
             if new is not None:
                 g = _hook_result(new, g, node)
     tensor = node.retained() if node.retained is not None else None
@@ -406,4 +499,4 @@ def _hook_result(new: Any, g: np.ndarray, node: Node) -> np.ndarray:
     if new.shape != g.shape or new.dtype != g.dtype:
         raise RuntimeError(f"a hook on the tensor of {node.name()} returned a gradient of shape {new.shape} and "
                            f"dtype {new.dtype}; expected shape {g.shape} and dtype {g.dtype}")
-    return new._data
+    return new._data if isinstance(g, np.ndarray) else new  # under create_graph, gradients are Tensors

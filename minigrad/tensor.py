@@ -179,8 +179,18 @@ class Tensor(InPlaceMethods, TensorMethods):
             self._accumulator = engine.AccumulateGrad(self)
         return self._accumulator
 
-    def _accumulate_grad(self, g: np.ndarray) -> None:
-        """.grad += g (the first time: a copy of g, which may be a buffer that an op or the caller holds)."""
+    def _accumulate_grad(self, g: np.ndarray | Tensor) -> None:
+        """.grad += g (the first time: a copy of g, which may be a buffer that an op or the caller holds).
+        Under create_graph g is a Tensor that may have a graph, and so, as in PyTorch, is .grad: a copy of g the
+        first time, then .grad + g, a new tensor, so that every order's gradient stays differentiable."""
+        if isinstance(g, Tensor):
+            if self._grad is None:
+                self._grad = ops.Cast.apply(g, dtype=self.dtype, copy=True)
+                if self._grad._grad_fn is not None:
+                    self._grad._grad_fn.grad_fn_name = "CopyBackwards"  # PyTorch's name for this copy
+            else:
+                self._grad = self._grad + g
+            return
         if self._grad is None:
             self._grad = Tensor._from_op(np.array(g, dtype=self.dtype, copy=True), requires_grad=False)
         else:

@@ -112,12 +112,14 @@ def _backprop(fn: Callable[..., Any], arrays: Sequence[np.ndarray], grad_inputs:
 def check_op(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: Sequence[Any] | None = None,
              dtype: Any = np.float64, inputs: Sequence[np.ndarray] | None = None,
              grad_inputs: Sequence[bool] | None = None, low: float | None = None, seed: int = 0,
-             rtol: float | None = None, atol: float | None = None, modes: Sequence[str] = MODES) -> None:
+             rtol: float | None = None, atol: float | None = None, modes: Sequence[str] = MODES,
+             second_order: bool = True) -> None:
     """Same inputs, same random upstream gradient; compare outputs and all input gradients with PyTorch.
 
     `our_fn`/`torch_fn` take the inputs positionally and return a tensor (or a tuple whose first
     element is checked). `shapes` may mix shapes and arrays; `inputs` gives all the arrays.
-    Integer inputs (labels) are passed through without gradient.
+    Integer inputs (labels) are passed through without gradient. In float64 the second derivatives
+    are compared too (`_second_order`); second_order=False skips them (an op refused under create_graph).
     """
     import torch
 
@@ -133,6 +135,10 @@ def check_op(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: S
     dout = np.random.default_rng(seed + 1).standard_normal(tuple(expected.shape)).astype(expected_dtype)
     if any(grad_inputs) and expected.requires_grad:
         expected.backward(torch.tensor(dout))
+    second_order = second_order and np.dtype(dtype) == np.float64 and any(grad_inputs) and expected.requires_grad
+    if second_order:
+        v = random_inputs([a.shape for a, g in zip(arrays, grad_inputs) if g], dtype, seed + 2)
+        expected_twice = _second_order(torch, torch_fn, arrays, grad_inputs, dout, v)
     for name in modes:
         where = f" [{name}]" if len(modes) > 1 else ""
         with mode(name):
@@ -148,6 +154,51 @@ def check_op(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: S
             assert g is not None, f"input {i} got no gradient{where}: did backward return None for it?"
             assert g.dtype == arrays[i].dtype, f"gradient of input {i} has dtype {g.dtype}, input is {arrays[i].dtype}"
             assert_close(g, expected_grad, f"gradient of input {i} (shape {g.shape}){where}", **tol)
+        if second_order:
+            with mode(name):
+                got_twice = _second_order(mg, our_fn, arrays, grad_inputs, dout, v)
+            for what, want in expected_twice.items():
+                assert_close(got_twice[what], want, what + where, **tol)
+
+
+def _second_order(framework: Any, fn: Callable[..., Any], arrays: Sequence[np.ndarray], grad_inputs: Sequence[bool],
+                  dout: np.ndarray, v: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """The same steps on either framework (torch or minigrad): the gradients d<out, g>/dx of fn's output with an
+    upstream gradient g that itself requires grad, taken with create_graph=True, then the gradients of
+    <first, v> = sum_i <d<out, g>/dx_i, v_i> with respect to every input x and to g (v random)."""
+    leaves = [framework.tensor(a.copy(), requires_grad=bool(needs)) for a, needs in zip(arrays, grad_inputs)]
+    g = framework.tensor(dout.copy(), requires_grad=True)
+    plain = contextlib.nullcontext()
+    if framework is not mg:  # PyTorch's fused CPU attention kernel has no double backward: its plain formulas
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        plain = sdpa_kernel(SDPBackend.MATH)
+    with plain:
+        return _second_order_steps(framework, fn, leaves, grad_inputs, g, v)
+
+
+def _second_order_steps(framework: Any, fn: Callable[..., Any], leaves: list, grad_inputs: Sequence[bool], g: Any,
+                        v: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    out = _first(fn(*leaves))
+    wrt = [t for t, needs in zip(leaves, grad_inputs) if needs]
+    firsts = framework.autograd.grad(out, wrt, g, create_graph=True, allow_unused=True)
+    results = {f"first gradient of input {i}": _numpy(d, t) for i, (d, t) in enumerate(zip(firsts, wrt))}
+    terms = [(d * framework.tensor(w)).sum() for d, w in zip(firsts, v) if d is not None and d.requires_grad]
+    seconds = [None] * (len(wrt) + 1)
+    if terms:
+        seconds = framework.autograd.grad(sum(terms[1:], terms[0]), [*wrt, g], allow_unused=True)
+    for i, (d, t) in enumerate(zip(seconds, [*wrt, g])):
+        results[f"second derivative d<first, v>/d{'g' if t is g else f' input {i}'}"] = _numpy(d, t)
+    return results
+
+
+def _numpy(d: Any, like: Any) -> np.ndarray:
+    """A gradient as a float64 array; None (no path) as zeros."""
+    if d is None:
+        return np.zeros(tuple(like.shape))
+    if hasattr(d, "_is_zerotensor"):  # torch: its "ZeroTensor" (an abs'' of 0) needs force=True
+        return np.asarray(d.detach().numpy(force=True), dtype=np.float64)
+    return np.asarray(d.detach().numpy(), dtype=np.float64)
 
 
 def check_refused(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], arrays: Sequence[np.ndarray | None],
@@ -181,8 +232,9 @@ def check_forward(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shap
 
 def check_backward(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: Sequence[Any],
                    low: float | None = None, dtype: Any = np.float64, seed: int = 0) -> None:
-    """Output and every input gradient equal PyTorch's, in reference mode (the formulas you write)."""
-    check_op(our_fn, torch_fn, shapes, dtype, low=low, seed=seed, modes=("reference",))
+    """Output and every input gradient equal PyTorch's, in reference mode (the formulas you write). First order
+    only: the second-order check differentiates sums and products, whose backwards may be exercises not yet done."""
+    check_op(our_fn, torch_fn, shapes, dtype, low=low, seed=seed, modes=("reference",), second_order=False)
 
 
 def check_finite_differences(fn: Callable[..., Any], shapes: Sequence[Any], low: float | None = None,

@@ -1,7 +1,8 @@
 """Conformance with PyTorch's own test cases: the machinery that runs one case through both frameworks.
 
     python tests/conformance.py          # prints the tables (conformance_report): op / module /
-                                         # optimizer, dtype, matched / refused / not applicable
+                                         # optimizer, dtype, matched / refused / not applicable,
+                                         # then second order in float64 (conformance_gradgrad)
 
 The cases come from PyTorch's databases (torch.testing._internal): op_db's OpInfo samples for every op
 minigrad exposes under PyTorch's name (conformance_ops), module_db and optim_db (conformance_nn). Each

@@ -1,6 +1,7 @@
 """The conformance report: the tables of counts, the refusals, the deliberate differences.
 
     python tests/conformance.py                       # or python tests/conformance_report.py
+                                                      # (then the second-order table: conformance_gradgrad)
     python -m pytest tests/test_conformance.py -q -s  # the same report, after the tests
 
 Counts are cases: OpInfo samples, module inputs, optimizer inputs (x implementation flags), and each
@@ -123,6 +124,7 @@ def report(results: dict[str, Results], uncovered: dict[str, list[str]]) -> str:
 
 
 def main() -> None:
+    import conformance_gradgrad
     import conformance_nn
     import conformance_ops
 
@@ -132,6 +134,7 @@ def main() -> None:
                "optimizer (optim_db)": conformance_nn.run_optimizers(conformance_nn.load_optim_db())}
     module_rows = {row for row, _ in results["module (module_db)"].counts}
     print(report(results, conformance_ops.uncovered(conformance_ops.subjects(op_db), module_rows)))
+    print("\n" + conformance_gradgrad.report(conformance_gradgrad.run_all()))
 
 
 if __name__ == "__main__":

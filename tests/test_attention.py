@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import minigrad as mg
 import minigrad.functional as F
@@ -16,6 +17,14 @@ from attention_rows import far_apart_rows, overflowing_rows
 
 DTYPE_IDS = ["f64", "f32"]
 sdpa = F.scaled_dot_product_attention
+
+
+def torch_sdpa(*args, **kwargs):
+    """PyTorch's scaled_dot_product_attention on its math backend (matmul, softmax, matmul), which has a double
+    backward: its CPU flash kernel has none ("derivative for aten::_scaled_dot_product_flash_attention_for_cpu_
+    backward is not implemented")."""
+    with sdpa_kernel(SDPBackend.MATH):
+        return TF.scaled_dot_product_attention(*args, **kwargs)
 
 
 def bool_mask(tq: int, tk: int) -> np.ndarray:
@@ -62,7 +71,7 @@ def torch_kwargs(kwargs: dict, dtype) -> dict:
 def test_sdpa_matches_torch(case, dtype):
     shapes, kwargs = CASES[case]
     check_op(lambda q, k, v: sdpa(q, k, v, **kwargs),
-             lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, **torch_kwargs(kwargs, dtype)),
+             lambda q, k, v: torch_sdpa(q, k, v, **torch_kwargs(kwargs, dtype)),
              shapes, dtype)
 
 
@@ -78,13 +87,13 @@ def test_sdpa_mask_may_be_a_tensor():
 def test_sdpa_broadcasts_batch_dims_forward_and_backward(dtype):
     """query (4, 3, 8) against key/value (4, 4, 6, 8): the batch dims broadcast, and every gradient
     is summed back to its input's shape."""
-    check_op(sdpa, TF.scaled_dot_product_attention, [(4, 3, 8), (4, 4, 6, 8), (4, 4, 6, 8)], dtype)
+    check_op(sdpa, torch_sdpa, [(4, 3, 8), (4, 4, 6, 8), (4, 4, 6, 8)], dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_sdpa_float_mask_that_requires_grad_gets_its_gradient(dtype):
     check_op(lambda q, k, v, m: sdpa(q, k, v, attn_mask=m),
-             lambda q, k, v, m: TF.scaled_dot_product_attention(q, k, v, attn_mask=m),
+             lambda q, k, v, m: torch_sdpa(q, k, v, attn_mask=m),
              [(2, 2, 3, 4), (2, 2, 6, 4), (2, 2, 6, 4), (2, 1, 3, 6)], dtype)
 
 
@@ -109,7 +118,7 @@ COMPOSED_CASES = ["B2_h3_T5_d4", "3d_B2_T5_d4", "Tq3_Tk6", "dv7_ne_d4"]
 @pytest.mark.parametrize("case", COMPOSED_CASES)
 def test_attention_composed_matches_torch(case, dtype):
     shapes, _ = CASES[case]
-    check_op(lambda q, k, v: F.attention_composed(q, k, v), TF.scaled_dot_product_attention, shapes, dtype)
+    check_op(lambda q, k, v: F.attention_composed(q, k, v), torch_sdpa, shapes, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)

@@ -3,7 +3,9 @@
 Every OpInfo sample (op_db) of those ops, every ModuleInput (module_db) of those modules and every
 OptimizerInput (optim_db) of those optimizers, in float64 and float32: each either matches PyTorch
 (values, dtype, shape, every input gradient under a random upstream gradient) or is refused with a
-minigrad message naming the op and the argument. The machinery is in tests/conformance*.py.
+minigrad message naming the op and the argument. In float64 the second derivatives of the ops and
+modules that support them match too, or are refused for a reason in conformance_gradgrad.REFUSALS_ALLOWED.
+The machinery is in tests/conformance*.py.
 
     python -m pytest tests/test_conformance.py -q -s          # and print the counts at the end
     CONFORMANCE_ROWS=softmax python -m pytest tests/test_conformance.py -q -k op_db   # one op's rows
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import conformance_gradgrad
 import conformance_nn
 import conformance_ops
 import minigrad as mg
@@ -40,7 +43,10 @@ def results(op_db):
         module_rows = {row for row, _ in collected.get("module (module_db)", Results()).counts}
         merged = {title: collected[title] for title in ("op (op_db)", "module (module_db)", "optimizer (optim_db)")
                   if title in collected}
-        print("\n\n" + report(merged, conformance_ops.uncovered(conformance_ops.subjects(op_db), module_rows)))
+        if merged:
+            print("\n\n" + report(merged, conformance_ops.uncovered(conformance_ops.subjects(op_db), module_rows)))
+        if "second order" in collected:
+            print("\n\n" + conformance_gradgrad.report(collected["second order"]))
 
 
 def merge(collected: dict[str, Results], title: str, new: Results) -> None:
@@ -92,6 +98,28 @@ def test_optim_db(results, dtype):
     merge(results, "optimizer (optim_db)", new)
     assert {"optim.SGD", "optim.Adam", "optim.AdamW"} <= {r for r, _ in new.counts}
     assert_no_failures(new, dtype)
+
+
+def assert_second_order(new: Results) -> None:
+    """No failure, and every refusal for a reason listed in conformance_gradgrad.REFUSALS_ALLOWED."""
+    assert not new.failures, conformance_gradgrad.failures_by_cause(new)
+    unlisted = {f"{row}: {reason}" for (row, kind), counter in new.messages.items() if kind == "refused"
+                for reason in counter if reason not in conformance_gradgrad.REFUSALS_ALLOWED}
+    assert not unlisted, "second-order refusals for reasons not in REFUSALS_ALLOWED:\n  " + "\n  ".join(sorted(unlisted))
+
+
+def test_op_db_second_order(op_db, results):
+    new = conformance_gradgrad.run_ops(op_db, rows=lambda row: ROWS in row)
+    merge(results, "second order", new)
+    assert new.counts, f"no op row contains {ROWS!r}"
+    assert_second_order(new)
+
+
+def test_module_db_second_order(results):
+    new = conformance_gradgrad.run_modules(conformance_nn.load_module_db())
+    merge(results, "second order", new)
+    assert {"nn.Linear", "nn.LayerNorm", "nn.CrossEntropyLoss"} <= {r for r, _ in new.counts}
+    assert_second_order(new)
 
 
 # -- the deliberate differences, each pinned down ----------------------------------------------------------
@@ -152,3 +180,42 @@ def test_the_refusal_rule_rejects_what_minigrad_did_not_raise():
         mg.reshape(mg.ones(3), (4,))
     assert refusal_problem(info.value, subject.names, subject.ours, (mg.ones(3), (4,)), {}) is None
     assert "does not name the op" in refusal_problem(info.value, ("matmul",), subject.ours, (mg.ones(3), (4,)), {})
+
+
+def test_the_second_order_refusal_rule():
+    from minigrad.graph_array import GraphArray
+
+    with pytest.raises(TypeError) as info:
+        np.asarray(GraphArray(mg.ones(2, requires_grad=True)))  # minigrad's own refusal, naming np.asarray
+    assert conformance_gradgrad.refusal_reason(info.value, ("sum",)).startswith("converting to a NumPy array")
+    with pytest.raises(ValueError) as info:
+        np.ones(3).reshape(4)  # NumPy's own error: not a refusal
+    assert conformance_gradgrad.refusal_reason(info.value, ("reshape",)) is None
+
+
+class _Square(mg.autograd.Function):
+    """x^2 with a backward that is right once and, with `detached`, wrong when differentiated again."""
+
+    detached = False
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 2 * (x.detach() if _Square.detached else x)
+
+
+@pytest.mark.parametrize("detached", [False, True])
+def test_the_second_order_pass_catches_a_backward_that_is_right_only_once(detached, monkeypatch):
+    from torch.testing._internal.opinfo.core import SampleInput
+
+    monkeypatch.setattr(_Square, "detached", detached)
+    subject = Subject("torch.square", _Square.apply, ("square",), torch.square)
+    sample = SampleInput(torch.from_numpy(np.random.default_rng(0).standard_normal((3, 4))).requires_grad_())
+    outcome = conformance_gradgrad.run_case(subject, sample, seed=0)
+    assert outcome.kind == ("failed" if detached else "matched"), outcome
+    assert not detached or "second derivative d<first, v>/d input 0" in outcome.detail

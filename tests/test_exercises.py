@@ -20,7 +20,8 @@ from minigrad.exercises.catalog import EXERCISES, NUMBER, find_functions, unlist
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(minigrad.__file__).resolve().parent
-N_EXERCISES = 54
+N_EXERCISES = 59
+SECOND_ORDER = ["TanhBackward", "SoftmaxBackwardData", "LogSoftmaxBackwardData", "GeluTanhBackward"]
 ROW = re.compile(r"^\s*(\d+)\s+(\w+)\s+(done|failing|not started|fd passes|needs torch)\s+(\d+)/(\d+)\s*(.*)$")
 TRAINED = "Your backward passes trained this ViT: "
 
@@ -88,7 +89,38 @@ def test_catalog_runs_easy_to_hard():
     order = [e.op for e in EXERCISES]
     assert order[:4] == ["Add", "Sub", "Neg", "Mul"]
     assert order.index("MatMul") < order.index("Softmax") < order.index("LayerNorm") < order.index("Im2Col")
-    assert order[-1] == "ScaledDotProductAttention"
+    assert order[-len(SECOND_ORDER) - 1:] == ["ScaledDotProductAttention", *SECOND_ORDER]  # then one order up
+
+
+@pytest.mark.parametrize("op", SECOND_ORDER)
+def test_second_derivative_ops_are_what_create_graph_differentiates(op):
+    """Each op of the last group is a first-order backward as one op: its value is autograd.grad's gradient of the
+    first-order op (tanh, softmax, ...), and its backward gives the second derivatives create_graph=True gives."""
+    import numpy as np
+
+    import minigrad.functional as F
+    from minigrad.functional import backward_ops
+    from minigrad.testing import assert_close
+
+    first, as_one_op, reads = {
+        "TanhBackward": (minigrad.tanh, backward_ops.tanh_backward, "output"),
+        "SoftmaxBackwardData": (lambda x: F.softmax(x, dim=0), backward_ops.softmax_backward_data, "output"),
+        "LogSoftmaxBackwardData": (lambda x: F.log_softmax(x, dim=-1), backward_ops.log_softmax_backward_data,
+                                   "output"),
+        "GeluTanhBackward": (lambda x: F.gelu(x, approximate="tanh"), backward_ops.gelu_backward, "input"),
+    }[op]
+    rng = np.random.default_rng(0)
+    x, g = (minigrad.tensor(rng.standard_normal((3, 5)), requires_grad=True) for _ in range(2))
+    u = minigrad.tensor(rng.standard_normal((3, 5)))
+    y = first(x)
+    (dx,) = minigrad.autograd.grad(y, x, g, create_graph=True)  # the engine records the formula's primitive ops
+    dx_op = as_one_op(g, y if reads == "output" else x, **({"dim": 0} if op == "SoftmaxBackwardData" else {}))
+    assert dx_op.grad_fn.name() == f"{op}Backward0"  # PyTorch's TanhBackwardBackward0, ...
+    assert_close(dx_op.detach().numpy(), dx.detach().numpy(), f"{op}: the first derivative", rtol=1e-12, atol=1e-12)
+    expected = minigrad.autograd.grad((dx * u).sum(), [x, g], retain_graph=True)  # y's graph is used again
+    got = minigrad.autograd.grad((dx_op * u).sum(), [x, g])  # through y = first(x) where the op reads y
+    for name, a, b in zip(("x", "g"), got, expected):
+        assert_close(a.numpy(), b.numpy(), f"{op}: d<dx, u>/d{name}", rtol=1e-10, atol=1e-12)
 
 
 # -- new: the source rewrite ------------------------------------------------------------------------
@@ -247,7 +279,9 @@ def test_hint_by_op_name_in_any_case():
     for name in ("softmax", "Softmax", "SOFTMAX"):
         assert cli("hint", name).stdout == by_number
     assert cli("hint", "layer_norm").stdout == cli("hint", NUMBER["LayerNorm"]).stdout
-    assert cli("hint", "scaleddotproductattention").stdout == cli("hint", N_EXERCISES).stdout
+    assert cli("hint", "scaleddotproductattention").stdout == cli("hint", NUMBER["ScaledDotProductAttention"]).stdout
+    assert cli("hint", "tanh_backward").stdout == cli("hint", NUMBER["TanhBackward"]).stdout
+    assert cli("hint", "tanh").stdout == cli("hint", NUMBER["Tanh"]).stdout  # the first-order one
     refused = cli("hint", "softmx")
     assert refused.returncode == 2 and "did you mean Softmax" in refused.stderr
     assert cli("hint", "banana").returncode == 2
@@ -355,7 +389,8 @@ def test_without_pytorch_check_says_so_and_finite_differences_still_run(tmp_path
     assert rows[4][2].startswith("test_finite_differences: ") and "gradient" in rows[4][2], rows[4][2]
     assert "PyTorch is not installed (No module named 'torch'): the " in result.stdout
     assert f"and only the {N_EXERCISES - 1} finite-difference tests ran" in result.stdout  # all but Cast's
-    assert "0 done, 1 failing, 50 not started, 2 fd passes, 1 needs torch, of 54 exercises." in result.stdout
+    assert (f"0 done, 1 failing, {N_EXERCISES - 4} not started, 2 fd passes, 1 needs torch, of {N_EXERCISES} "
+            "exercises.") in result.stdout
     assert "Next: exercise 4 (Mul)" in result.stdout
     with_torch = cli("check", dest)  # the same workspace with PyTorch: the fd-only exercises are done
     assert {op: status for op, status, _ in table(with_torch.stdout).values() if op in ("Add", "Softmax", "Cast")} \

@@ -9,6 +9,7 @@ import torch.nn.functional as TF
 
 import minigrad as mg
 import minigrad.nn.functional as F
+from minigrad.functional.loss_binary import EPSILON
 from minigrad.testing import DTYPES, check_finite_differences, check_op, check_refused
 
 
@@ -36,11 +37,32 @@ def test_binary_cross_entropy(reduction, weight, dtype):
              inputs=[PROBS.astype(dtype), HARD.astype(dtype)], grad_inputs=[True, False])
 
 
+class ClampedBackward(torch.autograd.Function):
+    """TF.binary_cross_entropy (mean) with PyTorch's backward formula written in torch ops, so that differentiating
+    it differentiates that formula: grad (p - t) / max(p (1 - p), EPSILON) / N."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        ctx.save_for_backward(p, t)
+        return TF.binary_cross_entropy(p, t)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, t = ctx.saved_tensors
+        return grad * (p - t) / torch.clamp(p * (1 - p), min=float(EPSILON)) / p.numel(), None
+
+
 def test_binary_cross_entropy_at_0_and_1_clamps_like_pytorch():
-    """log 0 is clamped at -100 and p (1 - p) at 1e-12 in backward: finite loss and gradient, as PyTorch's."""
+    """log 0 is clamped at -100 and p (1 - p) at 1e-12 in backward: finite loss and gradient, as PyTorch's.
+    Differentiated again, minigrad's backward gives the derivative of that clamped formula. PyTorch's double
+    backward is a formula of its own that divides by (p + 1e-12)^2 (1 - p + 1e-12)^2 instead (1e24 at p = 0,
+    where the clamped gradient's derivative is 1e12): the second order is compared with the derivative of
+    PyTorch's backward formula, written in torch ops."""
     p = np.array([0.0, 1.0, 1e-20, 1 - 1e-16, 0.5])
     t = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
-    check_op(F.binary_cross_entropy, TF.binary_cross_entropy, inputs=[p, t], grad_inputs=[True, False])
+    check_op(F.binary_cross_entropy, TF.binary_cross_entropy, inputs=[p, t], grad_inputs=[True, False],
+             second_order=False)  # the second order: just below
+    check_op(F.binary_cross_entropy, ClampedBackward.apply, inputs=[p, t], grad_inputs=[True, False])
     check_finite_differences(lambda x, y: F.binary_cross_entropy(x.sigmoid(), y.sigmoid()), [(3, 4), (3, 4)])
 
 

@@ -23,9 +23,9 @@ execute = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(execute)
 
 
-def test_there_are_the_three_notebooks():
+def test_there_are_the_four_notebooks():
     assert [p.name for p in NOTEBOOKS] == ["01_vit_tutorial_on_minigrad.ipynb", "02_backprop_by_hand.ipynb",
-                                           "03_what_the_vit_sees.ipynb"]
+                                           "03_what_the_vit_sees.ipynb", "04_gradients_of_gradients.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

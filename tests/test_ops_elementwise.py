@@ -150,6 +150,12 @@ def test_pow_tensor_exponent(shapes, dtype):
     check_op(fn, fn, shapes, dtype, low=0.5)
 
 
+def test_pow_of_zero_has_zero_exponent_gradient(dtype):
+    """d(a^b)/db = a^b log a, taken as 0 at a = 0 (b >= 0) as PyTorch does, not 0 * (-inf)."""
+    a, b = np.array([0.0, 1.5, 2.0], dtype=dtype), np.array([2.0, 0.5, 0.0], dtype=dtype)
+    check_op(lambda x, e: x**e, lambda x, e: x**e, dtype=dtype, inputs=[a, b])
+
+
 @pytest.mark.parametrize("exponent", ["scalar", "tensor"])
 def test_pow_zero_exponent_at_zero_has_zero_grad(exponent, dtype):
     """x**0 is the constant 1, so its gradient is 0 everywhere, also at x = 0 (PyTorch: 0)."""

@@ -32,6 +32,13 @@ def test_unary_math(name, shape, dtype):
     check_finite_differences(method, [shape], low=LOW[UNARY[name]])
 
 
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3, 4)], ids=["scalar", "5", "2x3x4"])
+def test_erf(shape, dtype):
+    """The Erf op (what gelu's exact form is differentiated through, at every order): as torch.erf."""
+    check_op(mg.ops.Erf.apply, torch.erf, [shape], dtype)
+    check_finite_differences(mg.ops.Erf.apply, [shape])
+
+
 def test_log1p_and_expm1_are_exact_for_small_inputs():
     x = np.array([1e-12, -3e-15, 2e-9])
     for name in ("log1p", "expm1"):

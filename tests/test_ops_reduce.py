@@ -247,6 +247,21 @@ def test_var_of_integer_tensor_is_refused_as_in_torch():
         mg.tensor([1, 2, 3]).var()
 
 
+@pytest.mark.parametrize("dim", [None, 1, (0, 2)], ids=["all", "dim1", "dims02"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_norm(dim, keepdim, dtype):
+    fn = lambda x: x.norm(dim=dim, keepdim=keepdim)  # noqa: E731
+    check_op(fn, fn, [(2, 3, 4)], dtype)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_norm_of_a_zero_row_has_zero_gradient(keepdim, dtype):
+    """d ||x|| / dx is x / ||x||: PyTorch takes it as 0 where ||x|| = 0, not 0 / 0."""
+    x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]], dtype=dtype)
+    fn = lambda t: t.norm(dim=1, keepdim=keepdim)  # noqa: E731
+    check_op(fn, fn, dtype=dtype, inputs=[x])
+
+
 def test_std_of_a_constant_has_zero_gradient(dtype):
     """d std / dx is (x - mean) / ((N - 1) std): PyTorch takes it as 0 where std = 0, not 0 / 0."""
     x = np.array([[2.0, 2.0, 2.0], [1.0, -1.0, 0.5]], dtype=dtype)

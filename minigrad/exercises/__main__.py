@@ -12,8 +12,8 @@ from minigrad.exercises.catalog import EXERCISES, exercise_number
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minigrad.exercises",
-        description="Write the backward pass of every minigrad op yourself, from add to attention, "
-                    "each checked against PyTorch.",
+        description="Write the backward pass of every minigrad op yourself, from add to attention, then "
+                    "four second derivatives, each checked against PyTorch.",
         epilog="Example: python -m minigrad.exercises new ~/backprop && pytest ~/backprop/tests -m exercise_1")
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new", help="make a workspace: minigrad with every backward replaced by a raise")

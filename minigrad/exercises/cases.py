@@ -69,6 +69,34 @@ def _im2col(shape: str, kernel: str, stride: str, padding: str, dilation: str = 
             f"lambda x: unfold_patches(x, {kernel}, {stride}, {padding}, {dilation})")
 
 
+_BCE_SETUP = '''
+PROBS = np.array([[0.2, 0.7, 0.45], [0.9, 0.05, 0.6]])  # probabilities, away from 0 and 1
+TARGETS = np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 0.8]])  # soft targets too
+WEIGHT = np.array([0.5, 2.0, 1.0])  # broadcast over the rows
+EDGES = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 1e-15]])  # log clamped at -100, gradient kept finite
+
+
+def clamped_bce(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """TF.binary_cross_entropy with PyTorch's backward formula written in torch ops, so that its second derivative
+    is that formula's derivative. (At the clamps PyTorch's own double backward is another formula: it divides by
+    (p + 1e-12)^2 (1 - p + 1e-12)^2, not by the clamped p (1 - p) of its backward.)"""
+
+    class ClampedBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, p, t):
+            ctx.save_for_backward(p, t)
+            return TF.binary_cross_entropy(p, t)
+
+        @staticmethod
+        def backward(ctx, grad):
+            p, t = ctx.saved_tensors
+            g = grad / p.numel()
+            grad_p = g * (p - t) / torch.clamp(p * (1 - p), min=float(np.float32(1e-12)))
+            return grad_p, g * (torch.log1p(-p) - torch.log(p))
+
+    return ClampedBackward.apply(p, t)
+'''
+
 _SDPA = ("lambda q, k, v: F.scaled_dot_product_attention(q, k, v{})",
          "lambda q, k, v: TF.scaled_dot_product_attention(q, k, v{})")
 
@@ -109,6 +137,7 @@ CASES: dict[str, Cases] = {
     "Cos": _unary("Cos", "a.cos()"),
     "Log1p": _unary("Log1p", "a.log1p()", low=0.0),
     "Expm1": _unary("Expm1", "a.expm1()"),
+    "Erf": _unary("Erf", "a.erf()"),
     "Step": Cases({fn: ("[(3, 4)]", f'lambda a: Step.apply(a, fn="{fn}")', f"lambda a: a.{fn}()")
                    for fn in ("floor", "sign", "ceil", "round", "trunc")}),
     "Where": Cases({
@@ -260,13 +289,8 @@ CASES: dict[str, Cases] = {
                          'lambda p, t: TF.binary_cross_entropy(p, t, weight=torch.from_numpy(WEIGHT), reduction="sum")'),
         "none": ("[PROBS, TARGETS]", 'lambda p, t: BinaryCrossEntropy.apply(p, t, reduction="none")',
                  'lambda p, t: TF.binary_cross_entropy(p, t, reduction="none")'),
-        "at_0_and_1": ("[EDGES, TARGETS]", "lambda p, t: BinaryCrossEntropy.apply(p, t)",
-                       "lambda p, t: TF.binary_cross_entropy(p, t)"),
-    }, setup="PROBS = np.array([[0.2, 0.7, 0.45], [0.9, 0.05, 0.6]])  # probabilities, away from 0 and 1\n"
-             "TARGETS = np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 0.8]])  # soft targets too\n"
-             "WEIGHT = np.array([0.5, 2.0, 1.0])  # broadcast over the rows\n"
-             "EDGES = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 1e-15]])  # log clamped at -100, gradient kept finite\n",
-    ),
+        "at_0_and_1": ("[EDGES, TARGETS]", "lambda p, t: BinaryCrossEntropy.apply(p, t)", "clamped_bce"),
+    }, setup=_BCE_SETUP),
     "GeluTanh": _unary("GeluTanh", 'TF.gelu(a, approximate="tanh")'),
     "GeluErf": _unary("GeluErf", 'TF.gelu(a, approximate="none")'),
     "LayerNorm": Cases({
@@ -303,4 +327,20 @@ CASES: dict[str, Cases] = {
         "causal": _sdpa("[(2, 4, 4)] * 3", ", is_causal=True"),
         "scale_0.3": _sdpa("[(2, 3, 4)] * 3", ", scale=0.3"),
     }),
+    # PyTorch's oracle is its own backward op (torch.ops.aten.*_backward*), whose gradient is the formula
+    # torch.autograd.grad(..., create_graph=True) differentiates: PyTorch's double backward
+    "TanhBackward": Cases({name: (s, "lambda g, y: TanhBackward.apply(g, y)",
+                                  "lambda g, y: torch.ops.aten.tanh_backward(g, y)")
+                           for name, s in (("matrix", "[(3, 4), (3, 4)]"), ("3d", "[(2, 3, 4), (2, 3, 4)]"))}),
+    "SoftmaxBackwardData": Cases({f"dim_{d}": (s, f"lambda g, y: SoftmaxBackwardData.apply(g, y, dim={d})",
+                                               f"lambda g, y: torch.ops.aten._softmax_backward_data(g, y, {d}, y.dtype)")
+                                  for d, s in ((-1, "[(3, 5), (3, 5)]"), (0, "[(3, 5), (3, 5)]"),
+                                               (1, "[(2, 3, 4), (2, 3, 4)]"))}),
+    "LogSoftmaxBackwardData": Cases({
+        f"dim_{d}": (s, f"lambda g, y: LogSoftmaxBackwardData.apply(g, y, dim={d})",
+                     f"lambda g, y: torch.ops.aten._log_softmax_backward_data(g, y, {d}, y.dtype)")
+        for d, s in ((-1, "[(3, 5), (3, 5)]"), (0, "[(3, 5), (3, 5)]"), (1, "[(2, 3, 4), (2, 3, 4)]"))}),
+    "GeluTanhBackward": Cases({name: (s, "lambda g, x: GeluTanhBackward.apply(g, x)",
+                                      'lambda g, x: torch.ops.aten.gelu_backward(g, x, approximate="tanh")')
+                               for name, s in (("matrix", "[(3, 4), (3, 4)]"), ("3d", "[(2, 3, 4), (2, 3, 4)]"))}),
 }

@@ -3,6 +3,10 @@
 Exercise N is the N-th entry of EXERCISES; its tests carry the marker `exercise_N`. Every
 `Function` subclass in minigrad must be listed here (`unlisted_functions` finds the ones that
 are not), so a new op cannot escape the exercises.
+
+The last group differentiates a backward: its ops (minigrad/functional/backward_ops.py) are the
+first-order formulas of tanh, softmax, log-softmax and GELU as ops, so their backward is a second
+derivative, graded against PyTorch's double backward as the others are against its backward.
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ def _ex(op: str, group: str, forward: str, task: str, hint: str, pytorch: str) -
     return Exercise(op, group, forward, task, hint, pytorch)
 
 
-ELEMENTWISE, REDUCE, MOVE, MATRIX, FUSED = (
+ELEMENTWISE, REDUCE, MOVE, MATRIX, FUSED, SECOND = (
     "Elementwise ops", "Reductions", "Moving elements", "Matrix products", "Fused ops (hard)",
+    "Second derivatives: the backward of a backward",
 )
 
 EXERCISES: list[Exercise] = [
@@ -100,6 +105,11 @@ EXERCISES: list[Exercise] = [
         "d out/da; forward saved its output: how do you get e^a back from it?",
         "grad_a = grad * e^a = grad * (out + 1), from the saved output.",
         "derivatives.yaml `expm1`: grad * (result.conj() + 1)"),
+    _ex("Erf", ELEMENTWISE, "out = erf(a) = 2/sqrt(pi) * (the integral of exp(-t^2) from 0 to a)",
+        "d out/da; forward saved a. The derivative of an integral with respect to its upper limit is the "
+        "integrand there.",
+        "grad_a = grad * 2/sqrt(pi) * exp(-a^2), the constant in a's dtype (a.dtype.type) so float32 stays float32.",
+        "derivatives.yaml `erf`: 2.0 / sqrt(M_PI) * exp(-(self.pow(2))) * grad"),
     _ex("Step", ELEMENTWISE, "out = sign(a), floor(a), ceil(a), round(a) or trunc(a) (the argument fn)",
         "d out/da of a piecewise-constant function; forward saved nothing. What does PyTorch return at the "
         "jumps, where there is no derivative?",
@@ -151,12 +161,12 @@ EXERCISES: list[Exercise] = [
         "derivatives.yaml `max.dim`: value_selecting_reduction_backward(grad, dim, indices, sizes, keepdim) "
         "scatters grad to the indices; `max`: evenly_distribute_backward(grad, self, result)"),
     _ex("Std", REDUCE, "out = sqrt(sum((a - mean)^2) / (N - correction)) over ctx.axes (kept as size 1 if ctx.keepdim)",
-        "d out/da of the standard deviation; forward saved centered = a - mean, the output y with its "
-        "reduced axes kept (size 1), and dof = N - correction. The mean depends on a too: does its "
+        "d out/da of the standard deviation; forward saved a and its output, and ctx.dof = N - correction "
+        "(the file's _centered(a, ctx.axes) gives a - mean). The mean depends on a too: does its "
         "part of the gradient survive? What should a constant row (y = 0) get?",
-        "grad_a = grad * centered / (dof * y), with grad's reduced axes put back (np.expand_dims) "
-        "unless keepdim: the mean's own contribution sums to 0 over each row. Where y == 0 PyTorch "
-        "takes the gradient as 0, not 0 / 0: np.where(y == 0, 0, ...).",
+        "grad_a = grad * centered / (dof * y), with the reduced axes of grad and of the output y put back "
+        "(np.expand_dims) unless keepdim: the mean's own contribution sums to 0 over each row. Where y == 0 "
+        "PyTorch takes the gradient as 0, not 0 / 0: np.where(y == 0, 0, ...).",
         "derivatives.yaml `std.correction`: std_backward(result, grad, self, dim, correction, keepdim) = "
         "var_backward(grad / (2 * result), ...) with 0 where result == 0; var_backward = grad * 2 (x - mean) / dof"),
     _ex("Clamp", ELEMENTWISE, "out = min(max(a, lo), hi) for constant bounds ctx.lo, ctx.hi (either may be None)",
@@ -166,10 +176,10 @@ EXERCISES: list[Exercise] = [
         "replaced a.",
         "derivatives.yaml `clamp`: clamp_backward(grad, self, min, max) = grad where min <= self <= max, else 0"),
     _ex("Norm", REDUCE, "out = sqrt(sum(a^2)) over ctx.axes (the 2-norm; kept as size 1 if ctx.keepdim)",
-        "d out/da of the Euclidean norm; forward saved a and the output y with its reduced axes kept. "
-        "What should a zero vector (y = 0) get?",
-        "grad_a = grad * a / y, with grad's reduced axes put back unless keepdim; where y == 0 PyTorch takes "
-        "the gradient as 0, not 0 / 0: np.where(y == 0, 0, ...).",
+        "d out/da of the Euclidean norm; forward saved a and its output y (reduced axes dropped unless "
+        "ctx.keepdim). What should a zero vector (y = 0) get?",
+        "grad_a = grad * a / y, with the reduced axes of grad and y put back (np.expand_dims) unless keepdim; "
+        "where y == 0 PyTorch takes a / y as 0, not 0 / 0: grad * np.where(y == 0, 0, a / y).",
         "derivatives.yaml `linalg_vector_norm`: norm_backward(grad, self, ord, result, dim, keepdim) = "
         "grad * self / result for ord 2, masked to 0 where result == 0"),
     _ex("CumSum", REDUCE, "out_i = a_1 + ... + a_i along ctx.axis",
@@ -366,6 +376,44 @@ EXERCISES: list[Exercise] = [
         "dims; the engine sums broadcast batch dims.",
         "on CPU, the math path composes matmul/softmax/dropout and autograd differentiates them; the fused "
         "kernel's backward (_scaled_dot_product_flash_attention_for_cpu_backward) recomputes P block by block"),
+    _ex("TanhBackward", SECOND,
+        "out = g * (1 - y^2), tanh's backward as an op of the upstream g and tanh's output y (what "
+        "create_graph=True records for tanh)",
+        "d out/dg and d out/dy, the second derivative of tanh seen from its output; forward saved (g, y). "
+        "Which input is out linear in?",
+        "out is linear in g: grad_g = grad * (1 - y^2), tanh's backward again; grad_y = -2 * grad * g * y. "
+        "(With y = tanh(x), dy/dx = 1 - y^2 gives tanh'' = -2 tanh (1 - tanh^2).)",
+        "derivatives.yaml `tanh_backward`: grad_output: tanh_backward(grad, output), "
+        "output: -2 * output * grad * grad_output"),
+    _ex("SoftmaxBackwardData", SECOND,
+        "out = y * (g - sum(g * y)) along ctx.axis, softmax's backward as an op of the upstream g and "
+        "softmax's output y",
+        "d out/dg and d out/dy of softmax's backward; forward saved (g, y) and ctx.axis. y appears three "
+        "times (y_i g_i, y_i s and inside s = sum(g y)): differentiate each, and never build a Jacobian.",
+        "With s = sum(g * y) and r = sum(grad * y) along ctx.axis (keepdims): grad_g = y * (grad - r), softmax's "
+        "backward of grad; grad_y = grad * g - grad * s - g * r.",
+        "derivatives.yaml `_softmax_backward_data`: grad_output: _softmax_backward_data(grad, output, dim), "
+        "output: softmax_double_backward(grad, grad_output, dim, output) = grad_output * grad - "
+        "(output * grad_output).sum(dim, true) * grad - grad_output * (output * grad).sum(dim, true)"),
+    _ex("LogSoftmaxBackwardData", SECOND,
+        "out = g - exp(y) * sum(g) along ctx.axis, log-softmax's backward as an op of the upstream g and "
+        "log-softmax's output y",
+        "d out/dg and d out/dy of log-softmax's backward; forward saved (g, y) and ctx.axis. What is "
+        "d out_i / d g_j, and which out_i does y_j reach?",
+        "With p = exp(y): grad_g = grad - sum(grad * p, ctx.axis, keepdims); grad_y = -grad * p * sum(g, "
+        "ctx.axis, keepdims) (y_j reaches out_j alone).",
+        "derivatives.yaml `_log_softmax_backward_data`: grad_output: grad - (grad * output.exp()).sum(dim, true), "
+        "output: -grad_output.sum(dim, true) * output.exp() * grad"),
+    _ex("GeluTanhBackward", SECOND,
+        "out = g * f'(x), f(x) = 0.5 x (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3): the tanh GELU's "
+        "backward as an op of the upstream g and the input x",
+        "d out/dg and d out/dx, where d out/dx needs f''(x); forward saved (g, x, t = tanh(u)). Differentiate "
+        "both terms of f'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) u' by the product rule, with dt/dx = (1 - t^2) u'. "
+        "Keep the constants in x's dtype (the _constants helper).",
+        "grad_g = grad * f'(x); grad_x = grad * g * f''(x), f''(x) = (1 - t^2) (u' - x t u'^2 + 0.5 x u''), "
+        "u' = k (1 + 3 c x^2), u'' = 6 k c x, k = sqrt(2/pi), c = 0.044715.",
+        "derivatives.yaml `gelu_backward`: grad_output: gelu_backward(grad, self, approximate), "
+        "self: gelu_double_backward(grad, grad_output, self, approximate)"),
 ]
 
 NUMBER: dict[str, int] = {e.op: i + 1 for i, e in enumerate(EXERCISES)}  # op name -> exercise number

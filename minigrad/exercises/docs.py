@@ -12,6 +12,9 @@ without the fast kernels: what you write is what runs) in which the `backward` o
 `NotImplementedError("Exercise N: <op> backward — see EXERCISES.md")`. The forwards are given.
 Write each backward, from easy (add, mul) to hard (softmax, layer norm, conv-as-matmul,
 attention); every exercise has its own tests, which compare your gradients with PyTorch's.
+The last group goes one order up: its ops are backward formulas themselves (tanh's, softmax's,
+log-softmax's, GELU's), so their backward is a second derivative, compared with PyTorch's double
+backward. (`backward(create_graph=True)` differentiates a backward the same way, op by op.)
 
 ## How to work
 
@@ -34,7 +37,7 @@ Each exercise's tests call only its own op and run `out.backward(dout)` directly
 op's backward runs: the exercises can be done in any order. The order below goes from easy to hard.
 Code built from several ops needs all of their exercises: `x.T` is Permute, `chunk` is GetItem,
 `conv2d` is Im2Col + Linear + Permute, the `*_composed` functions and `nn` layers use many, and
-training a model needs every one.
+training a model needs every one but the second derivatives.
 
 ## The rules a backward follows (see minigrad/engine.py)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from minigrad.engine import Context, Function
 from minigrad.ops import normalize_dims
+from minigrad.ops.unary import erf
 from minigrad.ops.elementwise import check_float, tensor_inputs
 from minigrad.tensor import Tensor
 
@@ -146,16 +147,12 @@ class GeluTanh(Function):
         return grad * (half * (one + t) + half * x * (one - t * t) * du_dx)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf: math.erf on each element, exact
-
-
 class GeluErf(Function):
     """y = x Phi(x), Phi the standard normal CDF: Phi(x) = (1 + erf(x / sqrt(2))) / 2."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        erf = np.asarray(_erf(x / math.sqrt(2.0)), dtype=np.float64)  # frompyfunc gives objects
-        cdf = np.asarray(0.5 * (1.0 + erf), dtype=x.dtype)  # Phi(x); asarray: 0-d stays an array
+        cdf = (0.5 * (1.0 + erf(x / math.sqrt(2.0)))).astype(x.dtype)  # Phi(x), computed in float64
         ctx.save_for_backward(x, cdf)
         return x * cdf
 
@@ -205,7 +202,10 @@ class LogSigmoid(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        e = np.exp(-np.abs(x))  # in (0, 1]
+        # e = e^-|x| in (0, 1], -|x| written as x * (-1 where x >= 0, else 1): under create_graph np.abs would be
+        # the Abs op, whose derivative at x = 0 is 0, not -1, and the second derivative there would be lost
+        one, two = x.dtype.type(1), x.dtype.type(2)
+        e = np.exp(x * (one - two * (x >= 0)))
         ctx.save_for_backward(x, e)
         return np.minimum(x, x.dtype.type(0)) - np.log1p(e)
 

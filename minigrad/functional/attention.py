@@ -31,16 +31,18 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def forward(ctx: Context, q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None,
-                *, scale: float, dropout_p: float) -> np.ndarray:
+                *, scale: float, dropout_p: float, keep: np.ndarray | None = None) -> np.ndarray:
         scores = (q @ _swap(k)) * q.dtype.type(scale)  # (..., Tq, d) @ (..., d, Tk) -> (..., Tq, Tk)
         if bias is not None:
             scores = scores + bias  # e.g. -inf where a query may not look
         probs = softmax_array(scores, axis=-1)  # (..., Tq, Tk): each row sums to 1
         if bias is not None:  # a query that may look nowhere attends to nothing: zeros, not 0/0 (PyTorch's)
             probs = np.where(np.isneginf(scores).all(axis=-1, keepdims=True), q.dtype.type(0), probs)
-        keep = dropout_keep(probs.shape, dropout_p) if dropout_p > 0 else None
+        if keep is None and dropout_p > 0:  # keep is given when forward runs again (create_graph): the same mask
+            keep = dropout_keep(probs.shape, dropout_p)
         dropped = probs if keep is None else apply_keep(probs, keep, dropout_p)
         ctx.save_for_backward(q, k, v, probs, keep)
+        ctx.keep = keep
         ctx.scale, ctx.p = scale, dropout_p
         return dropped @ v  # (..., Tq, Tk) @ (..., Tk, dv) -> (..., Tq, dv)
 

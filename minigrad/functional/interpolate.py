@@ -104,7 +104,7 @@ def along_axis(matrix: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
 def scatter_add(grad: np.ndarray, index: np.ndarray, in_size: int, axis: int) -> np.ndarray:
     """The reverse of np.take(x, index, axis): add each output slice into the input slice it read."""
     g = np.moveaxis(grad, axis, 0)  # (out, ...)
-    gx = np.zeros((in_size, *g.shape[1:]), dtype=grad.dtype)  # (in, ...)
+    gx = np.zeros_like(grad, shape=(in_size, *g.shape[1:]))  # (in, ...)
     np.add.at(gx, index, g)  # gx[index] += g would keep only one of two outputs reading one pixel
     return np.moveaxis(gx, 0, axis)
 

@@ -95,7 +95,7 @@ class Im2Col(Function):
         B, C, H, W = ctx.x_shape
         Ho, Wo = grad.shape[1:3]
         g = grad.reshape(B, Ho, Wo, C, kh, kw)
-        gx = np.zeros((B, C, H + 2 * ph, W + 2 * pw), dtype=grad.dtype)
+        gx = np.zeros_like(grad, shape=(B, C, H + 2 * ph, W + 2 * pw))
         for i in range(kh):  # kernel tap (i, j) touched the pixels (i*dh + sh*r, j*dw + sw*c)
             for j in range(kw):
                 rows, cols = slice(i * dh, i * dh + sh * Ho, sh), slice(j * dw, j * dw + sw * Wo, sw)

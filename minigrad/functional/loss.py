@@ -147,7 +147,7 @@ class CrossEntropy(Function):
             return losses
         total = losses.sum(dtype=logits.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # nothing kept: 0 / 0 = nan, as PyTorch
-            return np.asarray(total / divisor if reduction == "mean" else total)
+            return total / divisor if reduction == "mean" else total
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple:
@@ -156,7 +156,10 @@ class CrossEntropy(Function):
         if ctx.reduction == "none":
             g = np.expand_dims(grad, ctx.axis)  # each position's own upstream gradient
         elif ctx.reduction == "mean" and divisor == 0:  # the loss is 0 / 0. As PyTorch: the gradient is 0 where
-            g = np.zeros_like(grad)  # the position is ignored, NaN where it is kept (its weight is 0: 0 / 0)
+            # the position is ignored, NaN where it is kept (its weight is 0: 0 / 0). g = 0, picked over grad / 0 by
+            # a where (0 * inf would be NaN): its derivative in grad is then 0 / 0, PyTorch's (a mean over nothing)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where(True, np.zeros_like(grad), grad / divisor)
             if ctx.kept is not None and ctx.kept.any():
                 return np.where(ctx.kept, logp.dtype.type(np.nan), logp.dtype.type(0)) * np.ones_like(logp), None
         else:

@@ -28,7 +28,7 @@ def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
         return losses
     total = losses.sum(dtype=losses.dtype)
     with np.errstate(invalid="ignore"):  # no elements: 0 / 0 = nan, as PyTorch
-        return np.asarray(total / losses.dtype.type(losses.size) if reduction == "mean" else total)
+        return total / losses.dtype.type(losses.size) if reduction == "mean" else total
 
 
 class BinaryCrossEntropy(Function):

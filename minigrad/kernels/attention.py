@@ -95,6 +95,7 @@ class ScaledDotProductAttentionKernel:
 
         for_each_chunk(len(q), _chunk_rows(q), chunk)
         ctx.save_for_backward(q, k, v, exps, sums, keep)  # q, k, v: the inputs' own arrays, no copies
+        ctx.keep = keep  # the mask the reference is given if it runs forward again (create_graph)
         ctx.scale, ctx.p_scale = scale, p_scale
         ctx.bias_shape = None if bias is None else (1,) * max(0, bias.ndim - 2) + (tq, tk)
         return out

@@ -4,7 +4,7 @@ from minigrad.ops.elementwise import (
 )
 from minigrad.ops.matmul import MatMul
 from minigrad.ops.select import Maximum, Where
-from minigrad.ops.unary import Cos, Expm1, Log1p, Sin, Step
+from minigrad.ops.unary import Cos, Erf, Expm1, Log1p, Sin, Step
 from minigrad.ops.movement import (
     Cat, Copy, Expand, Fill, GetItem, Permute, Reshape, SetItem, Stack,
     cat, set_item, chunk, flatten, index_arg, shape_arg, split, squeeze, stack, transpose, unsqueeze,
@@ -19,5 +19,5 @@ __all__ = [
     "Reshape", "Stack", "Max", "Mean", "Sum", "cat", "chunk", "flatten", "index_arg",
     "shape_arg", "split", "squeeze", "stack", "transpose", "unsqueeze", "normalize_dim",
     "normalize_dims", "Std", "arg_extreme", "max_along", "std", "var",
-    "CumSum", "Prod", "Maximum", "Where", "Cos", "Expm1", "Log1p", "Sin", "Step",
+    "CumSum", "Prod", "Maximum", "Where", "Cos", "Erf", "Expm1", "Log1p", "Sin", "Step",
 ]

@@ -164,7 +164,7 @@ class Pow(Function):
         grad_b = None
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):  # log of a < 0 is NaN, as in PyTorch
-                grad_b = np.where((a == 0) & (b >= 0), grad.dtype.type(0), grad * out * np.log(a))  # 0 at 0^b, b >= 0
+                grad_b = grad * np.where((a == 0) & (b >= 0), grad.dtype.type(0), out * np.log(a))  # 0 at 0^b, b >= 0
         return grad_a, grad_b
 
 

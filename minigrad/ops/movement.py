@@ -110,7 +110,7 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        out = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        out = np.zeros_like(grad, shape=ctx.in_shape)
         np.add.at(out, ctx.index, grad)  # add, not assign: an element picked twice gets both gradients
         return out
 
@@ -125,15 +125,20 @@ def set_item(a: np.ndarray, index: Any, value: np.ndarray) -> None:
 
 
 class SetItem(Function):
-    """out = a with out[index] = v: the gradient of a is grad with the overwritten places zeroed, v's is grad[index]."""
+    """out = a with out[index] = v: the gradient of a is grad with the overwritten places zeroed, v's is grad[index].
+    accumulate=True: out[index] += v instead (an index met twice adds twice), and a's gradient is grad unchanged."""
 
     grad_fn_name = "CopySlices"
 
     @staticmethod
-    def forward(ctx: Context, a: np.ndarray, v: np.ndarray, index: Any) -> np.ndarray:
-        ctx.index, ctx.v_dtype = index, v.dtype
+    def forward(ctx: Context, a: np.ndarray, v: np.ndarray, index: Any, accumulate: bool = False) -> np.ndarray:
+        ctx.index, ctx.v_dtype, ctx.accumulate = index, v.dtype, accumulate
         out = a.copy()
-        set_item(out, index, v)
+        if accumulate:
+            ctx.grad_fn_name = "IndexPutBackward0"
+            np.add.at(out, index, v)
+        else:
+            set_item(out, index, v)
         return out
 
     @staticmethod
@@ -141,7 +146,8 @@ class SetItem(Function):
         grad_a = None
         if ctx.needs_input_grad[0]:
             grad_a = grad.copy()
-            grad_a[ctx.index] = 0  # what was overwritten has no effect on the output
+            if not ctx.accumulate:
+                grad_a[ctx.index] = 0  # what was overwritten has no effect on the output
         grad_v = grad[ctx.index].astype(ctx.v_dtype) if ctx.needs_input_grad[1] else None  # the engine sums a broadcast v
         return grad_a, grad_v
 

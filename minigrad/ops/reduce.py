@@ -64,6 +64,8 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if ctx.count == 0:  # an empty input has an empty gradient (and no 1 / 0 to differentiate)
+            return np.zeros_like(grad, shape=ctx.in_shape)
         grad = grad / grad.dtype.type(ctx.count)  # each input contributes 1/count
         return _grad_to_input_shape(grad, ctx.axes, ctx.keepdim, ctx.in_shape)
 
@@ -99,7 +101,7 @@ class Max(Function):
             ties = saved
             return grad.reshape(()) * ties / grad.dtype.type(ties.sum())
         index = saved
-        out = np.zeros(ctx.in_shape, dtype=grad.dtype)
+        out = np.zeros_like(grad, shape=ctx.in_shape)
         g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axis)
         np.put_along_axis(out, index, g, axis=ctx.axis)
         return out
@@ -115,16 +117,22 @@ class Norm(Function):
         check_float("norm", input=a)
         ctx.axes, ctx.keepdim = normalize_dims(dim, a.ndim, "norm"), keepdim
         y = np.sqrt(accurate_sum(a * a, ctx.axes, keepdims=True))
-        ctx.save_for_backward(a, y)
-        return y if keepdim else np.squeeze(y, axis=ctx.axes)
+        out = np.asarray(y if keepdim else np.squeeze(y, axis=ctx.axes))  # 0-d: an array, not a NumPy scalar
+        ctx.save_for_backward(a, out)  # the input and the output, as PyTorch's norm_backward(grad, self, result)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        a, y = ctx.saved_tensors
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axes)
+        a, out = ctx.saved_tensors
+        y, g = (out, grad) if ctx.keepdim else (np.expand_dims(out, ctx.axes), np.expand_dims(grad, ctx.axes))
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(y == 0, np.zeros_like(y), g / y)  # 0 where y = 0, not 0 / 0
-        return scale * a
+            return g * np.where(y == 0, a.dtype.type(0), a / y)  # 0 where y = 0, not 0 / 0 (PyTorch's order)
+
+
+def _centered(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """a - mean(a) over axes (a mean over no elements taken as 0)."""
+    n = math.prod(a.shape[i] for i in axes)
+    return a - accurate_sum(a, axes, keepdims=True, divide_by=max(n, 1))
 
 
 class Std(Function):
@@ -136,17 +144,19 @@ class Std(Function):
         check_float("std", input=a)
         ctx.axes, ctx.keepdim = normalize_dims(dim, a.ndim, "std"), keepdim
         n = math.prod(a.shape[i] for i in ctx.axes)
-        centered = a - accurate_sum(a, ctx.axes, keepdims=True, divide_by=max(n, 1))
-        dof = a.dtype.type(max(0, n - correction))  # the degrees of freedom, N - correction
+        centered = _centered(a, ctx.axes)
+        ctx.dof = a.dtype.type(max(0, n - correction))  # the degrees of freedom, N - correction
         with np.errstate(divide="ignore", invalid="ignore"):  # dof = 0 gives inf or nan, as in PyTorch
-            y = np.sqrt(accurate_sum(centered * centered, ctx.axes, keepdims=True) / dof)
-        ctx.save_for_backward(centered, y, dof)
-        return y if keepdim else np.squeeze(y, axis=ctx.axes)
+            y = np.sqrt(accurate_sum(centered * centered, ctx.axes, keepdims=True) / ctx.dof)
+        out = np.asarray(y if keepdim else np.squeeze(y, axis=ctx.axes))  # 0-d: an array, not a NumPy scalar
+        ctx.save_for_backward(a, out)  # the input and the output, as PyTorch's std_backward(result, grad, self)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        centered, y, dof = ctx.saved_tensors
-        g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axes)
+        a, out = ctx.saved_tensors
+        y, g = (out, grad) if ctx.keepdim else (np.expand_dims(out, ctx.axes), np.expand_dims(grad, ctx.axes))
+        centered, dof = _centered(a, ctx.axes), ctx.dof
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(y == 0, np.zeros_like(y), g / (dof * y))  # 0 where y = 0, not 0 / 0
         return scale * centered

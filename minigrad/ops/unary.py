@@ -1,10 +1,12 @@
-"""More elementwise math, each forward beside its backward: sin, cos, log1p, expm1, and the
+"""More elementwise math, each forward beside its backward: sin, cos, log1p, expm1, erf, and the
 piecewise-constant functions (sign, floor, ceil, round, trunc).
 
 log10, log2, square, rsqrt and exp2 need no op of their own: they are Log, Mul, PowScalar and Pow
 with a constant (see minigrad/tensor_methods.py).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -70,6 +72,32 @@ class Expm1(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (out,) = ctx.saved_tensors
         return grad * (out + out.dtype.type(1))  # d(e^a - 1)/da = e^a = out + 1
+
+
+erf_each = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf: math.erf on each element, exact
+
+
+def erf(a: np.ndarray) -> np.ndarray:
+    """erf(a) elementwise, in float64 (a 0-d a gives a 0-d array)."""
+    if not isinstance(a, np.ndarray | np.generic):  # a GraphArray (create_graph=True): the Erf op, in the graph
+        return erf_each(a)
+    return np.asarray(erf_each(a), dtype=np.float64)  # frompyfunc gives Python floats
+
+
+class Erf(Function):
+    """erf(a) = 2/sqrt(pi) * (the integral of exp(-t^2) from 0 to a): the normal CDF is (1 + erf(a / sqrt 2)) / 2."""
+
+    computes_in_float = True
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return erf(a).astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved_tensors
+        return grad * a.dtype.type(2 / math.sqrt(math.pi)) * np.exp(-a * a)  # d erf(a)/da = 2/sqrt(pi) e^(-a^2)
 
 
 STEPS = {"sign": np.sign, "floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc}

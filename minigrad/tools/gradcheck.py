@@ -38,7 +38,8 @@ def gradcheck(
 
     out = fn(*inputs)
     v = np.random.default_rng(seed).standard_normal(out.shape)  # a random upstream gradient
-    out.backward(v)  # d<out, v>/d input
+    if out.requires_grad:  # else out is a constant: every analytic gradient is 0
+        out.backward(v)  # d<out, v>/d input
 
     def objective() -> float:
         return float((fn(*inputs)._data * v).sum())  # not under no_grad: some ops skip work there
@@ -64,3 +65,32 @@ def gradcheck(
                 f"(atol={atol}, rtol={rtol}, eps={eps})"
             )
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """gradcheck of the backward itself, as torch.autograd.gradgradcheck: the function
+    (inputs, g) -> d<fn(inputs), g>/d inputs, computed by backward with create_graph=True, is
+    differentiated by backward (a second time) and by central differences, with respect to every
+    input and to the upstream gradient g (random, float64, requiring grad)."""
+    from minigrad import autograd
+    from minigrad.ops import Cat, Reshape
+
+    inputs = list(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    out = fn(*inputs)
+    g = Tensor(np.random.default_rng(seed + 100).standard_normal(out.shape), requires_grad=True)
+
+    def first_gradients(*args: Tensor) -> Tensor:
+        xs, upstream = list(args[:-1]), args[-1]
+        grads = autograd.grad(fn(*xs), [xs[i] for i in checked], upstream, create_graph=True, allow_unused=True,
+                              materialize_grads=True)
+        return Cat.apply(*(Reshape.apply(d, shape=(-1,)) for d in grads), dim=0)  # one output: all of them
+
+    return gradcheck(first_gradients, [*inputs, g], eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -43,8 +43,9 @@ def _as_list(tensors: Any, what: str) -> list:
     return tensors
 
 
-def _root_gradients(op: str, outputs: list[Tensor], grad_outputs: Any) -> list[np.ndarray]:
-    """The gradient to start each output from: given, or 1 for a one-element output."""
+def _root_gradients(op: str, outputs: list[Tensor], grad_outputs: Any, create_graph: bool = False) -> list:
+    """The gradient to start each output from: given, or 1 for a one-element output. With create_graph, Tensors:
+    a given one as it is (if it requires grad, the gradients will be differentiable with respect to it too)."""
     given = _as_list(grad_outputs, f"{op}: grad_outputs") if not isinstance(grad_outputs, (list, tuple)) \
         else list(grad_outputs)
     if given and len(given) != len(outputs):
@@ -62,58 +63,58 @@ def _root_gradients(op: str, outputs: list[Tensor], grad_outputs: Any) -> list[n
                                    f"has shape {out.shape}; reduce it (e.g. .sum()) or pass a gradient of that shape")
             ones = np.empty(out.shape, dtype=out.dtype)  # (np.ones is Python code a debugger would step into)
             ones.fill(1)
-            grads.append(ones)
+            grads.append(Tensor._from_op(ones, requires_grad=False) if create_graph else ones)
             continue
-        g = g._data if isinstance(g, Tensor) else np.asarray(g)
-        if g.shape != out.shape:
-            raise RuntimeError(f"{op}: Mismatch in shape: the gradient has shape {g.shape} and output {i} has shape "
-                               f"{out.shape}")
-        grads.append(g.astype(out.dtype, copy=False))
+        array = g._data if isinstance(g, Tensor) else np.asarray(g)
+        if array.shape != out.shape:
+            raise RuntimeError(f"{op}: Mismatch in shape: the gradient has shape {array.shape} and output {i} has "
+                               f"shape {out.shape}")
+        if create_graph and isinstance(g, Tensor) and g.dtype == out.dtype:
+            grads.append(g)
+        elif create_graph:
+            grads.append(Tensor._from_op(array.astype(out.dtype), requires_grad=False))
+        else:
+            grads.append(array.astype(out.dtype, copy=False))
     return grads
-
-
-def _refuse_create_graph(op: str, create_graph: bool) -> None:
-    if create_graph:
-        raise NotImplementedError(f"{op}: create_graph=True (gradients of gradients) is not supported yet: "
-                                  "minigrad's backward computes on NumPy arrays, outside the graph")
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
              inputs: Any = None) -> None:
     """Accumulate d(tensors)/d(leaf) into the `.grad` of every leaf (or only of `inputs`)."""
-    _refuse_create_graph("backward", create_graph)
     outputs = [tensors] if isinstance(tensors, Tensor) else _as_list(tensors, "backward: tensors")
     if isinstance(grad_tensors, Tensor) or (grad_tensors is not None and not isinstance(grad_tensors, (list, tuple))):
         grad_tensors = [grad_tensors]
-    roots = _root_gradients("backward", outputs, grad_tensors)
+    roots = _root_gradients("backward", outputs, grad_tensors, create_graph)
     nodes = [t._grad_node() for t in outputs]
     retain = bool(retain_graph) if retain_graph is not None else create_graph
     if inputs is None:
-        engine.run_backward(nodes, roots, retain_graph=retain)
+        engine.run_backward(nodes, roots, retain_graph=retain, create_graph=create_graph)
         return
     targets = _as_list(inputs, "backward: inputs")
     if not targets:
         raise RuntimeError("backward: inputs= was given but is empty")
-    captured = engine.run_backward(nodes, roots, retain_graph=retain, capture=_input_nodes("backward", targets))
-    for t in targets:
-        g = captured.get(id(t._grad_node()))
-        if g is not None:
-            t._accumulate_grad(g)
+    captured = engine.run_backward(nodes, roots, retain_graph=retain, capture=_input_nodes("backward", targets),
+                                   create_graph=create_graph)
+    with engine.set_grad_enabled(create_graph):
+        for t in targets:
+            g = captured.get(id(t._grad_node()))
+            if g is not None:
+                t._accumulate_grad(g)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
          create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
          is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
     """d(outputs)/d(inputs), returned (one Tensor per input) instead of accumulated into `.grad`."""
-    _refuse_create_graph("grad", create_graph)
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True (vmap over grad_outputs) is not supported")
     outs = _as_list(outputs, "grad: outputs")
     targets = _as_list(inputs, "grad: inputs")
-    roots = _root_gradients("grad", outs, grad_outputs)
+    roots = _root_gradients("grad", outs, grad_outputs, create_graph)
     retain = bool(retain_graph) if retain_graph is not None else create_graph
     nodes = _input_nodes("grad", targets)
-    captured = engine.run_backward([t._grad_node() for t in outs], roots, retain_graph=retain, capture=nodes)
+    captured = engine.run_backward([t._grad_node() for t in outs], roots, retain_graph=retain, capture=nodes,
+                                   create_graph=create_graph)
     allow_unused = materialize_grads if allow_unused is None else allow_unused
     result: list[Tensor | None] = []
     for i, (t, node) in enumerate(zip(targets, nodes)):
@@ -123,6 +124,9 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                                "Set allow_unused=True if this is the desired behavior")
         if g is None and materialize_grads:
             g = np.zeros_like(t._data)
+        if isinstance(g, Tensor):  # create_graph=True: the gradient with its graph
+            result.append(g)
+            continue
         result.append(None if g is None else Tensor._from_op(np.array(g, copy=True), requires_grad=False))
     return tuple(result)
 
@@ -187,21 +191,26 @@ class _CustomBackward:
 
     @staticmethod
     def backward(node: engine.Context, grad: np.ndarray) -> tuple:
-        ctx, fn = node.custom_ctx, node.fn
         with no_grad():
-            grads = fn.backward(ctx, Tensor._from_op(grad, requires_grad=False))
+            grads = _CustomBackward.backward_with_graph(node, Tensor._from_op(grad, requires_grad=False))
+        return tuple(None if g is None else g._data for g in grads)
+
+    @staticmethod
+    def backward_with_graph(node: engine.Context, grad: Tensor) -> tuple:
+        """The Function's backward on Tensors: under create_graph its ops are recorded, so it is differentiable
+        if it is written with minigrad's ops, as in PyTorch."""
+        ctx, fn = node.custom_ctx, node.fn
+        grads = fn.backward(ctx, grad)
         grads = grads if isinstance(grads, tuple) else (grads,)
         if len(grads) != node.n_args:
             raise RuntimeError(f"function {fn.__name__}Backward returned an incorrect number of gradients "
                                f"(expected {node.n_args}, got {len(grads)})")
-        arrays = []
-        for position, needs in zip(node.arg_positions, node.needs_input_grad):
+        for position in node.arg_positions:
             g = grads[position]
             if g is not None and not isinstance(g, Tensor):
                 raise TypeError(f"function {fn.__name__}Backward returned a {type(g).__name__} for argument "
                                 f"{position}; a gradient is a Tensor or None")
-            arrays.append(None if g is None else g._data)
-        return tuple(arrays)
+        return tuple(grads[position] for position in node.arg_positions)
 
 
 class Function:
@@ -255,3 +264,6 @@ class Function:
 class _CustomNode(engine.Context):
     def name(self) -> str:
         return f"{self.fn.__name__}Backward"
+
+
+from minigrad.autograd import functional  # noqa: E402,F401  (torch.autograd.functional: vjp, jvp, hessian, ...)
