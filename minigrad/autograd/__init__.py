@@ -2,6 +2,8 @@
 
     x = minigrad.randn(3, requires_grad=True)
     (dx,) = minigrad.autograd.grad((x ** 3).sum(), x)      # 3 x^2, without touching x.grad
+    (dx,) = minigrad.autograd.grad((x ** 3).sum(), x, create_graph=True)  # 3 x^2 with a graph:
+    (ddx,) = minigrad.autograd.grad(dx.sum(), x)           # 6 x, a second derivative
 
     class LegendrePolynomial3(minigrad.autograd.Function):  # PyTorch's tutorial, imports changed
         @staticmethod
@@ -16,7 +18,10 @@
 
 A `minigrad.autograd.Function` works on Tensors, as PyTorch's does: forward runs without recording,
 backward gets and returns Tensors. minigrad's own ops (`minigrad.engine.Function`) work on NumPy
-arrays instead, so that their formulas read as NumPy; both become the same kind of graph node.
+arrays instead, so that their formulas read as NumPy; both become the same kind of graph node. With
+create_graph=True both backwards are recorded: a custom Function's because it computes with Tensor ops,
+minigrad's because its NumPy formula is run on GraphArrays (minigrad/graph_array.py). `functional`
+builds vjp, jvp, vhp, hvp, jacobian and hessian on `grad`.
 """
 from __future__ import annotations
 
