@@ -353,7 +353,7 @@ def _backward_with_graph(ctx: Context, g: Tensor) -> tuple:
     if hasattr(ctx.impl, "backward_with_graph"):  # a custom autograd.Function: its backward is on Tensors already
         return ctx.impl.backward_with_graph(ctx, g)
     try:
-        twin = _graph_twin(ctx, GraphArray)
+        twin = _graph_twin(ctx)
         grads = ctx.fn.backward(twin, GraphArray(g) if g._requires_grad else g._data)
     except TypeError as err:  # GraphArray's refusal: say whose formula it is
         if not str(err).startswith("create_graph:"):
@@ -365,9 +365,11 @@ def _backward_with_graph(ctx: Context, g: Tensor) -> tuple:
                  Tensor._from_op(np.asarray(x), requires_grad=False) for x in grads)
 
 
-def _graph_twin(ctx: Context, GraphArray: type) -> Context:
+def _graph_twin(ctx: Context) -> Context:
     """A copy of the node whose saved arrays are GraphArrays of the node's inputs and output (or, where forward
     saved something else, whose forward ran again on GraphArrays); a kernel's node gets the reference's."""
+    from minigrad.graph_array import GraphArray
+
     if ctx.impl is not ctx.fn:
         twin = _recomputed_by_reference(ctx)  # a kernel's node: what the reference saves
     else:
@@ -375,9 +377,8 @@ def _graph_twin(ctx: Context, GraphArray: type) -> Context:
         twin.__dict__.update(ctx.__dict__)
     output = ctx.output() if "output" in ctx.__dict__ else None
     owners: dict[int, list] = {}  # array -> the tensors holding it (x.detach() * x: two tensors, one array)
-    for t in (*ctx.inputs, *([output] if output is not None else [])):
-        if not any(t is u for u in owners.get(id(t._data), [])):
-            owners.setdefault(id(t._data), []).append(t)
+    for t in {id(t): t for t in (*ctx.inputs, output) if t is not None}.values():  # each tensor once
+        owners.setdefault(id(t._data), []).append(t)
     saved = []
     for s in twin.saved_tensors:
         if not isinstance(s, np.ndarray | np.generic) or s.dtype.kind != "f":
@@ -386,14 +387,16 @@ def _graph_twin(ctx: Context, GraphArray: type) -> Context:
             t = owners[id(s)][0]
             saved.append(GraphArray(t) if t._requires_grad else s)
         else:  # an intermediate, or an array two tensors hold: which one forward saved, only forward knows
-            return _forward_again(ctx, GraphArray)
+            return _forward_again(ctx)
     twin.saved_tensors = tuple(saved)
     return twin
 
 
-def _forward_again(ctx: Context, GraphArray: type) -> Context:
+def _forward_again(ctx: Context) -> Context:
     """The reference forward, run again on GraphArrays of the node's inputs: what it saves has a graph. A forward
     that drew a random mask and recorded it as ctx.keep is given that mask again (keep=), not a new draw."""
+    from minigrad.graph_array import GraphArray
+
     if ctx.fn.draws_random and "keep" not in ctx.__dict__ and any(ctx.kwargs.get(k, 0) for k in ("p", "dropout_p")):
         raise NotImplementedError(f"create_graph: {ctx.name()} drew a random mask in forward, which cannot be drawn "
                                   "again to differentiate its backward; use dropout as its own op (nn.Dropout)")

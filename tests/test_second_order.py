@@ -14,7 +14,7 @@ import torch
 import minigrad as mg
 import minigrad.functional as F
 from minigrad.graph_array import GraphArray
-from minigrad.testing import MODES, assert_close, mode
+from minigrad.testing import MODES, assert_close, mode, seeded
 
 TIGHT = dict(rtol=1e-10, atol=1e-10)
 
@@ -236,7 +236,20 @@ OPS = {
     "cross_entropy": (lambda x: F.cross_entropy(x, mg.tensor(np.array([1, 0, 3]))), [(3, 4)]),
     "cross_entropy_smoothing": (lambda x: F.cross_entropy(x, mg.tensor(np.array([1, 0, 3])), label_smoothing=0.1),
                                 [(3, 4)]),
+    "cross_entropy_weight_ignore_index": (
+        lambda x: F.cross_entropy(x, mg.tensor(np.array([1, 0, 3])), weight=mg.tensor([0.5, 2.0, 1.0, 1.5],
+                                                                                        dtype=mg.float64),
+                                  ignore_index=0), [(3, 4)]),
+    "cross_entropy_probabilities": (lambda x, t: F.cross_entropy(x, F.softmax(t, dim=1), reduction="sum"),
+                                    [(3, 4), (3, 4)]),
     "mse_loss": (lambda x, y: F.mse_loss(x, y), [(3, 4), (3, 4)]),
+    "bce_with_logits": (lambda x, y: F.binary_cross_entropy_with_logits(x, y.sigmoid()), [(3, 4), (3, 4)]),
+    "gelu_erf": (lambda a: F.gelu(a), [(2, 3)]),
+    "dropout_fixed_mask": (seeded(lambda a: F.dropout(a, 0.3) * a), [(3, 4)]),
+    "sdpa_causal_dropout": (seeded(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                                                               dropout_p=0.2)),
+                            [(1, 3, 4), (1, 3, 4), (1, 3, 2)]),
+    "interpolate_nearest": (lambda x: F.interpolate(x, scale_factor=2, mode="nearest") ** 2, [(1, 1, 3, 3)]),
     "bce": (lambda x, y: F.binary_cross_entropy(x.sigmoid(), y.sigmoid()), [(3, 4), (3, 4)]),
     "sdpa": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [(1, 3, 4), (1, 5, 4), (1, 5, 2)]),
     "conv2d": (lambda x, w: F.conv2d(x, w, stride=2, padding=1), [(1, 2, 5, 5), (3, 2, 3, 3)]),
