@@ -296,6 +296,8 @@ def _run_backward(roots: Sequence[Node], grads: Sequence[Any], retain_graph: boo
             g = _run_tensor_hooks(node, g)
         if capture is not None and node in capture:
             captured[id(node)] = g
+        if wanted is not None and not any(p is not None and id(p) in wanted for p, _ in node.next_functions):
+            continue  # a captured node with nothing wanted behind it: its op's backward need not run (PyTorch's too)
         if isinstance(node, AccumulateGrad):
             if capture is None:
                 node.accumulate(g)

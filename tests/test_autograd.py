@@ -399,6 +399,18 @@ def test_autograd_grad():
     raises_both(freed, "Trying to backward through the graph a second time", "already freed")
 
 
+def test_grad_with_respect_to_a_non_leaf_neither_runs_nor_frees_the_graph_behind_it():
+    """autograd.grad(out, y) stops at y: y's own node (and what made y) is not run, so it is not freed either."""
+    def run(fw):
+        x = leaf(fw, X)
+        y = x.exp()
+        (gy,) = fw.t.autograd.grad((y * y).sum(), y)
+        y.sum().backward()  # through y's node, still there
+        (again,) = fw.t.autograd.grad((y * 3).sum(), y)
+        return gy, x.grad, again
+    both(run)
+
+
 # -- autograd.Function: PyTorch's tutorial, imports changed --------------------------------------------------
 
 

@@ -34,7 +34,8 @@ from minigrad import engine
 from minigrad.engine import enable_grad, no_grad, set_grad_enabled  # noqa: F401  (torch.autograd has them)
 from minigrad.tensor import Tensor
 
-__all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled"]
+__all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "functional", "gradcheck",
+           "gradgradcheck"]
 
 
 def _as_list(tensors: Any, what: str) -> list:
@@ -272,3 +273,4 @@ class _CustomNode(engine.Context):
 
 
 from minigrad.autograd import functional  # noqa: E402,F401  (torch.autograd.functional: vjp, jvp, hessian, ...)
+from minigrad.tools.gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401  (torch.autograd has them)
