@@ -377,8 +377,8 @@ EXERCISES: list[Exercise] = [
         "on CPU, the math path composes matmul/softmax/dropout and autograd differentiates them; the fused "
         "kernel's backward (_scaled_dot_product_flash_attention_for_cpu_backward) recomputes P block by block"),
     _ex("TanhBackward", SECOND,
-        "out = g * (1 - y^2), tanh's backward as an op of the upstream g and tanh's output y (what "
-        "create_graph=True records for tanh)",
+        "out = g * (1 - y^2), tanh's backward as an op of the upstream g and tanh's output y (PyTorch's "
+        "tanh_backward, what its create_graph=True records for tanh)",
         "d out/dg and d out/dy, the second derivative of tanh seen from its output; forward saved (g, y). "
         "Which input is out linear in?",
         "out is linear in g: grad_g = grad * (1 - y^2), tanh's backward again; grad_y = -2 * grad * g * y. "
