@@ -464,7 +464,7 @@ def _checked_gradient(ctx: Context, i: int, pg: Any) -> Any:
             return unbroadcast(pg, parent._data.shape)
         from minigrad.graph_array import GraphArray
 
-        return unbroadcast(GraphArray(pg), parent._data.shape).tensor if pg.shape != parent._data.shape else pg
+        return unbroadcast(GraphArray(pg), parent._data.shape).tensor
     except ValueError:
         raise RuntimeError(f"{ctx.fn.__name__}.backward returned a gradient of shape {pg.shape} for input {i}, "
                            f"of shape {parent._data.shape}") from None

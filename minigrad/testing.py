@@ -10,7 +10,8 @@ Each builds the same inputs for both sides, backpropagates the same *random* ups
 (`out.backward(dout)`: only the ops under test run backward, and a random dout catches the
 transpose bugs that a gradient of ones hides), and checks output shape, dtype and values and
 every input gradient with the tolerances below. `check_op` runs minigrad twice, with its kernels
-and with its reference formulas (`minigrad.reference()`), and compares both with PyTorch.
+and with its reference formulas (`minigrad.reference()`), and compares both with PyTorch; in float64
+also the second derivatives (create_graph=True), with an upstream gradient that itself requires grad.
 
 PyTorch is the oracle of check_op only, imported when it runs: the rest needs NumPy alone.
 """
@@ -119,7 +120,9 @@ def check_op(our_fn: Callable[..., Any], torch_fn: Callable[..., Any], shapes: S
     `our_fn`/`torch_fn` take the inputs positionally and return a tensor (or a tuple whose first
     element is checked). `shapes` may mix shapes and arrays; `inputs` gives all the arrays.
     Integer inputs (labels) are passed through without gradient. In float64 the second derivatives
-    are compared too (`_second_order`); second_order=False skips them (an op refused under create_graph).
+    are compared too (`_second_order`); second_order=False leaves them to another check (the exercises'
+    check_backward: a workspace's unsolved Sum or Mul would fail them; BCE at its clamps, where PyTorch's
+    double backward is a formula of its own).
     """
     import torch
 

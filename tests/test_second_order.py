@@ -114,6 +114,19 @@ def test_the_second_derivative_with_respect_to_the_upstream_gradient():
     assert_same(theirs, ours)
 
 
+def test_an_upstream_gradient_of_another_dtype_is_cast_inside_the_graph():
+    """PyTorch casts a float32 grad_outputs to the output's float64 with a recorded op: d/dg still reaches g."""
+    def run(fw):
+        x = leaf(fw, [0.5, 1.0])
+        g = fw.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+        d, = fw.autograd.grad(x.tanh(), x, g, create_graph=True)
+        dg, = fw.autograd.grad(d.sum(), g)
+        return values([d, dg]) + [str(dg.dtype).replace("torch.", "")]
+    theirs, ours = both(run)
+    assert_same(theirs[:2], ours[:2])
+    assert ours[2] == theirs[2] == "float32"
+
+
 def test_hooks_see_gradients_with_a_graph():
     def run(fw):
         x = leaf(fw, [0.4, 1.1])

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import engine
+from minigrad import engine, ops
 from minigrad.engine import enable_grad, no_grad, set_grad_enabled  # noqa: F401  (torch.autograd has them)
 from minigrad.tensor import Tensor
 
@@ -75,8 +75,8 @@ def _root_gradients(op: str, outputs: list[Tensor], grad_outputs: Any, create_gr
         if array.shape != out.shape:
             raise RuntimeError(f"{op}: Mismatch in shape: the gradient has shape {array.shape} and output {i} has "
                                f"shape {out.shape}")
-        if create_graph and isinstance(g, Tensor) and g.dtype == out.dtype:
-            grads.append(g)
+        if create_graph and isinstance(g, Tensor):  # cast by a recorded op: a g that requires grad keeps its graph
+            grads.append(g if g.dtype == out.dtype else ops.Cast.apply(g, dtype=out.dtype))
         elif create_graph:
             grads.append(Tensor._from_op(array.astype(out.dtype), requires_grad=False))
         else:
